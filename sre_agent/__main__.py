@@ -1,0 +1,5 @@
+"""Allow `python -m sre_agent`."""
+
+from sre_agent.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Alert lifecycle: fingerprints, the pending → firing → resolved state machine, notifications."""

@@ -1,0 +1,1 @@
+"""Configuration: YAML with positions, pydantic specs, loading and semantic checks."""

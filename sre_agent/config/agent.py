@@ -1,0 +1,211 @@
+"""The agent's own configuration (``kind: AgentConfig``): where to read, what to evaluate, where to send."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from sre_agent.config.durations import Duration
+from sre_agent.config.specs import LABEL_RE, Metadata, Strict
+
+IDENT_RE = r"^[A-Za-z_][A-Za-z0-9_$]{0,254}$"
+
+
+class EmbeddedSettings(Strict):
+    """Run against the embedded fake Snowflake, seeded by the synthetic workload generator."""
+
+    seed: int = 42
+    history: Duration = Field(default=timedelta(days=2), description="history seeded before now at start")
+    queries_per_day: int = Field(default=40_000, gt=0, le=5_000_000)
+    incidents: bool = Field(default=True, description="inject the scripted incidents into the history")
+    db_path: Path | None = Field(default=None, description="persist the fake account in this directory")
+
+
+class SnowflakeConnection(Strict):
+    """How to reach a real Snowflake account with snowflake-connector-python.
+
+    Every field may also come from the standard ``SNOWFLAKE_*`` environment variables or from a named
+    connection in ``~/.snowflake/connections.toml`` (``connection_name``); secrets are never logged.
+    """
+
+    connection_name: str | None = Field(default=None, description="a [section] of connections.toml")
+    account: str | None = None
+    user: str | None = None
+    role: str | None = None
+    warehouse: str | None = Field(default=None, pattern=IDENT_RE)
+    authenticator: str | None = Field(
+        default=None, description="snowflake (password), SNOWFLAKE_JWT (key pair), externalbrowser, oauth"
+    )
+    password: SecretStr | None = None
+    private_key_file: Path | None = None
+    private_key_file_pwd: SecretStr | None = None
+    token: SecretStr | None = Field(default=None, description="OAuth access token")
+    token_file_path: Path | None = None
+    host: str | None = Field(default=None, description="only to reach a Snowflake-compatible endpoint")
+    port: int | None = None
+    protocol: Literal["https", "http"] | None = None
+    login_timeout: Duration = timedelta(seconds=30)
+    network_timeout: Duration = timedelta(seconds=120)
+    query_timeout: Duration = timedelta(minutes=10)
+
+
+class PollSettings(Strict):
+    """Cadence of one pushed-down query family."""
+
+    interval: Duration
+    overlap: Duration = Field(description="re-read this much before the last poll (≥ the view's latency)")
+
+
+def _polls() -> dict[str, PollSettings]:
+    return {
+        "query": PollSettings(interval=timedelta(minutes=5), overlap=timedelta(minutes=60)),
+        "warehouse_load": PollSettings(interval=timedelta(minutes=15), overlap=timedelta(hours=4)),
+        "warehouse_metering": PollSettings(interval=timedelta(minutes=30), overlap=timedelta(hours=7)),
+    }
+
+
+class SnowflakeSettings(Strict):
+    """The Snowflake source: connection (or embedded), cadence, backfill and pushdown settings."""
+
+    embedded: EmbeddedSettings | None = None
+    connection: SnowflakeConnection | None = None
+    backfill: Duration = Field(default=timedelta(days=7), description="history read on the first poll")
+    chunk: Duration = Field(default=timedelta(days=1), description="backfills are read in chunks this long")
+    latency_thresholds_ms: list[int] = Field(
+        default_factory=lambda: [1000, 5000, 30000, 120000],
+        description="exact counts of successful queries at or under these latencies are pushed down",
+    )
+    polls: dict[str, PollSettings] = Field(default_factory=_polls)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> SnowflakeSettings:
+        if (self.embedded is None) == (self.connection is None):
+            raise ValueError("set exactly one of snowflake.embedded or snowflake.connection")
+        unknown = set(self.polls) - set(_polls())
+        if unknown:
+            raise ValueError(f"unknown poll families {sorted(unknown)}; known: {sorted(_polls())}")
+        for name, poll in self.polls.items():
+            if poll.interval <= timedelta(0):
+                raise ValueError(f"polls.{name}.interval must be positive")
+        if self.chunk < timedelta(hours=1):
+            raise ValueError("chunk must be at least 1h")
+        return self
+
+    @field_validator("latency_thresholds_ms")
+    @classmethod
+    def _positive_sorted(cls, value: list[int]) -> list[int]:
+        if any(v <= 0 for v in value):
+            raise ValueError("latency thresholds must be positive milliseconds")
+        if len(value) > 32:
+            raise ValueError("at most 32 latency thresholds")
+        return sorted(set(value))
+
+    def poll(self, family: str) -> PollSettings:
+        """Return the settings for ``family``, defaults filled in."""
+        return self.polls.get(family) or _polls()[family]
+
+
+class ConsoleSinkConfig(Strict):
+    """Print notifications to stdout (coloured on a terminal)."""
+
+    type: Literal["console"]
+    name: str = "console"
+
+
+class JsonlSinkConfig(Strict):
+    """Append notifications to a JSON-lines file (idempotent by dedup key)."""
+
+    type: Literal["jsonl"]
+    name: str = "jsonl"
+    path: Path
+
+
+SinkConfig = Annotated[ConsoleSinkConfig | JsonlSinkConfig, Field(discriminator="type")]
+
+
+class StoreSettings(Strict):
+    """The local SQLite state store."""
+
+    path: Path = Path(".sre-agent/state.db")
+    retention: Duration = Field(default=timedelta(days=35), description="rollups older than this are pruned")
+
+
+class EvaluationSettings(Strict):
+    """Cadence of rule evaluation (independent of polling)."""
+
+    interval: Duration = timedelta(minutes=1)
+    max_catchup: Duration = Field(
+        default=timedelta(hours=1), description="after downtime, evaluate at most this many missed minutes"
+    )
+    stale_after: Duration = Field(
+        default=timedelta(minutes=30), description="a source this late past its poll interval freezes its rules"
+    )
+
+    @field_validator("interval")
+    @classmethod
+    def _whole_minutes(cls, value: timedelta) -> timedelta:
+        if value < timedelta(minutes=1) or value % timedelta(minutes=1):
+            raise ValueError("evaluation interval must be a whole number of minutes")
+        return value
+
+
+class DeliverySettings(Strict):
+    """How the outbox delivers to sinks."""
+
+    interval: Duration = timedelta(seconds=10)
+    batch_size: int = Field(default=100, gt=0, le=10_000)
+    max_attempts: int = Field(default=8, gt=0)
+    max_backoff: Duration = timedelta(minutes=10)
+
+
+class Inventory(Strict):
+    """Names that rules may refer to; unknown names in rules are config errors."""
+
+    warehouses: list[str] = Field(default_factory=list)
+    services: list[str] = Field(default_factory=list)
+    domains: list[str] = Field(default_factory=list)
+
+
+class AgentSpec(Strict):
+    """Everything the agent needs to run."""
+
+    snowflake: SnowflakeSettings
+    rules: list[Path] = Field(default_factory=lambda: [Path("rules")], description="rule files or folders")
+    runbooks: Path | None = Field(default=None, description="folder of <runbook-id>.md files")
+    runbook_url: str = Field(
+        default="runbooks/{id}.md", description="link put in notifications; {id} is the rule's runbook id"
+    )
+    inventory: Inventory = Field(default_factory=Inventory)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    sinks: list[SinkConfig] = Field(default_factory=lambda: [ConsoleSinkConfig(type="console")])
+    labels: dict[str, str] = Field(default_factory=dict, description="labels added to every alert")
+
+    @field_validator("sinks")
+    @classmethod
+    def _unique_sinks(cls, value: list[SinkConfig]) -> list[SinkConfig]:
+        names = [s.name for s in value]
+        if len(set(names)) != len(names):
+            raise ValueError("sink names must be unique")
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _label_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if not LABEL_RE.match(key):
+                raise ValueError(f"label name {key!r} must match {LABEL_RE.pattern}")
+        return value
+
+
+class AgentConfig(Strict):
+    """A ``kind: AgentConfig`` document."""
+
+    api_version: Literal["sre-agent/v1"] = Field(alias="apiVersion")
+    kind: Literal["AgentConfig"]
+    metadata: Metadata
+    spec: AgentSpec

@@ -1,0 +1,267 @@
+"""Load the agent config and rule files, reporting every problem with ``file:line:col`` in one pass."""
+
+from __future__ import annotations
+
+import os
+import re
+import string
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from sre_agent.config.agent import AgentConfig
+from sre_agent.config.specs import RULE_KINDS, ThresholdRule
+from sre_agent.config.yaml_source import Loc, YamlDocument, load_yaml_file
+from sre_agent.engine.metrics import METRICS
+from sre_agent.engine.rollups import ROLLUPS
+from sre_agent.errors import ConfigError, ConfigIssue
+
+_ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_SUMMARY_FIELDS = frozenset({"metric", "value", "threshold", "op", "window", "severity", "rule", "unit"})
+RULE_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass
+class LoadedConfig:
+    """A validated agent config with its rules, ready to run."""
+
+    config: AgentConfig
+    path: Path
+    rules: list[ThresholdRule]
+    rule_files: dict[str, str] = field(default_factory=dict)
+    """rule name → file it came from."""
+    warnings: list[ConfigIssue] = field(default_factory=list)
+
+    @property
+    def base_dir(self) -> Path:
+        """Folder of the config file; relative paths in it are resolved from here."""
+        return self.path.parent
+
+    def resolve(self, path: Path) -> Path:
+        """Resolve ``path`` against the config's folder."""
+        return path if path.is_absolute() else (self.base_dir / path)
+
+    def latency_thresholds_ms(self) -> list[int]:
+        """Latency thresholds to push down: the configured ones plus those the rules need."""
+        wanted = set(self.config.spec.snowflake.latency_thresholds_ms)
+        wanted.update(r.spec.latency_threshold_ms for r in self.rules if r.spec.latency_threshold_ms)
+        return sorted(wanted)
+
+
+def _clean_loc(data: Any, loc: tuple[Any, ...]) -> Loc:
+    """Drop parts of a pydantic location that are not in the data (union tags such as ``jsonl``)."""
+    out: list[str | int] = []
+    node = data
+    for i, part in enumerate(loc):
+        last = i == len(loc) - 1
+        if isinstance(node, dict) and isinstance(part, str):
+            key = part
+            if key not in node and key == "for_":
+                key = "for"
+            if key in node:
+                out.append(key)
+                node = node[key]
+                continue
+            if last:
+                out.append(key)
+            continue
+        if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            out.append(part)
+            node = node[part]
+            continue
+        if last and isinstance(part, str | int):
+            out.append(part)
+    return tuple(out)
+
+
+def validation_issues(doc: YamlDocument, error: ValidationError, prefix: Loc = ()) -> list[ConfigIssue]:
+    """Turn a pydantic ValidationError into located issues, one per error."""
+    issues = []
+    for err in error.errors(include_url=False):
+        loc = _clean_loc(doc.data, (*prefix, *err["loc"]))
+        message = err["msg"]
+        if message.startswith("Value error, "):
+            message = message.removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            message = "unknown field"
+        elif err["type"] == "missing":
+            message = "required field is missing"
+        issues.append(doc.issue(loc, message, key=err["type"] == "extra_forbidden"))
+    return issues
+
+
+def _interpolate(doc: YamlDocument, value: Any, loc: Loc, issues: list[ConfigIssue]) -> Any:
+    """Replace ``${VAR}`` / ``${VAR:-default}`` in strings with environment values."""
+    if isinstance(value, dict):
+        return {k: _interpolate(doc, v, (*loc, k), issues) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(doc, v, (*loc, i), issues) for i, v in enumerate(value)]
+    if not isinstance(value, str) or "${" not in value:
+        return value
+
+    def replace(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in os.environ:
+            return os.environ[name]
+        if default is not None:
+            return default
+        issues.append(doc.issue(loc, f"environment variable {name} is not set"))
+        return ""
+
+    return _ENV_RE.sub(replace, value)
+
+
+def _parse(model: type[BaseModel], doc: YamlDocument, issues: list[ConfigIssue], data: Any = None) -> Any:
+    try:
+        return model.model_validate(doc.data if data is None else data)
+    except ValidationError as exc:
+        issues.extend(validation_issues(doc, exc))
+        return None
+
+
+def load_agent_config(path: Path) -> tuple[AgentConfig | None, list[ConfigIssue]]:
+    """Parse an AgentConfig file; return it (or None) and every issue found."""
+    docs, issues = load_yaml_file(path)
+    if issues:
+        return None, issues
+    if len(docs) != 1:
+        return None, [ConfigIssue(str(path), 1, 1, "", "an agent config file holds exactly one document")]
+    doc = docs[0]
+    if not isinstance(doc.data, dict) or doc.data.get("kind") != "AgentConfig":
+        return None, [doc.issue(("kind",), "expected kind: AgentConfig")]
+    data = _interpolate(doc, doc.data, (), issues)
+    config = _parse(AgentConfig, doc, issues, data)
+    return config, issues
+
+
+def rule_paths(paths: list[Path]) -> tuple[list[Path], list[ConfigIssue]]:
+    """Expand files and folders (recursively) into rule files, sorted for stable output."""
+    found: list[Path] = []
+    issues = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(sorted(p for p in path.rglob("*") if p.suffix in RULE_SUFFIXES and p.is_file()))
+        elif path.is_file():
+            found.append(path)
+        else:
+            issues.append(ConfigIssue(str(path), 1, 1, "", "no such file or folder"))
+    return found, issues
+
+
+def _summary_placeholders(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+def _check_rule(rule: ThresholdRule, doc: YamlDocument, config: AgentConfig | None) -> list[ConfigIssue]:
+    """Semantic checks a schema cannot express: inventory names, labels, summary placeholders."""
+    issues: list[ConfigIssue] = []
+    spec = rule.spec
+    inventory = config.spec.inventory if config else None
+    known_by_label = {
+        "warehouse": inventory.warehouses if inventory else [],
+        "service": inventory.services if inventory else [],
+        "domain": inventory.domains if inventory else [],
+    }
+    for label, values in spec.where.items():
+        known = known_by_label.get(label) or []
+        for i, value in enumerate(values):
+            if known and value not in known:
+                issues.append(
+                    doc.issue(
+                        ("spec", "where", label, i),
+                        f"unknown {label} {value!r}; known: {', '.join(known)}",
+                    )
+                )
+    rollup = ROLLUPS[METRICS[spec.metric].rollup]
+    clash = set(rule.metadata.labels) & set(rollup.dims)
+    for label in sorted(clash):
+        issues.append(
+            doc.issue(
+                ("metadata", "labels", label),
+                f"static label {label!r} clashes with the {rollup.name} rollup label of the same name",
+                key=True,
+            )
+        )
+    allowed = _SUMMARY_FIELDS | set(spec.group_by) | set(rule.metadata.labels)
+    if config:
+        allowed |= set(config.spec.labels)
+    try:
+        unknown = _summary_placeholders(spec.summary) - allowed
+    except ValueError as exc:
+        return [*issues, doc.issue(("spec", "summary"), f"invalid summary template: {exc}")]
+    if unknown:
+        issues.append(
+            doc.issue(
+                ("spec", "summary"),
+                f"unknown placeholder(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(allowed))}",
+            )
+        )
+    return issues
+
+
+def load_rules(
+    paths: list[Path], config: AgentConfig | None = None, runbooks: Path | None = None
+) -> tuple[list[ThresholdRule], dict[str, str], list[ConfigIssue]]:
+    """Load every rule document under ``paths``; return rules, rule → file, and all issues."""
+    files, issues = rule_paths(paths)
+    rules: list[ThresholdRule] = []
+    origin: dict[str, str] = {}
+    for file in files:
+        docs, file_issues = load_yaml_file(file)
+        issues.extend(file_issues)
+        for doc in docs:
+            if not isinstance(doc.data, dict):
+                issues.append(doc.issue((), "a rule document must be a mapping with apiVersion, kind, spec"))
+                continue
+            kind = doc.data.get("kind")
+            if doc.data.get("apiVersion") != "sre-agent/v1":
+                issues.append(doc.issue(("apiVersion",), "apiVersion must be sre-agent/v1"))
+                continue
+            model = RULE_KINDS.get(str(kind))
+            if model is None:
+                issues.append(
+                    doc.issue(("kind",), f"unsupported kind {kind!r}; this version evaluates: {', '.join(RULE_KINDS)}")
+                )
+                continue
+            rule = _parse(model, doc, issues)
+            if rule is None:
+                continue
+            if rule.name in origin:
+                issues.append(
+                    doc.issue(("metadata", "name"), f"duplicate rule name {rule.name!r} (first in {origin[rule.name]})")
+                )
+                continue
+            issues.extend(_check_rule(rule, doc, config))
+            if runbooks is not None and rule.spec.runbook and not (runbooks / f"{rule.spec.runbook}.md").is_file():
+                issues.append(
+                    doc.issue(("spec", "runbook"), f"runbook {rule.spec.runbook!r} not found in {runbooks}")
+                )
+            origin[rule.name] = str(file)
+            rules.append(rule)
+    return rules, origin, issues
+
+
+def load_config(path: Path, extra_rule_paths: list[Path] | None = None) -> LoadedConfig:
+    """Load a config and its rules.
+
+    Raises:
+        ConfigError: with every problem found, when any of them is an error.
+    """
+    config, issues = load_agent_config(path)
+    if config is None:
+        raise ConfigError(issues or [ConfigIssue(str(path), 1, 1, "", "invalid config")])
+    base = path.parent
+    paths = [p if p.is_absolute() else base / p for p in config.spec.rules]
+    paths.extend(extra_rule_paths or [])
+    runbooks = config.spec.runbooks
+    if runbooks is not None and not runbooks.is_absolute():
+        runbooks = base / runbooks
+    rules, origin, rule_issues = load_rules(paths, config, runbooks)
+    issues.extend(rule_issues)
+    errors = [i for i in issues if i.severity == "error"]
+    if errors:
+        raise ConfigError(issues)
+    return LoadedConfig(config, path, rules, origin, [i for i in issues if i.severity != "error"])
+

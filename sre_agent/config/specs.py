@@ -1,0 +1,186 @@
+"""Rule specs engineers write in ``rules/*.yaml`` (``apiVersion: sre-agent/v1``), parsed once with pydantic."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from sre_agent.config.durations import Duration
+from sre_agent.engine.metrics import METRICS
+from sre_agent.engine.rollups import ROLLUPS
+from sre_agent.model import Severity
+
+API_VERSION = "sre-agent/v1"
+NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+LABEL_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]{0,62}$")
+RESERVED_LABELS = frozenset({"alertname", "rule", "severity"})
+
+
+class Strict(BaseModel):
+    """Base for every spec model: immutable, unknown fields rejected."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+Name = Annotated[str, Field(pattern=NAME_RE.pattern, description="lower-case RFC 1123 label, ≤ 63 chars")]
+
+
+class Metadata(Strict):
+    """Identity and static labels of a spec."""
+
+    name: Name
+    labels: dict[str, str] = Field(default_factory=dict, description="static labels added to every alert")
+    annotations: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("labels")
+    @classmethod
+    def _label_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if not LABEL_RE.match(key):
+                raise ValueError(f"label name {key!r} must match {LABEL_RE.pattern}")
+            if key in RESERVED_LABELS:
+                raise ValueError(f"label name {key!r} is reserved (set by the agent)")
+        return value
+
+
+class Op(StrEnum):
+    """Comparison of a metric value against a threshold."""
+
+    GT = ">"
+    GE = ">="
+    LT = "<"
+    LE = "<="
+
+    def holds(self, value: float, threshold: float) -> bool:
+        """Return whether ``value op threshold``."""
+        match self:
+            case Op.GT:
+                return value > threshold
+            case Op.GE:
+                return value >= threshold
+            case Op.LT:
+                return value < threshold
+            case Op.LE:
+                return value <= threshold
+
+    @property
+    def upward(self) -> bool:
+        """True for > and >= (bigger is worse)."""
+        return self in (Op.GT, Op.GE)
+
+
+class NoDataPolicy(StrEnum):
+    """What a rule does when its window is covered but too thin to judge (``min_events`` not met)."""
+
+    OK = "ok"
+    """Treat as not breaching: a firing alert resolves after ``keep_firing_for`` (Prometheus behaviour)."""
+    KEEP_LAST = "keep_last"
+    """Keep the last decision: nothing starts, nothing resolves."""
+    ALERT = "alert"
+    """Treat missing data as a breach at the least severe level (for traffic that must never stop)."""
+
+
+class ThresholdLevel(Strict):
+    """One severity level of a threshold rule."""
+
+    severity: Severity
+    value: Decimal
+
+
+class ThresholdSpec(Strict):
+    """Spec of a ``Threshold`` rule: a metric over a window compared with one or more severity levels."""
+
+    description: str = ""
+    runbook: str | None = Field(default=None, description="runbook id (runbooks/<id>.md)")
+    metric: str = Field(description="a metric from the catalogue (`sre-agent metrics`)")
+    where: dict[str, list[str]] = Field(
+        default_factory=dict, description="label filters: series whose label is in the list"
+    )
+    group_by: list[str] = Field(default_factory=list, description="labels that split the rule into instances")
+    window: Duration
+    op: Op = Op.GT
+    thresholds: list[ThresholdLevel] = Field(min_length=1)
+    min_events: int = Field(default=0, ge=0, description="fewer events in the window → no data, not a verdict")
+    latency_threshold_ms: int | None = Field(default=None, gt=0, description="for slow_query_ratio")
+    for_: Duration = Field(default=timedelta(0), alias="for")
+    keep_firing_for: Duration = timedelta(0)
+    on_no_data: NoDataPolicy = NoDataPolicy.OK
+    summary: str = Field(
+        default="{metric} {value} {op} {threshold}",
+        description="one line for receivers; {placeholders}: metric, value, threshold, op, window and any label",
+    )
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, value: str) -> str:
+        if value not in METRICS:
+            raise ValueError(f"unknown metric {value!r}; known: {', '.join(sorted(METRICS))}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ThresholdSpec:
+        metric = METRICS[self.metric]
+        rollup = ROLLUPS[metric.rollup]
+        problems = []
+        for label in [*self.where, *self.group_by]:
+            if label not in rollup.dims:
+                problems.append(
+                    f"label {label!r} is not available for metric {self.metric} "
+                    f"(rollup {rollup.name} has: {', '.join(rollup.dims)})"
+                )
+        if len(set(self.group_by)) != len(self.group_by):
+            problems.append("group_by lists a label twice")
+        grain = rollup.grain
+        if self.window < grain or self.window % grain != timedelta(0):
+            problems.append(f"window must be a positive multiple of the {metric.rollup} rollup grain ({grain})")
+        if self.window > timedelta(days=35):
+            problems.append("window longer than 35d: use an SLO for period-long objectives")
+        if metric.needs_latency_threshold and self.latency_threshold_ms is None:
+            problems.append(f"metric {self.metric} needs latency_threshold_ms")
+        if not metric.needs_latency_threshold and self.latency_threshold_ms is not None:
+            problems.append(f"latency_threshold_ms only applies to slow_query_ratio, not {self.metric}")
+        severities = [level.severity for level in self.thresholds]
+        if len(set(severities)) != len(severities):
+            problems.append("each severity may appear once in thresholds")
+        ordered = sorted(self.thresholds, key=lambda lv: lv.severity.rank)
+        for lower, higher in zip(ordered, ordered[1:], strict=False):
+            worse = higher.value >= lower.value if self.op.upward else higher.value <= lower.value
+            if not worse:
+                problems.append(
+                    f"threshold for {higher.severity} ({higher.value}) must be "
+                    f"{'above' if self.op.upward else 'below'} the one for {lower.severity} ({lower.value})"
+                )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def levels_most_severe_first(self) -> list[ThresholdLevel]:
+        """Return the levels ordered from the most to the least severe."""
+        return sorted(self.thresholds, key=lambda lv: -lv.severity.rank)
+
+
+class ThresholdRule(Strict):
+    """A ``kind: Threshold`` document."""
+
+    api_version: Literal["sre-agent/v1"] = Field(alias="apiVersion")
+    kind: Literal["Threshold"]
+    metadata: Metadata
+    spec: ThresholdSpec
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    @property
+    def name(self) -> str:
+        """The rule id (metadata.name)."""
+        return self.metadata.name
+
+
+RULE_KINDS: dict[str, type[ThresholdRule]] = {"Threshold": ThresholdRule}
+"""Kinds of rule documents this version evaluates."""

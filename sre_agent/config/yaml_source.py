@@ -1,0 +1,141 @@
+"""Safe YAML loading that remembers where every value came from (``file:line:col``).
+
+PyYAML's ``SafeLoader`` composes nodes that carry marks; we build plain Python data from those
+nodes ourselves so that a pydantic error location such as ``("spec", "thresholds", 1, "value")`` can
+be turned back into the line and column an engineer has to fix. Duplicate keys, which
+``yaml.safe_load`` silently collapses, are reported as errors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.constructor import SafeConstructor
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from sre_agent.errors import ConfigIssue
+
+Loc = tuple[str | int, ...]
+KEY_MARK = "__key__"
+
+
+@dataclass
+class YamlDocument:
+    """One YAML document: its data plus the position of every value and mapping key."""
+
+    file: str
+    index: int
+    data: Any
+    line: int
+    column: int
+    marks: dict[Loc, tuple[int, int]] = field(default_factory=dict)
+
+    def locate(self, loc: Loc, *, key: bool = False) -> tuple[int, int]:
+        """Return (line, column), 1-based, of ``loc`` or of its nearest known ancestor.
+
+        With ``key=True`` the position of the mapping key is preferred (for "unknown field" errors).
+        """
+        probe = tuple(loc)
+        if key and (*probe, KEY_MARK) in self.marks:
+            return self.marks[(*probe, KEY_MARK)]
+        while probe:
+            if probe in self.marks:
+                return self.marks[probe]
+            probe = probe[:-1]
+        return self.line, self.column
+
+    def issue(self, loc: Loc, message: str, *, key: bool = False, severity: str = "error") -> ConfigIssue:
+        """Build a ConfigIssue located at ``loc``."""
+        line, column = self.locate(loc, key=key)
+        return ConfigIssue(self.file, line, column, format_loc(loc), message, severity)
+
+
+def format_loc(loc: Loc) -> str:
+    """Render a location as ``spec.thresholds[1].value``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+class _Builder:
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.constructor = SafeConstructor()
+        self.issues: list[ConfigIssue] = []
+
+    def build(self, node: Node, loc: Loc, marks: dict[Loc, tuple[int, int]]) -> Any:
+        marks[loc] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        if isinstance(node, ScalarNode):
+            return self.constructor.construct_object(node, deep=True)
+        if isinstance(node, SequenceNode):
+            return [self.build(child, (*loc, i), marks) for i, child in enumerate(node.value)]
+        if isinstance(node, MappingNode):
+            self.constructor.flatten_mapping(node)
+            result: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                key = self.constructor.construct_object(key_node, deep=True)
+                if not isinstance(key, str | int | float | bool) or key is None:
+                    self._issue(key_node, loc, "mapping keys must be plain scalars")
+                    continue
+                if isinstance(key, bool):
+                    # YAML 1.1 reads `on`, `off`, `yes`, `no` as booleans; as keys they are never meant so.
+                    key = key_node.value
+                if key in result:
+                    self._issue(key_node, (*loc, str(key)), f"duplicate key {key!r}")
+                    continue
+                child_loc = (*loc, key if isinstance(key, str) else str(key))
+                marks[(*child_loc, KEY_MARK)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+                result[key if isinstance(key, str) else str(key)] = self.build(value_node, child_loc, marks)
+            return result
+        raise TypeError(f"unexpected YAML node {node!r}")  # pragma: no cover - PyYAML has three node kinds
+
+    def _issue(self, node: Node, loc: Loc, message: str) -> None:
+        self.issues.append(
+            ConfigIssue(
+                self.file, node.start_mark.line + 1, node.start_mark.column + 1, format_loc(loc), message
+            )
+        )
+
+
+def load_yaml_text(text: str, file: str) -> tuple[list[YamlDocument], list[ConfigIssue]]:
+    """Parse every document of ``text``; return the documents and the problems found.
+
+    Syntax errors stop the file (nothing after them can be trusted); duplicate keys do not.
+    """
+    builder = _Builder(file)
+    documents: list[YamlDocument] = []
+    try:
+        for index, node in enumerate(yaml.compose_all(text, Loader=yaml.SafeLoader)):
+            if node is None:
+                continue
+            marks: dict[Loc, tuple[int, int]] = {}
+            data = builder.build(node, (), marks)
+            documents.append(
+                YamlDocument(file, index, data, node.start_mark.line + 1, node.start_mark.column + 1, marks)
+            )
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = exc.problem or "invalid YAML"
+        context = f" ({exc.context})" if exc.context else ""
+        builder.issues.append(ConfigIssue(file, line, column, "", f"YAML syntax error: {problem}{context}"))
+    except yaml.YAMLError as exc:  # pragma: no cover - non-marked errors are rare (encoding)
+        builder.issues.append(ConfigIssue(file, 1, 1, "", f"YAML error: {exc}"))
+    return documents, builder.issues
+
+
+def load_yaml_file(path: Path, display: str | None = None) -> tuple[list[YamlDocument], list[ConfigIssue]]:
+    """Read and parse ``path``; unreadable files become a ConfigIssue, not an exception."""
+    name = display or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return [], [ConfigIssue(name, 1, 1, "", f"cannot read file: {exc}")]
+    return load_yaml_text(text, name)

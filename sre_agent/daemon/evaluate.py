@@ -1,0 +1,284 @@
+"""Evaluation: every rule at every pending instant → conditions → alert transitions → outbox, atomically."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from sre_agent.alerting.fingerprint import fingerprint
+from sre_agent.alerting.lifecycle import Instance, RulePolicy, Transition, step
+from sre_agent.config.durations import format_duration
+from sre_agent.config.specs import NoDataPolicy, ThresholdRule
+from sre_agent.daemon.poll import family_key
+from sre_agent.daemon.runtime import Agent
+from sre_agent.engine.metrics import METRICS
+from sre_agent.engine.rollups import ROLLUPS
+from sre_agent.engine.frames import RollupArrays
+from sre_agent.engine.threshold import DataView, evaluate_threshold, load_range
+from sre_agent.failpoints import failpoint
+from sre_agent.model import (
+    AlertEvent,
+    AlertState,
+    Condition,
+    ConditionState,
+    EventKind,
+    Labels,
+    Severity,
+    from_epoch,
+    iso,
+    to_epoch,
+)
+from sre_agent.sinks.render import human_value
+from sre_agent.sources.snowflake import FAMILIES
+
+log = logging.getLogger(__name__)
+
+SOURCE_RULE = "agent-source-unhealthy"
+SOURCE_RUNBOOK = "agent-source-unhealthy"
+LAST_INSTANT = "last_instant"
+
+
+@dataclass
+class EvalReport:
+    """What one evaluation pass did."""
+
+    instants: int = 0
+    events: list[AlertEvent] = field(default_factory=list)
+
+    @property
+    def notifications(self) -> list[AlertEvent]:
+        """Events receivers are told about."""
+        return [e for e in self.events if e.kind.notifies]
+
+
+def last_instant(agent: Agent) -> int | None:
+    """Return the last evaluated instant (epoch s), if any."""
+    rows = agent.db.read("SELECT value FROM evaluation_state WHERE key = ?", (LAST_INSTANT,))
+    return int(rows[0]["value"]) if rows else None
+
+
+def data_views(agent: Agent) -> dict[str, DataView]:
+    """Return, per rollup, what polling has established (from the family watermarks)."""
+    views = {}
+    grace = int(agent.spec.evaluation.stale_after.total_seconds())
+    for family, rollup in FAMILIES.items():
+        state = agent.watermarks.get(family_key(family))
+        interval = int(agent.spec.snowflake.poll(family).interval.total_seconds())
+        views[rollup.name] = DataView(
+            state.covered_from, state.polled_to, int(rollup.latency_horizon.total_seconds()), interval + grace
+        )
+    return views
+
+
+def policy_of(rule: ThresholdRule) -> RulePolicy:
+    """The state-machine policy of ``rule``."""
+    spec = rule.spec
+    least = spec.levels_most_severe_first()[-1].severity
+    return RulePolicy(spec.for_, spec.keep_firing_for, spec.on_no_data, least)
+
+
+def _evidence(rule: ThresholdRule, row: dict[str, Any]) -> dict[str, Any]:
+    metric = METRICS[rule.spec.metric]
+    evidence: dict[str, Any] = {
+        "metric": metric.name,
+        "unit": metric.unit,
+        "value": _num(row["value"]),
+        "threshold": _num(row["threshold"]),
+        "op": rule.spec.op.value,
+        "window": format_duration(rule.spec.window),
+        "window_start": iso(from_epoch(row["window_start"])),
+        "window_end": iso(from_epoch(row["window_end"])),
+        "events": _num(row["events"]),
+        "buckets_with_data": row["buckets"],
+        "incomplete_buckets": row["incomplete"],
+    }
+    phases = {k.removeprefix("phase_").removesuffix("_ms"): _num(v) for k, v in row.items() if k.startswith("phase_")}
+    if phases:
+        evidence["phase_mean_ms"] = phases
+    for key in ("spill_local_bytes", "spill_remote_bytes"):
+        if key in row:
+            evidence[key] = _num(row[key])
+    return evidence
+
+
+def _num(value: Any) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return None if np.isnan(number) else round(number, 6)
+
+
+class _Ctx:
+    def __init__(self, agent: Agent, instants: np.ndarray) -> None:
+        self.agent = agent
+        self.instants = instants
+        self.instances: dict[str, Instance] = agent.alerts.active()
+        self.changed: dict[str, Instance] = {}
+        self.transitions: list[tuple[Transition, dict[str, str]]] = []
+
+
+def _annotations(agent: Agent, rule: ThresholdRule, inst: Instance) -> dict[str, str]:
+    spec = rule.spec
+    metric = METRICS[spec.metric]
+    fields = defaultdict(str, inst.labels)
+    fields.update(
+        metric=metric.name, unit=metric.unit, op=spec.op.value, window=format_duration(spec.window),
+        value=human_value(inst.value, metric.unit), threshold=human_value(inst.threshold, metric.unit),
+        severity=inst.severity.value if inst.severity else "", rule=rule.name,
+    )
+    out = {"summary": spec.summary.format_map(fields), "description": spec.description}
+    if spec.runbook:
+        out["runbook"] = agent.spec.runbook_url.format(id=spec.runbook)
+    return out
+
+
+def _contributors(rule: ThresholdRule, data: RollupArrays, labels: Labels, at: int,
+                  view: DataView) -> list[dict[str, Any]]:
+    """The series inside an alert's group, ranked by events, with their own metric values."""
+    rollup = ROLLUPS[METRICS[rule.spec.metric].rollup]
+    rest = [d for d in rollup.dims if d not in rule.spec.group_by]
+    if not rest:
+        return []
+    where = {**rule.spec.where, **{k: [labels[k]] for k in rule.spec.group_by}}
+    detail = rule.model_copy(update={"spec": rule.spec.model_copy(update={"group_by": list(rollup.dims),
+                                                                          "where": where})})
+    result = evaluate_threshold(detail, data, np.array([at], dtype=np.int64), view)
+    result = result.filter(pl.col("events") > 0).sort("events", descending=True).head(3)
+    return [
+        {**{d: row[d] for d in rest}, "value": _num(row["value"]), "events": _num(row["events"])}
+        for row in result.iter_rows(named=True)
+    ]
+
+
+def _advance_rule(ctx: _Ctx, rule: ThresholdRule, data: RollupArrays, view: DataView) -> None:
+    result = evaluate_threshold(rule, data, ctx.instants, view)
+    policy = policy_of(rule)
+    static = {**ctx.agent.spec.labels, **rule.metadata.labels}
+    seen: set[str] = set()
+    groups = result.partition_by(rule.spec.group_by, as_dict=True) if rule.spec.group_by and result.height else (
+        {(): result} if result.height else {})
+    for key, part in groups.items():
+        labels = {**static, **{k: str(v) for k, v in zip(rule.spec.group_by, key, strict=True)}}
+        fp = fingerprint(rule.name, labels)
+        seen.add(fp)
+        inst = ctx.instances.get(fp) or Instance(fp, rule.name, labels)
+        breach = part["state"] == ConditionState.BREACH.value
+        if inst.state is AlertState.INACTIVE and not breach.any() and policy.on_no_data is not NoDataPolicy.ALERT:
+            continue
+        for row in part.sort("instant").iter_rows(named=True):
+            state = ConditionState(row["state"])
+            if inst.state is AlertState.INACTIVE and state is not ConditionState.BREACH and (
+                state is not ConditionState.NO_DATA or policy.on_no_data is not NoDataPolicy.ALERT
+            ):
+                continue
+            evidence = _evidence(rule, row) if state is ConditionState.BREACH else {}
+            cond = Condition(rule.name, labels, from_epoch(row["instant"]), state,
+                             Severity(row["severity"]) if row["severity"] else None, _num(row["value"]),
+                             _num(row["threshold"]), evidence)
+            inst = _apply(ctx, rule, inst, cond, policy, data, view, row["window_end"])
+    for fp, inst in list(ctx.instances.items()):
+        if inst.rule != rule.name or fp in seen:
+            continue
+        for t in ctx.instants.tolist():
+            stale = view.polled_to is None or t - view.polled_to > view.stale_after
+            cond = Condition(rule.name, inst.labels, from_epoch(t),
+                             ConditionState.STALE if stale else ConditionState.NO_DATA)
+            inst = _apply(ctx, rule, inst, cond, policy, data, view, t)
+
+
+def _apply(ctx: _Ctx, rule: ThresholdRule, inst: Instance, cond: Condition, policy: RulePolicy,
+           data: RollupArrays, view: DataView, anchor: int) -> Instance:
+    new, transitions = step(inst, cond, policy)
+    for t in transitions:
+        if t.kind in (EventKind.FIRING, EventKind.ESCALATED):
+            contributors = _contributors(rule, data, new.labels, anchor, view)
+            if contributors:
+                new = replace(new, evidence={**new.evidence, "contributors": contributors})
+                t = replace(t, instance=new)  # noqa: PLW2901 - the recorded transition carries the evidence
+        ctx.transitions.append((t, _annotations(ctx.agent, rule, t.instance)))
+    if new is not inst:
+        ctx.instances[new.fingerprint] = new
+        ctx.changed[new.fingerprint] = new
+    return new
+
+
+def _advance_sources(ctx: _Ctx) -> None:
+    agent = ctx.agent
+    grace = agent.spec.evaluation.stale_after.total_seconds()
+    policy = RulePolicy()
+    for family in FAMILIES:
+        state = agent.watermarks.get(family_key(family))
+        if state.last_attempt_at is None:
+            continue
+        labels = {**agent.spec.labels, "source": "snowflake", "family": family}
+        fp = fingerprint(SOURCE_RULE, labels)
+        inst = ctx.instances.get(fp) or Instance(fp, SOURCE_RULE, labels)
+        limit = agent.spec.snowflake.poll(family).interval.total_seconds() + grace
+        for t in ctx.instants.tolist():
+            failing = state.consecutive_failures > 0
+            stale = state.polled_to is not None and t - state.polled_to > limit
+            if not (failing or stale) and inst.state is AlertState.INACTIVE:
+                continue
+            evidence = {"consecutive_failures": state.consecutive_failures, "last_error": state.last_error,
+                        "polled_to": iso(from_epoch(state.polled_to)) if state.polled_to else None}
+            cond = Condition(SOURCE_RULE, labels, from_epoch(t),
+                             ConditionState.BREACH if failing or stale else ConditionState.OK,
+                             Severity.SEV3 if failing or stale else None, float(state.consecutive_failures), 0.0,
+                             evidence)
+            new, transitions = step(inst, cond, policy)
+            for tr in transitions:
+                what = (f"{state.consecutive_failures} failed poll(s): {state.last_error}" if failing
+                        else "no successful poll within its interval")
+                summary = f"Snowflake {family} source unhealthy: {what}"
+                ctx.transitions.append((tr, {
+                    "summary": summary if tr.kind is not EventKind.RESOLVED else f"Snowflake {family} source recovered",
+                    "description": "The agent cannot read this ACCOUNT_USAGE family; rules on it are frozen.",
+                    "runbook": agent.spec.runbook_url.format(id=SOURCE_RUNBOOK),
+                }))
+            if new is not inst:
+                ctx.changed[fp] = new
+                ctx.instances[fp] = new
+            inst = new
+
+
+def evaluate(agent: Agent, instants: list[int]) -> EvalReport:
+    """Evaluate every rule at ``instants`` (epoch s, ascending) and persist the outcome in one transaction."""
+    report = EvalReport(len(instants))
+    if not instants:
+        return report
+    arr = np.array(sorted(instants), dtype=np.int64)
+    ctx = _Ctx(agent, arr)
+    views = data_views(agent)
+    rules_by_rollup: dict[str, list[ThresholdRule]] = defaultdict(list)
+    for rule in agent.loaded.rules:
+        rules_by_rollup[METRICS[rule.spec.metric].rollup].append(rule)
+    for rollup_name, rules in rules_by_rollup.items():
+        view = views[rollup_name]
+        lo, hi = load_range(rules, arr, view)
+        data = RollupArrays.from_frame(agent.rollups.load(ROLLUPS[rollup_name], lo, hi), ROLLUPS[rollup_name])
+        for rule in rules:
+            _advance_rule(ctx, rule, data, view)
+    _advance_sources(ctx)
+    with agent.db.transaction() as conn:
+        now = int(arr[-1])
+        for inst in ctx.changed.values():
+            agent.alerts.save(conn, inst, now)
+        for transition, annotations in sorted(ctx.transitions, key=lambda ta: ta[0].at):
+            event = agent.alerts.append(conn, transition, annotations)
+            report.events.append(event)
+            if event.kind.notifies:
+                record = event.to_record()
+                for sink in agent.sinks:
+                    agent.outbox.enqueue(conn, sink.name, record["dedup_key"], record, to_epoch(event.at))
+        conn.execute(
+            "INSERT INTO evaluation_state (key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = MAX(value, excluded.value)",
+            (LAST_INSTANT, now),
+        )
+        failpoint("evaluate.before_commit")
+    return report

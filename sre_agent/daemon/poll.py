@@ -1,0 +1,96 @@
+"""Polling: for each due query family, re-read an overlapping window and replace its rollup buckets."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sre_agent.clock import floor_to
+from sre_agent.daemon.runtime import Agent
+from sre_agent.errors import SourceError, StoreError
+from sre_agent.failpoints import failpoint
+from sre_agent.model import from_epoch, to_epoch
+from sre_agent.sources.snowflake import FAMILIES
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PollReport:
+    """What one polling pass read, per family."""
+
+    rows: dict[str, int] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    windows: dict[str, tuple[datetime, datetime]] = field(default_factory=dict)
+
+
+def family_key(family: str) -> str:
+    """Watermark key of a Snowflake query family."""
+    return f"snowflake.{family}"
+
+
+def poll_window(agent: Agent, family: str, now: datetime) -> tuple[datetime, datetime] | None:
+    """Return the window the next poll of ``family`` reads, or None when it is not due yet.
+
+    The window starts ``overlap`` before the end of the last successful poll (never at the newest
+    row seen: ACCOUNT_USAGE rows land below it), or ``backfill`` before now on the first poll. A
+    failed poll leaves the start where it was, so the next success closes the gap.
+    """
+    settings = agent.spec.snowflake
+    poll = settings.poll(family)
+    grain = FAMILIES[family].grain
+    state = agent.watermarks.get(family_key(family))
+    if state.last_attempt_at is not None and now - from_epoch(state.last_attempt_at) < poll.interval:
+        return None
+    start = now - settings.backfill if state.polled_to is None else from_epoch(state.polled_to) - poll.overlap
+    start = floor_to(start, grain)
+    if start >= now:
+        return None
+    return start, now
+
+
+def _chunks(start: datetime, end: datetime, size: timedelta) -> list[tuple[datetime, datetime]]:
+    out = []
+    cursor = start
+    while cursor < end:
+        out.append((cursor, min(cursor + size, end)))
+        cursor += size
+    return out
+
+
+def poll_due(agent: Agent, now: datetime, families: list[str] | None = None) -> PollReport:
+    """Poll every due family (long windows in ``chunk``-sized steps, each committed on its own)."""
+    report = PollReport()
+    for family in families or list(FAMILIES):
+        window = poll_window(agent, family, now)
+        if window is None:
+            continue
+        report.windows[family] = window
+        rollup = FAMILIES[family]
+        grain = int(rollup.grain.total_seconds())
+        total = 0
+        for chunk_start, chunk_end in _chunks(*window, agent.spec.snowflake.chunk):
+            try:
+                frame = agent.source.fetch(family, chunk_start, chunk_end)
+            except SourceError as exc:
+                report.errors[family] = str(exc)
+                with agent.db.transaction() as conn:
+                    agent.watermarks.record_failure(conn, family_key(family), str(exc), to_epoch(now))
+                log.warning("poll %s failed: %s", family, exc)
+                break
+            frontier = int(frame["bucket"].max()) + grain if frame.height else None  # type: ignore[arg-type]
+            a, b = to_epoch(chunk_start), to_epoch(chunk_end)
+            try:
+                with agent.db.transaction() as conn:
+                    written = agent.rollups.replace(conn, rollup, a, b, frame, to_epoch(now))
+                    failpoint("poll.after_replace")
+                    agent.watermarks.record_success(
+                        conn, family_key(family), a, b, min(frontier, b) if frontier else None, written, to_epoch(now)
+                    )
+            except StoreError as exc:
+                report.errors[family] = str(exc)
+                break
+            total += written
+        report.rows[family] = total
+    return report

@@ -1,0 +1,89 @@
+"""The agent's runtime: config, store, source and sinks wired together once, used by every job."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Console
+
+from sre_agent.config.agent import ConsoleSinkConfig, JsonlSinkConfig
+from sre_agent.config.loader import LoadedConfig
+from sre_agent.sinks.base import Sink
+from sre_agent.sinks.console import ConsoleSink
+from sre_agent.sinks.jsonl import JsonlSink
+from sre_agent.sources.snowflake import SnowflakeSource
+from sre_agent.sources.snowflake_conn import connect_kwargs, connector
+from sre_agent.store.alerts import AlertStore
+from sre_agent.store.db import Database
+from sre_agent.store.outbox import Outbox
+from sre_agent.store.rollups import RollupStore
+from sre_agent.store.watermarks import Watermarks
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Agent:
+    """Everything a cycle needs. Build with :func:`open_agent`; close when done."""
+
+    loaded: LoadedConfig
+    db: Database
+    source: SnowflakeSource
+    sinks: list[Sink]
+    rollups: RollupStore = field(init=False)
+    watermarks: Watermarks = field(init=False)
+    alerts: AlertStore = field(init=False)
+    outbox: Outbox = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rollups = RollupStore(self.db)
+        self.watermarks = Watermarks(self.db)
+        self.alerts = AlertStore(self.db)
+        self.outbox = Outbox(self.db)
+
+    @property
+    def spec(self) -> Any:
+        """The AgentSpec."""
+        return self.loaded.config.spec
+
+    def close(self) -> None:
+        """Close the source connection, the sinks and the store."""
+        self.source.close()
+        for sink in self.sinks:
+            sink.close()
+        self.db.close()
+
+
+def build_sinks(loaded: LoadedConfig, console: Console | None = None) -> list[Sink]:
+    """Instantiate the configured sinks."""
+    sinks: list[Sink] = []
+    for cfg in loaded.config.spec.sinks:
+        if isinstance(cfg, ConsoleSinkConfig):
+            sinks.append(ConsoleSink(console, cfg.name))
+        elif isinstance(cfg, JsonlSinkConfig):
+            sinks.append(JsonlSink(loaded.resolve(cfg.path), cfg.name))
+    return sinks
+
+
+def open_agent(
+    loaded: LoadedConfig,
+    connect: Callable[[], Any] | None = None,
+    sinks: list[Sink] | None = None,
+    console: Console | None = None,
+) -> Agent:
+    """Open the store, the Snowflake source and the sinks for ``loaded``.
+
+    ``connect`` overrides how Snowflake connections are opened (the embedded server passes its own);
+    otherwise the config's ``snowflake.connection`` is used.
+    """
+    spec = loaded.config.spec
+    db = Database(loaded.resolve(spec.store.path))
+    if connect is None:
+        if spec.snowflake.connection is None:
+            raise ValueError("no Snowflake connection configured and no embedded server given")
+        connect = connector(connect_kwargs(spec.snowflake.connection))
+    source = SnowflakeSource(connect, loaded.latency_thresholds_ms())
+    return Agent(loaded, db, source, sinks if sinks is not None else build_sinks(loaded, console))

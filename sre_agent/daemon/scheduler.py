@@ -1,0 +1,138 @@
+"""`sre-agent run`: the daemon — APScheduler jobs for polling, evaluation, delivery and housekeeping."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from types import FrameType
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from rich.console import Console
+
+from sre_agent.clock import Clock, SystemClock
+from sre_agent.config.loader import LoadedConfig
+from sre_agent.daemon.cycle import deliver_now, evaluate_until, record_cycle
+from sre_agent.daemon.poll import poll_due
+from sre_agent.daemon.runtime import Agent, open_agent
+from sre_agent.engine.rollups import ROLLUPS
+from sre_agent.model import to_epoch
+from sre_agent.simulate.embedded import EmbeddedAccount, start_embedded
+from sre_agent.sources.snowflake import FAMILIES
+from sre_agent.sources.snowflake_conn import connector
+
+log = logging.getLogger(__name__)
+DRAIN_TIMEOUT_S = 30.0
+
+
+def _guard(name: str, job: Callable[[], None]) -> Callable[[], None]:
+    """Wrap a job so a failure is logged and the daemon keeps going (the next run retries)."""
+
+    def run() -> None:
+        try:
+            job()
+        except Exception:
+            log.exception("job %s failed; the daemon continues", name)
+
+    return run
+
+
+def housekeeping(agent: Agent, now: datetime) -> None:
+    """Prune rollups past retention and old delivered outbox rows."""
+    cutoff = to_epoch(now - agent.spec.store.retention)
+    with agent.db.transaction() as conn:
+        pruned = sum(agent.rollups.prune(conn, rollup, cutoff) for rollup in ROLLUPS.values())
+        conn.execute("DELETE FROM outbox WHERE status = 'delivered' AND delivered_at < ?",
+                     (to_epoch(now - timedelta(days=7)),))
+    if pruned:
+        log.info("housekeeping: pruned %d rollup rows older than %s", pruned, agent.spec.store.retention)
+
+
+def drain(agent: Agent, clock: Clock, timeout_s: float = DRAIN_TIMEOUT_S) -> int:
+    """Deliver what is due until the outbox is empty of due items or ``timeout_s`` passes; return delivered."""
+    delivered = 0
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        report = deliver_now(agent, clock.now())
+        delivered += report.delivered
+        if report.delivered == 0:
+            break
+    return delivered
+
+
+def run_daemon(loaded: LoadedConfig, console: Console, stop: threading.Event | None = None,
+               clock: Clock | None = None) -> int:
+    """Run until SIGTERM/SIGINT (or ``stop`` is set); drain the outbox before exiting. Returns 0."""
+    clock = clock or SystemClock()
+    stop = stop or threading.Event()
+    spec = loaded.config.spec
+    account: EmbeddedAccount | None = None
+    connect = None
+    if spec.snowflake.embedded is not None:
+        account = start_embedded(spec.snowflake.embedded, clock.now())
+        connect = connector(account.connect_kwargs())
+    agent = open_agent(loaded, connect=connect, console=console)
+    scheduler = BackgroundScheduler(
+        timezone=UTC, job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": 300}
+    )
+    start = clock.now() + timedelta(seconds=1)
+
+    def poll_job(family: str) -> Callable[[], None]:
+        def job() -> None:
+            report = poll_due(agent, clock.now(), [family])
+            if family in report.errors:
+                log.warning("poll %s failed: %s", family, report.errors[family])
+        return job
+
+    def evaluate_job() -> None:
+        began = time.perf_counter()
+        report = evaluate_until(agent, clock.now())
+        record_cycle(agent, clock.now(), time.perf_counter() - began, {}, report.instants, len(report.events), 0, [])
+
+    for family in FAMILIES:
+        interval = spec.snowflake.poll(family).interval
+        scheduler.add_job(_guard(f"poll:{family}", poll_job(family)), "interval", id=f"poll:{family}",
+                          seconds=interval.total_seconds(), next_run_time=start)
+    minute = start.replace(second=5, microsecond=0) + timedelta(minutes=1)
+    scheduler.add_job(_guard("evaluate", evaluate_job), "interval", id="evaluate",
+                      seconds=spec.evaluation.interval.total_seconds(), next_run_time=minute)
+    scheduler.add_job(_guard("deliver", lambda: _ignore(deliver_now(agent, clock.now()))), "interval", id="deliver",
+                      seconds=spec.delivery.interval.total_seconds(), next_run_time=start)
+    scheduler.add_job(_guard("housekeeping", lambda: housekeeping(agent, clock.now())), "interval",
+                      id="housekeeping", hours=1, next_run_time=start + timedelta(minutes=5))
+    if account is not None:
+        embedded = account
+        scheduler.add_job(_guard("simulate", lambda: embedded.extend(clock.now())), "interval", id="simulate",
+                          hours=1, next_run_time=start + timedelta(hours=1))
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, on_signal)
+    console.print(f"sre-agent running ({len(loaded.rules)} rules, "
+                  f"{'embedded Snowflake' if account else 'Snowflake account'}); SIGTERM or Ctrl-C to stop")
+    scheduler.start()
+    try:
+        stop.wait()
+    finally:
+        scheduler.shutdown(wait=True)
+        delivered = drain(agent, clock)
+        log.info("stopped: drained %d deliveries from the outbox", delivered)
+        agent.close()
+        if account is not None:
+            account.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0
+
+
+def _ignore(_value: Any) -> None:
+    return None

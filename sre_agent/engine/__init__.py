@@ -1,0 +1,1 @@
+"""Pure evaluation: (spec, frames, now) → conditions. No I/O, no clock, no SDK imports."""

@@ -1,0 +1,72 @@
+"""Logging setup: text or JSON lines, with registered secrets masked in every record."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+from datetime import UTC, datetime
+
+_SECRETS: set[str] = set()
+_LOCK = threading.Lock()
+MASK = "***"
+
+
+def register_secret(value: str | None) -> None:
+    """Mask ``value`` wherever it would appear in a log record (ignored when empty or very short)."""
+    if value and len(value) >= 4:
+        with _LOCK:
+            _SECRETS.add(value)
+
+
+def redact(text: str) -> str:
+    """Return ``text`` with every registered secret replaced by ``***``."""
+    for secret in _SECRETS:
+        if secret in text:
+            text = text.replace(secret, MASK)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """Renders each record's message once, masked, so no formatter can leak a secret from its args."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Mask the message and any exception text."""
+        record.msg = redact(record.getMessage())
+        record.args = None
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line (for Azure Monitor / Container Insights log collection)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Serialise the record."""
+        payload = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat().replace("+00:00", "Z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_text:
+            payload["exception"] = record.exc_text
+        return json.dumps(payload)
+
+
+def setup(level: str = "INFO", fmt: str = "text") -> None:
+    """Configure the root logger for the CLI (stderr, masked)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RedactingFilter())
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for noisy in ("snowflake.connector", "urllib3", "fakesnow", "uvicorn", "apscheduler", "botocore"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -1,0 +1,251 @@
+"""The embedded fake Snowflake: fakesnow's server on 127.0.0.1, reached by the real connector over HTTP.
+
+fakesnow 0.12.1 keeps one in-memory DuckDB shared by all sessions and ignores its own persistence
+options in server mode; we swap in a file-backed instance (a private API, pinned and covered by a
+test) so a seeded account survives restarts. Rows are bulk-loaded straight into DuckDB from Arrow —
+never row by row — and ``ACCOUNT_USAGE`` views hide each row until its ``_VISIBLE_AT`` (see
+``schema.py``), which the simulator clock controls.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+import socket
+import threading
+import time
+import warnings
+from datetime import datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import polars as pl
+
+from sre_agent.errors import EmbeddedSnowflakeError
+from sre_agent.simulate.schema import SIM_SCHEMA, VIEWS, ddl_statements
+
+log = logging.getLogger(__name__)
+_LOCK = threading.Lock()
+_ACTIVE: list[EmbeddedSnowflake] = []
+
+
+def _fakesnow() -> tuple[ModuleType, Any]:
+    try:
+        warnings.filterwarnings("ignore", message="Arrow output on a DB-API")
+        server_module = importlib.import_module("fakesnow.server")
+        instance_module = importlib.import_module("fakesnow.instance")
+    except ImportError as exc:  # pragma: no cover - exercised only without the extra installed
+        raise EmbeddedSnowflakeError(
+            "the embedded Snowflake needs the 'embedded' extra: pip install 'sre-agent[embedded]'"
+        ) from exc
+    logging.getLogger("fakesnow.server").setLevel(logging.WARNING)
+    logging.getLogger("fakesnow").setLevel(logging.WARNING)
+    return server_module, instance_module.FakeSnow
+
+
+_TRANSLATION_CACHE_KEY = "sre_agent_translation"
+
+
+def _install_translation_cache() -> None:
+    """Memoise fakesnow's Snowflake → DuckDB translation of read-only statements (a fake-only speedup).
+
+    fakesnow re-parses and runs ~80 AST transforms over every statement (≈ 50 ms for the agent's
+    rollup query) even though the agent sends the same text with new bind values each poll. A
+    SELECT whose text, database and schema repeat translates the same way, so its translation is
+    cached and copied; anything else (DDL, DML, IDENTIFIER(?)) takes fakesnow's normal path. A
+    test checks that results are identical with and without the cache.
+    """
+    cursor_module = importlib.import_module("fakesnow.cursor")
+    if getattr(cursor_module, "_sre_agent_cached", False):
+        return
+    from sqlglot import exp
+
+    original_parse = cursor_module.parse_one
+    original_transform = cursor_module.FakeSnowflakeCursor._transform
+    parsed: dict[str, Any] = {}
+    translated: dict[tuple[str, str | None, str | None], Any] = {}
+
+    def cacheable(expression: Any) -> bool:
+        if not isinstance(expression, exp.Select | exp.Union):
+            return False
+        return not any(
+            isinstance(node, exp.Anonymous) and str(node.name).upper() == "IDENTIFIER"
+            for node in expression.find_all(exp.Anonymous)
+        )
+
+    def parse_one(sql: str, *args: Any, **kwargs: Any) -> Any:
+        if args or kwargs:
+            return original_parse(sql, *args, **kwargs)
+        if sql not in parsed:
+            expression = original_parse(sql)
+            if not cacheable(expression):
+                return expression
+            if len(parsed) > 256:
+                parsed.clear()
+            parsed[sql] = expression
+        copy = parsed[sql].copy()
+        copy.meta[_TRANSLATION_CACHE_KEY] = sql
+        return copy
+
+    def transform(self: Any, expression: Any, params: Any) -> Any:
+        sql = expression.meta.get(_TRANSLATION_CACHE_KEY)
+        if sql is None:
+            return original_transform(self, expression, params)
+        key = (sql, self._conn.database, self._conn.schema)
+        if key not in translated:
+            if len(translated) > 256:
+                translated.clear()
+            translated[key] = original_transform(self, expression, params)
+        return translated[key].copy()
+
+    cursor_module.parse_one = parse_one
+    cursor_module.FakeSnowflakeCursor._transform = transform
+    cursor_module._sre_agent_cached = True
+
+
+class EmbeddedSnowflake:
+    """A fake Snowflake account on 127.0.0.1 holding the ``SNOWFLAKE.ACCOUNT_USAGE`` views.
+
+    One per process (fakesnow keeps its state in module globals). Use as a context manager or call
+    ``start()`` / ``stop()``.
+    """
+
+    def __init__(
+        self, db_path: Path | None = None, host: str = "127.0.0.1", port: int = 0, translation_cache: bool = True
+    ) -> None:
+        self.db_path = db_path
+        self.translation_cache = translation_cache
+        self.host = host
+        self.port = port
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self._module: ModuleType | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def start(self) -> EmbeddedSnowflake:
+        """Start the server thread, attach or create the account, create the views.
+
+        Raises:
+            EmbeddedSnowflakeError: another embedded server runs in this process, or it failed to start.
+        """
+        import uvicorn
+
+        with _LOCK:
+            if _ACTIVE:
+                raise EmbeddedSnowflakeError("an embedded Snowflake is already running in this process")
+            module, fake_snow = _fakesnow()
+            if self.translation_cache:
+                _install_translation_cache()
+            if self.db_path is not None:
+                self.db_path.mkdir(parents=True, exist_ok=True)
+            module.shared_fs = fake_snow(db_path=str(self.db_path) if self.db_path else None)
+            module.sessions.clear()
+            self._module = module
+            if not self.port:
+                with contextlib.closing(socket.socket()) as sock:
+                    sock.bind((self.host, 0))
+                    self.port = int(sock.getsockname()[1])
+            config = uvicorn.Config(module.app, host=self.host, port=self.port, log_level="warning")
+            self._server = uvicorn.Server(config)
+            self._thread = threading.Thread(target=self._server.run, name="embedded-snowflake", daemon=True)
+            self._thread.start()
+            deadline = time.monotonic() + 15
+            while not self._server.started:
+                if not self._thread.is_alive() or time.monotonic() > deadline:
+                    raise EmbeddedSnowflakeError(f"fake Snowflake did not start on {self.host}:{self.port}")
+                time.sleep(0.01)
+            _ACTIVE.append(self)
+        self.execute_all(ddl_statements())
+        log.info("embedded Snowflake on %s:%s (db_path=%s)", self.host, self.port, self.db_path)
+        return self
+
+    def stop(self) -> None:
+        """Stop the server and close (and so flush) the account's files."""
+        with _LOCK:
+            if self._server is not None:
+                self._server.should_exit = True
+            if self._thread is not None:
+                self._thread.join(timeout=15)
+            if self._module is not None:
+                with contextlib.suppress(Exception):
+                    self._module.shared_fs.duck_conn.close()
+                self._module.sessions.clear()
+            if self in _ACTIVE:
+                _ACTIVE.remove(self)
+            self._server = None
+            self._thread = None
+
+    def __enter__(self) -> EmbeddedSnowflake:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    # -- access ----------------------------------------------------------------------------------
+    def connection_params(self) -> dict[str, Any]:
+        """Keyword arguments for ``snowflake.connector.connect`` (any user and password are accepted)."""
+        return {
+            "account": "fakesnow",
+            "user": "sre_agent",
+            "password": "embedded",
+            "host": self.host,
+            "port": self.port,
+            "protocol": "http",
+        }
+
+    def _shared(self) -> Any:
+        if self._module is None:
+            raise EmbeddedSnowflakeError("the embedded Snowflake is not running")
+        return self._module.shared_fs
+
+    def execute_all(self, statements: list[str]) -> None:
+        """Run Snowflake SQL through fakesnow's own translation (setup statements, not the agent's path)."""
+        conn = self._shared().connect()
+        try:
+            cur = conn.cursor()
+            for sql in statements:
+                cur.execute(sql)
+        finally:
+            conn.close()
+
+    def load(self, view: str, frame: pl.DataFrame) -> int:
+        """Bulk-insert ``frame`` (columns by name, plus ``_VISIBLE_AT``) behind the view ``view``; return rows."""
+        if frame.is_empty():
+            return 0
+        known = {v.name for v in VIEWS}
+        if view not in known:
+            raise EmbeddedSnowflakeError(f"unknown ACCOUNT_USAGE view {view}")
+        cursor = self._shared().duck_conn.cursor()
+        try:
+            cursor.register("incoming_rows", frame.to_arrow())
+            cursor.execute(f"INSERT INTO {SIM_SCHEMA}.{view} BY NAME SELECT * FROM incoming_rows")
+            cursor.unregister("incoming_rows")
+        finally:
+            cursor.close()
+        return frame.height
+
+    def set_clock(self, instant: datetime | None) -> None:
+        """Make ACCOUNT_USAGE show what was visible at ``instant`` (None: real time)."""
+        cursor = self._shared().duck_conn.cursor()
+        try:
+            cursor.execute(f"DELETE FROM {SIM_SCHEMA}.CLOCK")
+            if instant is not None:
+                cursor.execute(f"INSERT INTO {SIM_SCHEMA}.CLOCK VALUES (?)", [instant])
+        finally:
+            cursor.close()
+
+    def row_count(self, view: str, visible_only: bool = False) -> int:
+        """Count rows behind ``view`` (all, or only those visible now)."""
+        source = f"SNOWFLAKE.ACCOUNT_USAGE.{view}" if visible_only else f"{SIM_SCHEMA}.{view}"
+        cursor = self._shared().duck_conn.cursor()
+        try:
+            row = cursor.execute(f"SELECT COUNT(*) FROM {source}").fetchone()
+        finally:
+            cursor.close()
+        return int(row[0]) if row else 0
+
+    def trim_result_cache(self) -> None:
+        """Drop fakesnow's cache of past results (it keeps every result forever otherwise)."""
+        self._shared().results_cache.clear()

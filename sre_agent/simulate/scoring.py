@@ -1,0 +1,111 @@
+"""Score alerts against the ground truth of scripted incidents: what was caught, how fast, what was noise."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sre_agent.model import AlertEvent, EventKind
+from sre_agent.simulate.incidents import Incident
+
+MATCH_LABELS = ("warehouse", "service", "domain")
+
+
+@dataclass
+class Detection:
+    """The first alert that caught an incident."""
+
+    rule: str
+    fingerprint: str
+    severity: str
+    at: datetime
+    labels: dict[str, str]
+
+
+@dataclass
+class IncidentScore:
+    """Outcome for one incident."""
+
+    incident: Incident
+    detections: list[Detection] = field(default_factory=list)
+
+    @property
+    def caught(self) -> bool:
+        """True when at least one alert fired for it."""
+        return bool(self.detections)
+
+    @property
+    def first(self) -> Detection | None:
+        """The earliest detection."""
+        return min(self.detections, key=lambda d: d.at) if self.detections else None
+
+    @property
+    def delay(self) -> timedelta | None:
+        """Time from incident start to the first firing notification."""
+        first = self.first
+        return None if first is None else first.at - self.incident.start
+
+
+@dataclass
+class Scorecard:
+    """Every incident's outcome plus the alerts that matched no incident."""
+
+    incidents: list[IncidentScore]
+    unexpected: list[AlertEvent]
+
+    @property
+    def recall(self) -> float:
+        """Share of incidents caught."""
+        return sum(s.caught for s in self.incidents) / len(self.incidents) if self.incidents else 1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary."""
+        return {
+            "incidents": [
+                {
+                    "id": s.incident.id,
+                    "kind": s.incident.kind.value,
+                    "caught": s.caught,
+                    "detection_delay_s": s.delay.total_seconds() if s.delay else None,
+                    "detections": [
+                        {"rule": d.rule, "severity": d.severity, "at": d.at.isoformat(), "labels": d.labels}
+                        for d in sorted(s.detections, key=lambda d: d.at)
+                    ],
+                }
+                for s in self.incidents
+            ],
+            "recall": self.recall,
+            "unexpected_alerts": [
+                {"rule": e.rule, "severity": e.severity.value, "at": e.at.isoformat(), "labels": e.labels}
+                for e in self.unexpected
+            ],
+        }
+
+
+def _matches(event: AlertEvent, incident: Incident, grace: timedelta) -> bool:
+    if not incident.start - timedelta(minutes=5) <= event.at <= incident.end + grace:
+        return False
+    wanted = {"warehouse": incident.warehouse, "service": incident.service, "domain": incident.domain}
+    return any(event.labels.get(k) and event.labels.get(k) == wanted[k] for k in MATCH_LABELS)
+
+
+def score(
+    events: list[AlertEvent], incidents: list[Incident], ignore_rules: tuple[str, ...] = (),
+    grace: timedelta = timedelta(hours=6),
+) -> Scorecard:
+    """Match firing alerts to incidents by time (start … end + ``grace``) and warehouse/service/domain.
+
+    ``grace`` covers data that lands late: metering arrives hours after the fact.
+    """
+    firing = [e for e in events if e.kind is EventKind.FIRING and e.rule not in ignore_rules]
+    scores = [IncidentScore(i) for i in incidents]
+    matched: set[int] = set()
+    for event in firing:
+        for s in scores:
+            if _matches(event, s.incident, grace):
+                s.detections.append(Detection(event.rule, event.fingerprint, event.severity.value, event.at,
+                                              event.labels))
+                matched.add(event.event_id)
+    unexpected = [e for e in firing if e.event_id not in matched]
+    return Scorecard(scores, unexpected)

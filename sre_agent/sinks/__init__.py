@@ -1,0 +1,1 @@
+"""Destinations of notifications; each reads from the outbox and must be idempotent per dedup key."""

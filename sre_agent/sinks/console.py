@@ -1,0 +1,50 @@
+"""Print notifications for people watching a terminal (coloured when it is one)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.text import Text
+
+_STYLE = {"sev0": "bold white on red", "sev1": "bold red", "sev2": "red", "sev3": "yellow", "sev4": "cyan"}
+
+
+def format_record(record: dict[str, Any]) -> Text:
+    """Return one line: time, status, severity, rule, labels, summary, runbook."""
+    status = record.get("transition", record.get("status", "")).upper()
+    severity = str(record.get("severity", ""))
+    labels = record.get("labels") or {}
+    shown = ", ".join(f"{k}={v}" for k, v in sorted(labels.items()) if k not in ("rule", "alertname"))
+    annotations = record.get("annotations") or {}
+    at = str(record.get("at", ""))[:16].replace("T", " ")
+    line = Text()
+    line.append(f"{at}Z ", style="dim")
+    line.append(f"{status:<9}", style="green" if status == "RESOLVED" else _STYLE.get(severity, ""))
+    line.append(f" {severity:<4} ", style=_STYLE.get(severity, ""))
+    line.append(str(record.get("rule", "")), style="bold")
+    if shown:
+        line.append(f" {{{shown}}}", style="dim")
+    summary = annotations.get("summary")
+    if summary:
+        line.append(f"  {summary}")
+    runbook = annotations.get("runbook")
+    if runbook and status != "RESOLVED":
+        line.append(f"  runbook: {runbook}", style="dim")
+    return line
+
+
+class ConsoleSink:
+    """Writes one line per notification to stdout (via rich: colour only on a TTY)."""
+
+    def __init__(self, console: Console | None = None, name: str = "console") -> None:
+        self.name = name
+        self.console = console or Console(highlight=False)
+
+    def send(self, records: list[dict[str, Any]]) -> None:
+        """Print the records."""
+        for record in records:
+            self.console.print(format_record(record), soft_wrap=True)
+
+    def close(self) -> None:
+        """Nothing to release."""

@@ -1,0 +1,48 @@
+"""Human-readable values for notifications: units, durations, bytes."""
+
+from __future__ import annotations
+
+import math
+
+
+def human_ms(ms: float) -> str:
+    """Return ``ms`` as 850 ms, 12.4 s, 3m 05s or 1h 02m."""
+    if ms < 1000:
+        return f"{ms:.0f} ms"
+    seconds = ms / 1000
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, sec = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes}m {sec:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
+def human_bytes(n: float) -> str:
+    """Return ``n`` bytes in decimal units (kB, MB, GB, TB)."""
+    for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
+        if abs(n) < 1000 or unit == "PB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def human_value(value: float | None, unit: str) -> str:
+    """Format a metric value with its unit."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    match unit:
+        case "ms":
+            return human_ms(value)
+        case "ratio":
+            return f"{value * 100:.1f} %"
+        case "bytes":
+            return human_bytes(value)
+        case "credits":
+            return f"{value:.2f} credits"
+        case "credits/h":
+            return f"{value:.1f} credits/h"
+        case "queries":
+            return f"{value:.1f}" if value != int(value) else f"{int(value)}"
+    return f"{value:g} {unit}".strip()

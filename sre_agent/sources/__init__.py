@@ -1,0 +1,1 @@
+"""Data sources: pushed-down rollups from Snowflake (and, later, Azure Monitor and Cost Management)."""

@@ -1,0 +1,138 @@
+"""The Snowflake source: runs the pushed-down rollup queries and returns rollup frames."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from sre_agent.engine.histogram import BUCKETS
+from sre_agent.engine.rollups import HIST_COLUMNS, QUERY, WAREHOUSE_LOAD, WAREHOUSE_METERING, RollupDef
+from sre_agent.errors import SourceError
+from sre_agent.sources import snowflake_sql as sql
+from sre_agent.store.rollups import BUCKET, LE
+
+log = logging.getLogger(__name__)
+
+FAMILIES: dict[str, RollupDef] = {"query": QUERY, "warehouse_load": WAREHOUSE_LOAD,
+                                  "warehouse_metering": WAREHOUSE_METERING}
+"""Query families polled from Snowflake, each feeding one rollup."""
+
+
+def parse_histogram(hist: pl.Series) -> np.ndarray:
+    """Turn ``"3:5,7:2"`` strings into an (n, BUCKETS) count matrix."""
+    n = len(hist)
+    matrix = np.zeros((n, BUCKETS), dtype=np.int64)
+    if n == 0:
+        return matrix
+    pairs = (
+        pl.DataFrame({"row": np.arange(n), "hist": hist.fill_null("")})
+        .with_columns(pl.col("hist").str.split(","))
+        .explode("hist")
+        .filter(pl.col("hist").str.len_chars() > 0)
+        .with_columns(pl.col("hist").str.split_exact(":", 1).struct.rename_fields(["idx", "n"]))
+        .unnest("hist")
+        .with_columns(pl.col("idx").cast(pl.Float64).cast(pl.Int64), pl.col("n").cast(pl.Float64).cast(pl.Int64))
+    )
+    np.add.at(matrix, (pairs["row"].to_numpy(), np.clip(pairs["idx"].to_numpy(), 0, BUCKETS - 1)),
+              pairs["n"].to_numpy())
+    return matrix
+
+
+class SnowflakeSource:
+    """Pushes rollups down to Snowflake through the official connector; keeps one connection open."""
+
+    name = "snowflake"
+
+    def __init__(self, connect: Callable[[], Any], thresholds_ms: list[int]) -> None:
+        self._connect = connect
+        self._conn: Any = None
+        self.thresholds_ms = list(thresholds_ms)
+        self.queries = {
+            "query": sql.query_rollup(self.thresholds_ms),
+            "warehouse_load": sql.WAREHOUSE_LOAD,
+            "warehouse_metering": sql.WAREHOUSE_METERING,
+        }
+
+    def _cursor(self) -> Any:
+        if self._conn is None or getattr(self._conn, "is_closed", lambda: False)():
+            self._conn = self._connect()
+        return self._conn.cursor()
+
+    def run(self, query: sql.NamedQuery, values: dict[str, object]) -> pl.DataFrame:
+        """Run ``query`` with bind ``values``; return its rows (lower-case columns).
+
+        Raises:
+            SourceError: connecting or running failed (the connection is dropped for the next attempt).
+        """
+        statement, binds = query.bind(values)
+        started = time.perf_counter()
+        try:
+            cursor = self._cursor()
+            try:
+                cursor.execute(statement, binds)
+                table = cursor.fetch_arrow_all()
+            finally:
+                cursor.close()
+        except Exception as exc:  # the connector raises many types; all mean "this poll failed"
+            self.close()
+            message = getattr(exc, "msg", None) or str(exc) or type(exc).__name__
+            raise SourceError(self.name, query.name, message.splitlines()[0][:500]) from exc
+        frame = pl.DataFrame() if table is None else pl.from_arrow(table)
+        assert isinstance(frame, pl.DataFrame)
+        log.debug("%s: %d rows in %.3fs", query.name, frame.height, time.perf_counter() - started)
+        return frame.rename({c: c.lower() for c in frame.columns})
+
+    def fetch(self, family: str, start: datetime, end: datetime) -> pl.DataFrame:
+        """Return the rollup rows of ``family`` for buckets in ``[start, end)``, in the store's layout."""
+        rollup = FAMILIES[family]
+        values: dict[str, object] = {"window_start": ("TIMESTAMP_LTZ", start), "window_end": ("TIMESTAMP_LTZ", end)}
+        if family == "query":
+            values.update({f"le_{i}": t for i, t in enumerate(self.thresholds_ms)})
+        raw = self.run(self.queries[family], values)
+        return self._to_rollup(rollup, raw)
+
+    def _to_rollup(self, rollup: RollupDef, raw: pl.DataFrame) -> pl.DataFrame:
+        columns: list[pl.Expr] = [pl.col("bucket_start").dt.epoch("s").cast(pl.Int64).alias(BUCKET)]
+        columns += [pl.col(d).cast(pl.String) for d in rollup.dims]
+        for m in rollup.measures:
+            expr = pl.col(m.name).cast(pl.Float64).fill_null(0.0)
+            columns.append((expr.round(0).cast(pl.Int64) if m.integer else expr).alias(m.name))
+        if raw.is_empty():
+            schema = {BUCKET: pl.Int64, **{d: pl.String for d in rollup.dims}}
+            schema.update({m.name: pl.Int64 if m.integer else pl.Float64 for m in rollup.measures})
+            if rollup.histogram:
+                schema[LE] = pl.String
+                schema.update({c: pl.Int64 for c in HIST_COLUMNS})
+            return pl.DataFrame(schema=schema)
+        out = raw.select(columns)
+        if rollup.histogram:
+            matrix = parse_histogram(raw["hist"])
+            le = {str(t): pl.col(f"le_{i}").cast(pl.Float64).fill_null(0).round(0).cast(pl.Int64)
+                  for i, t in enumerate(self.thresholds_ms)}
+            le_json = raw.select(pl.struct(**le).struct.json_encode().alias(LE)) if le else pl.DataFrame(
+                {LE: ["{}"] * raw.height})
+            out = pl.concat(
+                [out, le_json, pl.DataFrame(matrix, schema=list(HIST_COLUMNS), orient="row")], how="horizontal"
+            )
+        return out
+
+    def check(self, start: datetime, end: datetime) -> int:
+        """Run the access check; return the number of queries Snowflake reports in ``[start, end)``."""
+        frame = self.run(sql.CHECK_ACCESS, {"window_start": ("TIMESTAMP_LTZ", start),
+                                             "window_end": ("TIMESTAMP_LTZ", end)})
+        return int(frame.item(0, 0)) if frame.height else 0
+
+    def close(self) -> None:
+        """Close the connection (it is reopened on the next poll)."""
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except Exception:  # noqa: BLE001 - closing a broken connection may fail; nothing to do
+                log.debug("closing the Snowflake connection failed", exc_info=True)
+            self._conn = None

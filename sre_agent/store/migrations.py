@@ -1,0 +1,143 @@
+"""Versioned schema migrations of the state store (``PRAGMA user_version`` holds the version).
+
+A migration is never edited once released: add a new one. The bucket count of the latency
+histogram (48) and the rollup measures are frozen here on purpose; a test checks they still match
+the engine's declarations.
+"""
+
+from __future__ import annotations
+
+_HIST = ", ".join(f"h{i:02d} INTEGER NOT NULL DEFAULT 0" for i in range(48))
+
+V1 = f"""
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+CREATE TABLE source_state (
+    family TEXT PRIMARY KEY,             -- e.g. snowflake.query
+    covered_from INTEGER,                -- first instant ever polled (epoch s)
+    polled_to INTEGER,                   -- end of the last successful poll window
+    frontier INTEGER,                    -- end of the newest bucket seen with data
+    last_success_at INTEGER,
+    last_attempt_at INTEGER,
+    last_error TEXT,
+    consecutive_failures INTEGER NOT NULL DEFAULT 0,
+    rows_last_poll INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE series (
+    series_id INTEGER PRIMARY KEY,
+    rollup TEXT NOT NULL,
+    labels TEXT NOT NULL,                -- canonical JSON of the dimension values
+    UNIQUE (rollup, labels)
+);
+
+CREATE TABLE rollup_query (
+    series_id INTEGER NOT NULL REFERENCES series(series_id),
+    bucket INTEGER NOT NULL,
+    observed_at INTEGER NOT NULL,
+    queries INTEGER NOT NULL, failed INTEGER NOT NULL, cancelled INTEGER NOT NULL, succeeded INTEGER NOT NULL,
+    elapsed_ms_sum INTEGER NOT NULL, elapsed_ms_max INTEGER NOT NULL,
+    compilation_ms_sum INTEGER NOT NULL, queued_provisioning_ms_sum INTEGER NOT NULL,
+    queued_repair_ms_sum INTEGER NOT NULL, queued_overload_ms_sum INTEGER NOT NULL,
+    blocked_ms_sum INTEGER NOT NULL, execution_ms_sum INTEGER NOT NULL, list_files_ms_sum INTEGER NOT NULL,
+    queued_queries INTEGER NOT NULL, bytes_scanned_sum INTEGER NOT NULL, cache_bytes_sum REAL NOT NULL,
+    partitions_scanned_sum INTEGER NOT NULL, partitions_total_sum INTEGER NOT NULL,
+    spill_local_bytes_sum INTEGER NOT NULL, spill_remote_bytes_sum INTEGER NOT NULL,
+    spilled_queries INTEGER NOT NULL, rows_produced_sum INTEGER NOT NULL, cloud_services_credits_sum REAL NOT NULL,
+    le_counts TEXT NOT NULL DEFAULT '{{}}',  -- JSON: threshold ms -> successful queries at or under it
+    {_HIST},
+    PRIMARY KEY (series_id, bucket)
+) WITHOUT ROWID;
+CREATE INDEX rollup_query_bucket ON rollup_query(bucket);
+
+CREATE TABLE rollup_warehouse_load (
+    series_id INTEGER NOT NULL REFERENCES series(series_id),
+    bucket INTEGER NOT NULL,
+    observed_at INTEGER NOT NULL,
+    avg_running REAL NOT NULL, avg_queued_load REAL NOT NULL,
+    avg_queued_provisioning REAL NOT NULL, avg_blocked REAL NOT NULL,
+    PRIMARY KEY (series_id, bucket)
+) WITHOUT ROWID;
+CREATE INDEX rollup_warehouse_load_bucket ON rollup_warehouse_load(bucket);
+
+CREATE TABLE rollup_warehouse_metering (
+    series_id INTEGER NOT NULL REFERENCES series(series_id),
+    bucket INTEGER NOT NULL,
+    observed_at INTEGER NOT NULL,
+    credits_used REAL NOT NULL, credits_used_compute REAL NOT NULL,
+    credits_used_cloud_services REAL NOT NULL, credits_attributed_compute_queries REAL NOT NULL,
+    PRIMARY KEY (series_id, bucket)
+) WITHOUT ROWID;
+CREATE INDEX rollup_warehouse_metering_bucket ON rollup_warehouse_metering(bucket);
+
+CREATE TABLE evaluation_state (
+    key TEXT PRIMARY KEY,                -- 'last_instant'
+    value INTEGER NOT NULL
+);
+
+CREATE TABLE alert_instances (
+    fingerprint TEXT PRIMARY KEY,
+    rule TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    state TEXT NOT NULL,                 -- inactive | pending | firing
+    severity TEXT,
+    active_since INTEGER,                -- pending or firing since
+    fired_at INTEGER,
+    last_true_at INTEGER,
+    last_eval_at INTEGER,
+    value REAL,
+    threshold REAL,
+    evidence TEXT NOT NULL DEFAULT '{{}}',
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX alert_instances_state ON alert_instances(state);
+
+CREATE TABLE alert_events (
+    event_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    fingerprint TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    kind TEXT NOT NULL,                  -- pending | pending_cancelled | firing | escalated | deescalated | resolved
+    severity TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    annotations TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    starts_at INTEGER NOT NULL,
+    ends_at INTEGER,
+    value REAL,
+    threshold REAL,
+    evidence TEXT NOT NULL
+);
+CREATE INDEX alert_events_fingerprint ON alert_events(fingerprint, event_id);
+CREATE INDEX alert_events_at ON alert_events(at);
+
+CREATE TABLE outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    sink TEXT NOT NULL,
+    dedup_key TEXT NOT NULL,
+    event_id INTEGER,
+    payload TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending',   -- pending | delivered | dead
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    last_error TEXT,
+    delivered_at INTEGER,
+    UNIQUE (sink, dedup_key)
+);
+CREATE INDEX outbox_pending ON outbox(status, sink, next_attempt_at);
+
+CREATE TABLE cycles (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    started_at INTEGER NOT NULL,         -- wall clock
+    instant INTEGER NOT NULL,            -- the cycle's `now` (simulated in replays)
+    duration_ms INTEGER NOT NULL,
+    polled TEXT NOT NULL,                -- JSON: family -> rows
+    instants_evaluated INTEGER NOT NULL,
+    transitions INTEGER NOT NULL,
+    delivered INTEGER NOT NULL,
+    errors TEXT NOT NULL                 -- JSON list
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1,)
+"""Migration n (1-based) brings the schema from version n-1 to n."""

@@ -1,0 +1,102 @@
+"""The durable outbox: every delivery is written here, in the same transaction as its cause, before any send."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from sre_agent.store.db import Database
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """One pending delivery to one sink."""
+
+    id: int
+    sink: str
+    dedup_key: str
+    payload: dict[str, Any]
+    attempts: int
+
+
+@dataclass(frozen=True)
+class OutboxStats:
+    """Health of one sink's queue."""
+
+    sink: str
+    pending: int
+    dead: int
+    delivered: int
+    oldest_pending_at: int | None
+    last_error: str | None
+
+
+class Outbox:
+    """Enqueue, claim, acknowledge and dead-letter deliveries."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def enqueue(self, conn: sqlite3.Connection, sink: str, dedup_key: str, payload: dict[str, Any], at: int) -> bool:
+        """Add a delivery unless the same (sink, dedup_key) is already queued; return whether it was added."""
+        cur = conn.execute(
+            "INSERT OR IGNORE INTO outbox (sink, dedup_key, event_id, payload, created_at, next_attempt_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (sink, dedup_key, payload.get("event_id"), json.dumps(payload, sort_keys=True), at, at),
+        )
+        return cur.rowcount > 0
+
+    def due(self, sink: str, now: int, limit: int) -> list[OutboxItem]:
+        """Return up to ``limit`` pending items of ``sink`` whose next attempt is due, oldest first."""
+        rows = self.db.read(
+            "SELECT id, sink, dedup_key, payload, attempts FROM outbox "
+            "WHERE status = 'pending' AND sink = ? AND next_attempt_at <= ? ORDER BY id LIMIT ?",
+            (sink, now, limit),
+        )
+        return [OutboxItem(r["id"], r["sink"], r["dedup_key"], json.loads(r["payload"]), r["attempts"]) for r in rows]
+
+    def delivered(self, ids: list[int], at: int) -> None:
+        """Mark items as delivered."""
+        if not ids:
+            return
+        with self.db.transaction() as conn:
+            conn.executemany(
+                "UPDATE outbox SET status = 'delivered', delivered_at = ?, attempts = attempts + 1 WHERE id = ?",
+                [(at, i) for i in ids],
+            )
+
+    def failed(self, ids: list[int], error: str, at: int, retry_at: int | None) -> None:
+        """Record a failed attempt: retry at ``retry_at``, or dead-letter when it is None."""
+        if not ids:
+            return
+        with self.db.transaction() as conn:
+            if retry_at is None:
+                conn.executemany(
+                    "UPDATE outbox SET status = 'dead', attempts = attempts + 1, last_error = ? WHERE id = ?",
+                    [(error[:2000], i) for i in ids],
+                )
+            else:
+                conn.executemany(
+                    "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?",
+                    [(error[:2000], retry_at, i) for i in ids],
+                )
+
+    def stats(self) -> list[OutboxStats]:
+        """Return queue health per sink."""
+        rows = self.db.read(
+            """
+            SELECT sink,
+                   SUM(status = 'pending') AS pending, SUM(status = 'dead') AS dead,
+                   SUM(status = 'delivered') AS delivered,
+                   MIN(CASE WHEN status = 'pending' THEN created_at END) AS oldest,
+                   (SELECT last_error FROM outbox o2 WHERE o2.sink = outbox.sink AND last_error IS NOT NULL
+                    ORDER BY id DESC LIMIT 1) AS last_error
+            FROM outbox GROUP BY sink ORDER BY sink
+            """
+        )
+        return [
+            OutboxStats(r["sink"], r["pending"] or 0, r["dead"] or 0, r["delivered"] or 0, r["oldest"], r["last_error"])
+            for r in rows
+        ]
