@@ -55,32 +55,53 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def with_config(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        p.add_argument("--config", "-c", type=Path, help="agent config (default: $SRE_AGENT_CONFIG or "
-                       "examples/embedded.yaml, the embedded fake Snowflake)")
+        p.add_argument(
+            "--config",
+            "-c",
+            type=Path,
+            help="agent config (default: $SRE_AGENT_CONFIG or examples/embedded.yaml, the embedded fake Snowflake)",
+        )
         return p
 
-    demo = with_config(sub.add_parser(
-        "demo", help="replay the agent over a synthetic week on the embedded Snowflake and score it",
-        description="Seed the embedded fake Snowflake with a synthetic capital-markets workload (with scripted, "
-        "labelled incidents), replay the agent over it with a simulated clock (evaluation every minute, polls "
-        "at --poll-interval), write alerts.jsonl, ground_truth.json and summary.json, and print which alert "
-        "caught which incident and how fast."))
+    demo = with_config(
+        sub.add_parser(
+            "demo",
+            help="replay the agent over a synthetic week on the embedded Snowflake and score it",
+            description="Seed the embedded fake Snowflake with a synthetic capital-markets workload (with scripted, "
+            "labelled incidents), replay the agent over it with a simulated clock (evaluation every minute, polls "
+            "at --poll-interval), write alerts.jsonl, ground_truth.json and summary.json, and print which alert "
+            "caught which incident and how fast.",
+        )
+    )
     demo.add_argument("--days", type=int, default=7, help="days of history (default 7)")
     demo.add_argument("--seed", type=int, default=42, help="workload seed (default 42)")
     demo.add_argument("--out", type=Path, default=Path("demo-output"), help="output folder (default demo-output)")
     demo.add_argument("--queries-per-day", type=int, default=40_000, help="demand-driven queries/day (40000)")
     demo.add_argument("--start", type=_date, default=None, help="first day, YYYY-MM-DD (default 2026-11-02, a Monday)")
-    demo.add_argument("--poll-interval", type=_duration, default=timedelta(minutes=15),
-                      help="simulated time between polls of ACCOUNT_USAGE (default 15m)")
+    demo.add_argument(
+        "--poll-interval",
+        type=_duration,
+        default=timedelta(minutes=15),
+        help="simulated time between polls of ACCOUNT_USAGE (default 15m)",
+    )
     demo.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    with_config(sub.add_parser("once", help="run one cycle (poll, evaluate, deliver) and exit",
-                               description="One cycle against the configured account; exit 1 if alerts are firing."))
+    with_config(
+        sub.add_parser(
+            "once",
+            help="run one cycle (poll, evaluate, deliver) and exit",
+            description="One cycle against the configured account; exit 1 if alerts are firing.",
+        )
+    )
     with_config(sub.add_parser("run", help="run the daemon (APScheduler jobs; SIGTERM drains the outbox)"))
 
-    validate = with_config(sub.add_parser(
-        "validate", help="check the config and rule files; every error with file:line:col",
-        description="Validate the agent config and rules (or only the given files/folders). Exit 3 on errors."))
+    validate = with_config(
+        sub.add_parser(
+            "validate",
+            help="check the config and rule files; every error with file:line:col",
+            description="Validate the agent config and rules (or only the given files/folders). Exit 3 on errors.",
+        )
+    )
     validate.add_argument("paths", nargs="*", type=Path, help="rule files or folders (default: the config's rules)")
 
     with_config(sub.add_parser("sql", help="print every SQL statement the agent can run (for a DBA's review)"))
@@ -96,9 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
     simulate = sub.add_parser("simulate", help="the synthetic workload and the embedded fake Snowflake")
     sim_sub = simulate.add_subparsers(dest="sim_command", required=True, metavar="SUBCOMMAND")
     serve = sim_sub.add_parser(
-        "serve", help="run the fake Snowflake as a standalone server, seeded and growing in real time",
+        "serve",
+        help="run the fake Snowflake as a standalone server, seeded and growing in real time",
         description="Serve a fake Snowflake account on HOST:PORT for any snowflake-connector-python client "
-        "(protocol http, any user/password, account 'fakesnow').")
+        "(protocol http, any user/password, account 'fakesnow').",
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8765)
     serve.add_argument("--db-path", type=Path, default=None, help="persist the account in this folder")
@@ -179,8 +202,10 @@ def cmd_schema(console: Console) -> int:
     from sre_agent.config.agent import AgentConfig
     from sre_agent.config.specs import ThresholdRule
 
-    schemas = {"AgentConfig": AgentConfig.model_json_schema(by_alias=True),
-               "Threshold": ThresholdRule.model_json_schema(by_alias=True)}
+    schemas = {
+        "AgentConfig": AgentConfig.model_json_schema(by_alias=True),
+        "Threshold": ThresholdRule.model_json_schema(by_alias=True),
+    }
     console.print_json(json.dumps(schemas))
     return ExitCode.OK
 
@@ -190,9 +215,15 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
     from sre_agent.demo import DEFAULT_START, DemoOptions, print_summary, run_demo
 
     loaded = _load(args)
-    opts = DemoOptions(out=args.out, days=args.days, seed=args.seed, queries_per_day=args.queries_per_day,
-                       start=args.start or DEFAULT_START, poll_interval=args.poll_interval,
-                       progress=not args.no_progress and console.is_terminal)
+    opts = DemoOptions(
+        out=args.out,
+        days=args.days,
+        seed=args.seed,
+        queries_per_day=args.queries_per_day,
+        start=args.start or DEFAULT_START,
+        poll_interval=args.poll_interval,
+        progress=not args.no_progress and console.is_terminal,
+    )
     if args.days < 1 or args.queries_per_day < 1:
         console.print("--days and --queries-per-day must be positive", style="red")
         return ExitCode.USAGE
@@ -218,16 +249,19 @@ def cmd_once(args: argparse.Namespace, console: Console) -> int:
         connect = connector(account.connect_kwargs())
     agent = open_agent(loaded, connect=connect, console=console)
     try:
-        result = run_cycle(clock, agent)
+        result = run_cycle(clock, agent, force_poll=True)
         firing = [i for i in agent.alerts.active().values() if i.state.value == "firing"]
     finally:
         agent.close()
         if account is not None:
             account.stop()
     polled = ", ".join(f"{family}: {rows} rows" for family, rows in result.poll.rows.items()) or "nothing due"
-    console.print(f"cycle at {result.now:%Y-%m-%d %H:%M}Z: polled {polled}; {result.instants} instant(s) evaluated; "
-                  f"{len(result.notifications)} notification(s); {len(firing)} alert(s) firing; "
-                  f"{result.duration_s:.1f}s", highlight=False)
+    console.print(
+        f"cycle at {result.now:%Y-%m-%d %H:%M}Z: polled {polled}; {result.instants} instant(s) evaluated; "
+        f"{len(result.notifications)} notification(s); {len(firing)} alert(s) firing; "
+        f"{result.duration_s:.1f}s",
+        highlight=False,
+    )
     for family, error in result.poll.errors.items():
         console.print(f"source {family} failed: {error}", style="red", highlight=False, markup=False)
     if result.poll.errors:
@@ -264,27 +298,46 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
     for column in ("family", "last success", "polled to", "frontier", "failures", "last error"):
         sources.add_column(column)
     for s in status.sources:
-        sources.add_row(s["family"], s["last_success"] or "never", s["polled_to"] or "—", s["frontier"] or "—",
-                        str(s["consecutive_failures"]), (s["last_error"] or "")[:80])
+        sources.add_row(
+            s["family"],
+            s["last_success"] or "never",
+            s["polled_to"] or "—",
+            s["frontier"] or "—",
+            str(s["consecutive_failures"]),
+            (s["last_error"] or "")[:80],
+        )
     console.print(sources)
     alerts = Table(title=f"Firing alerts ({len(status.firing)}), pending ({len(status.pending)})")
     for column in ("rule", "severity", "labels", "since"):
         alerts.add_column(column)
     for a in status.firing + status.pending:
-        alerts.add_row(a["rule"], a["severity"] or "", ", ".join(f"{k}={v}" for k, v in a["labels"].items()),
-                       a["since"] or "")
+        alerts.add_row(
+            a["rule"],
+            a["severity"] or "",
+            ", ".join(f"{k}={v}" for k, v in a["labels"].items()),
+            a["since"] or "",
+        )
     console.print(alerts)
     outbox = Table(title="Outbox")
     for column in ("sink", "pending", "dead", "delivered", "oldest pending", "last error"):
         outbox.add_column(column)
     for o in status.outbox:
-        outbox.add_row(o["sink"], str(o["pending"]), str(o["dead"]), str(o["delivered"]), o["oldest_pending"] or "—",
-                       (o["last_error"] or "")[:80])
+        outbox.add_row(
+            o["sink"],
+            str(o["pending"]),
+            str(o["dead"]),
+            str(o["delivered"]),
+            o["oldest_pending"] or "—",
+            (o["last_error"] or "")[:80],
+        )
     console.print(outbox)
     if status.last_cycle:
         c = status.last_cycle
-        console.print(f"last evaluation {c['at']} ({c['age_s']}s ago): {c['instants_evaluated']} instant(s), "
-                      f"{c['transitions']} transition(s), {c['duration_ms']} ms", highlight=False)
+        console.print(
+            f"last evaluation {c['at']} ({c['age_s']}s ago): {c['instants_evaluated']} instant(s), "
+            f"{c['transitions']} transition(s), {c['duration_ms']} ms",
+            highlight=False,
+        )
     return ExitCode.OK
 
 
@@ -320,8 +373,10 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
         agent.close()
         if account is not None:
             account.stop()
-    console.print(f"OK: connected; ACCOUNT_USAGE.QUERY_HISTORY shows {n:,} queries in the last 24h "
-                  "(it lags up to 45 min)", highlight=False)
+    console.print(
+        f"OK: connected; ACCOUNT_USAGE.QUERY_HISTORY shows {n:,} queries in the last 24h (it lags up to 45 min)",
+        highlight=False,
+    )
     return ExitCode.OK
 
 
@@ -332,12 +387,20 @@ def cmd_serve(args: argparse.Namespace, console: Console) -> int:
     from sre_agent.config.agent import EmbeddedSettings
     from sre_agent.simulate.embedded import start_embedded
 
-    settings = EmbeddedSettings(seed=args.seed, history=args.history, queries_per_day=args.queries_per_day,
-                                incidents=not args.no_incidents, db_path=args.db_path)
+    settings = EmbeddedSettings(
+        seed=args.seed,
+        history=args.history,
+        queries_per_day=args.queries_per_day,
+        incidents=not args.no_incidents,
+        db_path=args.db_path,
+    )
     account = start_embedded(settings, datetime.now(UTC), host=args.host, port=args.port)
     params = account.server.connection_params()
-    console.print(f"fake Snowflake serving on {params['host']}:{params['port']} (protocol http; any user/password; "
-                  f"account fakesnow). Views: SNOWFLAKE.ACCOUNT_USAGE.*. Ctrl-C to stop.", highlight=False)
+    console.print(
+        f"fake Snowflake serving on {params['host']}:{params['port']} (protocol http; any user/password; "
+        f"account fakesnow). Views: SNOWFLAKE.ACCOUNT_USAGE.*. Ctrl-C to stop.",
+        highlight=False,
+    )
     stop = threading.Event()
     try:
         while not stop.wait(3600):
@@ -384,4 +447,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
-

@@ -26,6 +26,7 @@ from sre_agent.simulate.incidents import default_incidents
 from sre_agent.simulate.platform import MARKET_TZ
 from sre_agent.simulate.scoring import Scorecard, score
 from sre_agent.simulate.workload import WorkloadConfig, day_bounds
+from sre_agent.sinks.base import Sink
 from sre_agent.sinks.console import ConsoleSink
 from sre_agent.sinks.jsonl import JsonlSink
 from sre_agent.sources.snowflake_conn import connector, session_parameters
@@ -61,24 +62,44 @@ class DemoResult:
 def demo_config(loaded: LoadedConfig, opts: DemoOptions) -> LoadedConfig:
     """The config for a replay: store and sinks under ``opts.out``, polls at ``opts.poll_interval``."""
     spec = loaded.config.spec
-    polls = {name: PollSettings(interval=max(opts.poll_interval, spec.snowflake.poll(name).interval),
-                                overlap=spec.snowflake.poll(name).overlap)
-             for name in ("query", "warehouse_load", "warehouse_metering")}
+    polls = {
+        name: PollSettings(
+            interval=max(opts.poll_interval, spec.snowflake.poll(name).interval),
+            overlap=spec.snowflake.poll(name).overlap,
+        )
+        for name in ("query", "warehouse_load", "warehouse_metering")
+    }
     snowflake = spec.snowflake.model_copy(update={"polls": polls, "backfill": timedelta(days=opts.days + 1)})
-    sinks = [ConsoleSinkConfig(type="console"),
-             JsonlSinkConfig(type="jsonl", name="alerts-file", path=(opts.out / "alerts.jsonl").resolve())]
-    new_spec = spec.model_copy(update={
-        "snowflake": snowflake,
-        "store": spec.store.model_copy(update={"path": (opts.out / "state.db").resolve()}),
-        "sinks": sinks,
-    })
-    return LoadedConfig(loaded.config.model_copy(update={"spec": new_spec}), loaded.path, loaded.rules,
-                        loaded.rule_files, loaded.warnings)
+    sinks = [
+        ConsoleSinkConfig(type="console"),
+        JsonlSinkConfig(type="jsonl", name="alerts-file", path=(opts.out / "alerts.jsonl").resolve()),
+    ]
+    new_spec = spec.model_copy(
+        update={
+            "snowflake": snowflake,
+            "store": spec.store.model_copy(update={"path": (opts.out / "state.db").resolve()}),
+            "sinks": sinks,
+        }
+    )
+    return LoadedConfig(
+        loaded.config.model_copy(update={"spec": new_spec}),
+        loaded.path,
+        loaded.rules,
+        loaded.rule_files,
+        loaded.warnings,
+    )
 
 
 def _fresh(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    for name in ("state.db", "state.db-wal", "state.db-shm", "alerts.jsonl", "ground_truth.json", "summary.json"):
+    for name in (
+        "state.db",
+        "state.db-wal",
+        "state.db-shm",
+        "alerts.jsonl",
+        "ground_truth.json",
+        "summary.json",
+    ):
         path = out / name
         if path.is_dir():
             shutil.rmtree(path)
@@ -96,22 +117,40 @@ def run_demo(loaded: LoadedConfig, opts: DemoOptions, console: Console) -> DemoR
     workload = WorkloadConfig(seed=opts.seed, queries_per_day=opts.queries_per_day, incidents=tuple(incidents))
     write_ground_truth(opts.out / "ground_truth.json", incidents, start, end, opts.seed)
     with EmbeddedSnowflake() as server:
-        console.print(f"[bold]Seeding[/] {opts.days} days of synthetic capital-markets workload "
-                      f"({opts.queries_per_day:,} queries/day, seed {opts.seed}) into the embedded Snowflake …")
+        console.print(
+            f"[bold]Seeding[/] {opts.days} days of synthetic capital-markets workload "
+            f"({opts.queries_per_day:,} queries/day, seed {opts.seed}) into the embedded Snowflake …"
+        )
         stats = HistorySeeder(server, workload).seed_days(opts.start, opts.days)
-        console.print(f"  {stats.queries:,} queries, " + ", ".join(
-            f"{n:,} {view.lower()}" for view, n in stats.rows.items() if view != "QUERY_HISTORY") +
-            f" in {stats.seconds:.1f}s")
-        connect = connector({**server.connection_params(), "session_parameters": session_parameters(None),
-                             "paramstyle": "qmark", "login_timeout": 30, "network_timeout": 120})
-        sinks = [ConsoleSink(console), JsonlSink(opts.out / "alerts.jsonl", "alerts-file")]
+        console.print(
+            f"  {stats.queries:,} queries, "
+            + ", ".join(f"{n:,} {view.lower()}" for view, n in stats.rows.items() if view != "QUERY_HISTORY")
+            + f" in {stats.seconds:.1f}s"
+        )
+        connect = connector(
+            {
+                **server.connection_params(),
+                "session_parameters": session_parameters(None),
+                "paramstyle": "qmark",
+                "login_timeout": 30,
+                "network_timeout": 120,
+            }
+        )
+        sinks: list[Sink] = [ConsoleSink(console), JsonlSink(opts.out / "alerts.jsonl", "alerts-file")]
         agent = open_agent(config, connect=connect, sinks=sinks)
         clock = SimulatedClock(start)
         began = time.perf_counter()
         notifications = 0
         try:
-            with Progress(TextColumn("[bold]Replaying[/] {task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                          TimeElapsedColumn(), console=console, disable=not opts.progress, transient=True) as bar:
+            with Progress(
+                TextColumn("[bold]Replaying[/] {task.description}"),
+                BarColumn(),
+                TextColumn("{task.percentage:>3.0f}%"),
+                TimeElapsedColumn(),
+                console=console,
+                disable=not opts.progress,
+                transient=True,
+            ) as bar:
                 total = int((end - start).total_seconds() // 60)
                 task = bar.add_task("", total=total)
                 cycles = 0
@@ -132,8 +171,13 @@ def run_demo(loaded: LoadedConfig, opts: DemoOptions, console: Console) -> DemoR
         replay_s = time.perf_counter() - began
     card = score(events, incidents, ignore_rules=(SOURCE_RULE,))
     summary = {
-        "history": {"start": start.isoformat(), "end": end.isoformat(), "queries": stats.queries,
-                    "seed": opts.seed, "queries_per_day": opts.queries_per_day},
+        "history": {
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "queries": stats.queries,
+            "seed": opts.seed,
+            "queries_per_day": opts.queries_per_day,
+        },
         "replay_seconds": round(replay_s, 1),
         "notifications": notifications,
         "transitions": len(events),
@@ -162,19 +206,28 @@ def print_summary(result: DemoResult, console: Console) -> None:
         rules = sorted({f"{d.rule} ({d.severity})" for d in s.detections})
         first = s.first
         table.add_row(
-            f"{inc.id}\n[dim]{inc.title}[/]", when, "\n".join(rules) or "[red]not caught[/]",
-            f"{first.at.astimezone(tz):%a %H:%M}" if first else "—", _fmt_delay(s.delay),
+            f"{inc.id}\n[dim]{inc.title}[/]",
+            when,
+            "\n".join(rules) or "[red]not caught[/]",
+            f"{first.at.astimezone(tz):%a %H:%M}" if first else "—",
+            _fmt_delay(s.delay),
         )
     console.print(table)
     caught = sum(s.caught for s in result.scorecard.incidents)
-    console.print(f"Caught {caught}/{len(result.scorecard.incidents)} incidents; "
-                  f"{len(result.scorecard.unexpected)} alert(s) outside any incident; "
-                  f"{result.notifications} notifications sent.")
+    console.print(
+        f"Caught {caught}/{len(result.scorecard.incidents)} incidents; "
+        f"{len(result.scorecard.unexpected)} alert(s) outside any incident; "
+        f"{result.notifications} notifications sent."
+    )
     for e in result.scorecard.unexpected:
         console.print(f"  [yellow]unexpected[/] {e.at.astimezone(tz):%a %d %b %H:%M} {e.rule} {e.labels}")
-    console.print(f"Seeded {result.queries:,} queries in {result.seconds_seed:.1f}s, replayed in "
-                  f"{result.seconds_replay:.1f}s. Files in {result.out}/: alerts.jsonl, ground_truth.json, "
-                  "summary.json, state.db")
-    console.print("Detection delays include ACCOUNT_USAGE's own latency (rows land up to 45 min late, metering "
-                  "up to 3 h) plus the poll interval and each rule's `for:`.", style="dim")
-
+    console.print(
+        f"Seeded {result.queries:,} queries in {result.seconds_seed:.1f}s, replayed in "
+        f"{result.seconds_replay:.1f}s. Files in {result.out}/: alerts.jsonl, ground_truth.json, "
+        "summary.json, state.db"
+    )
+    console.print(
+        "Detection delays include ACCOUNT_USAGE's own latency (rows land up to 45 min late, metering "
+        "up to 3 h) plus the poll interval and each rule's `for:`.",
+        style="dim",
+    )

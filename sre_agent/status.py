@@ -36,29 +36,53 @@ class Status:
 def read_status(db: Database) -> Status:
     """Collect the snapshot from the store."""
     sources = [
-        {"family": s.family, "last_success": _iso(s.last_success_at), "polled_to": _iso(s.polled_to),
-         "frontier": _iso(s.frontier), "consecutive_failures": s.consecutive_failures,
-         "last_error": s.last_error, "rows_last_poll": s.rows_last_poll}
+        {
+            "family": s.family,
+            "last_success": _iso(s.last_success_at),
+            "polled_to": _iso(s.polled_to),
+            "frontier": _iso(s.frontier),
+            "consecutive_failures": s.consecutive_failures,
+            "last_error": s.last_error,
+            "rows_last_poll": s.rows_last_poll,
+        }
         for s in Watermarks(db).all()
     ]
-    firing, pending = [], []
+    firing: list[dict[str, Any]] = []
+    pending: list[dict[str, Any]] = []
     for inst in sorted(AlertStore(db).active().values(), key=lambda i: (i.rule, i.fingerprint)):
-        entry = {"rule": inst.rule, "fingerprint": inst.fingerprint, "labels": inst.labels,
-                 "severity": inst.severity.value if inst.severity else None,
-                 "since": iso(inst.active_since) if inst.active_since else None, "value": inst.value}
+        entry = {
+            "rule": inst.rule,
+            "fingerprint": inst.fingerprint,
+            "labels": inst.labels,
+            "severity": inst.severity.value if inst.severity else None,
+            "since": iso(inst.active_since) if inst.active_since else None,
+            "value": inst.value,
+        }
         (firing if inst.state.value == "firing" else pending).append(entry)
     outbox = [
-        {"sink": s.sink, "pending": s.pending, "dead": s.dead, "delivered": s.delivered,
-         "oldest_pending": _iso(s.oldest_pending_at), "last_error": s.last_error}
+        {
+            "sink": s.sink,
+            "pending": s.pending,
+            "dead": s.dead,
+            "delivered": s.delivered,
+            "oldest_pending": _iso(s.oldest_pending_at),
+            "last_error": s.last_error,
+        }
         for s in Outbox(db).stats()
     ]
     rows = db.read("SELECT * FROM cycles ORDER BY id DESC LIMIT 1")
     last = None
     if rows:
         r = rows[0]
-        last = {"at": _iso(r["started_at"]), "instant": _iso(r["instant"]), "duration_ms": r["duration_ms"],
-                "instants_evaluated": r["instants_evaluated"], "transitions": r["transitions"],
-                "errors": json.loads(r["errors"]), "age_s": int(time.time()) - int(r["started_at"])}
+        last = {
+            "at": _iso(r["started_at"]),
+            "instant": _iso(r["instant"]),
+            "duration_ms": r["duration_ms"],
+            "instants_evaluated": r["instants_evaluated"],
+            "transitions": r["transitions"],
+            "errors": json.loads(r["errors"]),
+            "age_s": int(time.time()) - int(r["started_at"]),
+        }
     return Status(sources, firing, pending, outbox, last)
 
 

@@ -5,7 +5,7 @@ inactive ─breach─▶ pending ─held for `for`─▶ firing ─clear for > k
 
 A firing instance whose severity changes escalates or de-escalates in place: one incident, one key.
 STALE conditions (the source is not delivering) change nothing: a Snowflake outage never resolves
-or fires anything by itself.
+or fires anything by itself. NO_DATA (too few events to judge) follows the rule's ``on_no_data``.
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ class RulePolicy:
 
     for_: timedelta = timedelta(0)
     keep_firing_for: timedelta = timedelta(0)
-    on_no_data: NoDataPolicy = NoDataPolicy.OK
+    on_no_data: NoDataPolicy = NoDataPolicy.KEEP_LAST
     no_data_severity: Severity = Severity.SEV4
+    no_data_timeout: timedelta = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ class Transition:
     ends_at: datetime | None
 
 
-def _effective(cond: Condition, policy: RulePolicy) -> tuple[ConditionState, Severity | None]:
+def _effective(inst: Instance, cond: Condition, policy: RulePolicy) -> tuple[ConditionState, Severity | None]:
     if cond.state is ConditionState.NO_DATA:
         match policy.on_no_data:
             case NoDataPolicy.OK:
@@ -65,18 +66,23 @@ def _effective(cond: Condition, policy: RulePolicy) -> tuple[ConditionState, Sev
             case NoDataPolicy.ALERT:
                 return ConditionState.BREACH, policy.no_data_severity
             case NoDataPolicy.KEEP_LAST:
-                return ConditionState.STALE, None
+                expired = inst.last_true_at is not None and cond.at - inst.last_true_at > policy.no_data_timeout
+                return (ConditionState.OK, None) if expired else (ConditionState.STALE, None)
     return cond.state, cond.severity
 
 
 def step(inst: Instance, cond: Condition, policy: RulePolicy) -> tuple[Instance, list[Transition]]:
     """Advance ``inst`` by one evaluation ``cond``; return the new instance and its transitions."""
     at = cond.at
-    state, severity = _effective(cond, policy)
+    state, severity = _effective(inst, cond, policy)
     if state is ConditionState.STALE:
         return inst, []
     observed = replace(
-        inst, last_eval_at=at, value=cond.value, threshold=cond.threshold, evidence=cond.evidence or inst.evidence
+        inst,
+        last_eval_at=at,
+        value=cond.value,
+        threshold=cond.threshold,
+        evidence=cond.evidence or inst.evidence,
     )
     if state is ConditionState.BREACH:
         assert severity is not None
@@ -84,7 +90,9 @@ def step(inst: Instance, cond: Condition, policy: RulePolicy) -> tuple[Instance,
     return _on_clear(observed, at, policy)
 
 
-def _on_breach(inst: Instance, at: datetime, severity: Severity, policy: RulePolicy) -> tuple[Instance, list[Transition]]:
+def _on_breach(
+    inst: Instance, at: datetime, severity: Severity, policy: RulePolicy
+) -> tuple[Instance, list[Transition]]:
     inst = replace(inst, last_true_at=at)
     match inst.state:
         case AlertState.INACTIVE:
@@ -100,7 +108,8 @@ def _on_breach(inst: Instance, at: datetime, severity: Severity, policy: RulePol
                 return fired, [Transition(EventKind.FIRING, at, fired, inst.active_since, None)]
             return replace(inst, severity=severity), []
         case AlertState.FIRING:
-            assert inst.severity is not None and inst.active_since is not None
+            assert inst.severity is not None
+            assert inst.active_since is not None
             if severity is inst.severity:
                 return inst, []
             kind = EventKind.ESCALATED if severity.more_severe_than(inst.severity) else EventKind.DEESCALATED
@@ -116,10 +125,18 @@ def _on_clear(inst: Instance, at: datetime, policy: RulePolicy) -> tuple[Instanc
         case AlertState.PENDING:
             assert inst.active_since is not None
             cleared = _reset(inst)
-            return cleared, [Transition(EventKind.PENDING_CANCELLED, at, replace(inst, state=AlertState.INACTIVE),
-                                        inst.active_since, at)]
+            return cleared, [
+                Transition(
+                    EventKind.PENDING_CANCELLED,
+                    at,
+                    replace(inst, state=AlertState.INACTIVE),
+                    inst.active_since,
+                    at,
+                )
+            ]
         case AlertState.FIRING:
-            assert inst.last_true_at is not None and inst.active_since is not None
+            assert inst.last_true_at is not None
+            assert inst.active_since is not None
             if at - inst.last_true_at <= policy.keep_firing_for:
                 return inst, []
             resolved_view = replace(inst, state=AlertState.INACTIVE)

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from sre_agent.config.durations import Duration
-from sre_agent.config.specs import LABEL_RE, Metadata, Strict
+from sre_agent.config.specs import LABEL_RE, RESERVED_LABELS, Metadata, Strict
 
 IDENT_RE = r"^[A-Za-z_][A-Za-z0-9_$]{0,254}$"
 
@@ -141,7 +141,8 @@ class EvaluationSettings(Strict):
         default=timedelta(hours=1), description="after downtime, evaluate at most this many missed minutes"
     )
     stale_after: Duration = Field(
-        default=timedelta(minutes=30), description="a source this late past its poll interval freezes its rules"
+        default=timedelta(minutes=30),
+        description="a source this late past its poll interval freezes its rules",
     )
 
     @field_validator("interval")
@@ -182,7 +183,7 @@ class AgentSpec(Strict):
     store: StoreSettings = Field(default_factory=StoreSettings)
     evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
-    sinks: list[SinkConfig] = Field(default_factory=lambda: [ConsoleSinkConfig(type="console")])
+    sinks: list[SinkConfig] = Field(default_factory=lambda: list[SinkConfig]([ConsoleSinkConfig(type="console")]))
     labels: dict[str, str] = Field(default_factory=dict, description="labels added to every alert")
 
     @field_validator("sinks")
@@ -199,6 +200,8 @@ class AgentSpec(Strict):
         for key in value:
             if not LABEL_RE.match(key):
                 raise ValueError(f"label name {key!r} must match {LABEL_RE.pattern}")
+            if key in RESERVED_LABELS:
+                raise ValueError(f"label name {key!r} is reserved (set by the agent)")
         return value
 
 

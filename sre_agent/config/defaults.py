@@ -30,7 +30,14 @@ def default_config_path() -> Path:
     home = project_home()
     if home is not None and (home / "examples" / "embedded.yaml").is_file():
         return home / "examples" / "embedded.yaml"
-    raise ConfigError([ConfigIssue(
-        "<default>", 1, 1, "",
-        f"no config given: pass --config, set {ENV_CONFIG}, or set {ENV_HOME} to a checkout of the project",
-    )])
+    raise ConfigError(
+        [
+            ConfigIssue(
+                "<default>",
+                1,
+                1,
+                "",
+                f"no config given: pass --config, set {ENV_CONFIG}, or set {ENV_HOME} to a checkout of the project",
+            )
+        ]
+    )

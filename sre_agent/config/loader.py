@@ -151,7 +151,22 @@ def rule_paths(paths: list[Path]) -> tuple[list[Path], list[ConfigIssue]]:
 
 
 def _summary_placeholders(text: str) -> set[str]:
-    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+    """Names used in a summary template.
+
+    Raises:
+        ValueError: a positional field (``{}``, ``{0}``), a format spec or a conversion — values are
+            already formatted with their unit when the template is filled.
+    """
+    names = set()
+    for _, name, spec, conversion in string.Formatter().parse(text):
+        if name is None:
+            continue
+        if name == "" or name.isdigit():
+            raise ValueError("positional fields such as {} are not allowed; name the field, e.g. {value}")
+        if spec or conversion:
+            raise ValueError(f"{{{name}}} must not carry a format spec or conversion: values come pre-formatted")
+        names.add(name)
+    return names
 
 
 def _check_rule(rule: ThresholdRule, doc: YamlDocument, config: AgentConfig | None) -> list[ConfigIssue]:
@@ -222,7 +237,10 @@ def load_rules(
             model = RULE_KINDS.get(str(kind))
             if model is None:
                 issues.append(
-                    doc.issue(("kind",), f"unsupported kind {kind!r}; this version evaluates: {', '.join(RULE_KINDS)}")
+                    doc.issue(
+                        ("kind",),
+                        f"unsupported kind {kind!r}; this version evaluates: {', '.join(RULE_KINDS)}",
+                    )
                 )
                 continue
             rule = _parse(model, doc, issues)
@@ -230,14 +248,15 @@ def load_rules(
                 continue
             if rule.name in origin:
                 issues.append(
-                    doc.issue(("metadata", "name"), f"duplicate rule name {rule.name!r} (first in {origin[rule.name]})")
+                    doc.issue(
+                        ("metadata", "name"),
+                        f"duplicate rule name {rule.name!r} (first in {origin[rule.name]})",
+                    )
                 )
                 continue
             issues.extend(_check_rule(rule, doc, config))
             if runbooks is not None and rule.spec.runbook and not (runbooks / f"{rule.spec.runbook}.md").is_file():
-                issues.append(
-                    doc.issue(("spec", "runbook"), f"runbook {rule.spec.runbook!r} not found in {runbooks}")
-                )
+                issues.append(doc.issue(("spec", "runbook"), f"runbook {rule.spec.runbook!r} not found in {runbooks}"))
             origin[rule.name] = str(file)
             rules.append(rule)
     return rules, origin, issues
@@ -264,4 +283,3 @@ def load_config(path: Path, extra_rule_paths: list[Path] | None = None) -> Loade
     if errors:
         raise ConfigError(issues)
     return LoadedConfig(config, path, rules, origin, [i for i in issues if i.severity != "error"])
-

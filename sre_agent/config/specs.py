@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 from decimal import Decimal
 from enum import StrEnum
+from itertools import pairwise
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -77,10 +78,11 @@ class Op(StrEnum):
 class NoDataPolicy(StrEnum):
     """What a rule does when its window is covered but too thin to judge (``min_events`` not met)."""
 
+    KEEP_LAST = "keep_last"
+    """Keep the last decision (default): thin data is no evidence of recovery. After ``no_data_timeout``
+    without data a firing alert resolves and a pending one is cancelled (traffic stopped for the night)."""
     OK = "ok"
     """Treat as not breaching: a firing alert resolves after ``keep_firing_for`` (Prometheus behaviour)."""
-    KEEP_LAST = "keep_last"
-    """Keep the last decision: nothing starts, nothing resolves."""
     ALERT = "alert"
     """Treat missing data as a breach at the least severe level (for traffic that must never stop)."""
 
@@ -109,7 +111,10 @@ class ThresholdSpec(Strict):
     latency_threshold_ms: int | None = Field(default=None, gt=0, description="for slow_query_ratio")
     for_: Duration = Field(default=timedelta(0), alias="for")
     keep_firing_for: Duration = timedelta(0)
-    on_no_data: NoDataPolicy = NoDataPolicy.OK
+    on_no_data: NoDataPolicy = NoDataPolicy.KEEP_LAST
+    no_data_timeout: Duration = Field(
+        default=timedelta(hours=1), description="keep_last: resolve/cancel after this long with no data"
+    )
     summary: str = Field(
         default="{metric} {value} {op} {threshold}",
         description="one line for receivers; {placeholders}: metric, value, threshold, op, window and any label",
@@ -142,6 +147,8 @@ class ThresholdSpec(Strict):
             problems.append(f"window must be a positive multiple of the {metric.rollup} rollup grain ({grain})")
         if self.window > timedelta(days=35):
             problems.append("window longer than 35d: use an SLO for period-long objectives")
+        if self.min_events and metric.events is None:
+            problems.append(f"min_events does not apply to {self.metric} (it counts no events)")
         if metric.needs_latency_threshold and self.latency_threshold_ms is None:
             problems.append(f"metric {self.metric} needs latency_threshold_ms")
         if not metric.needs_latency_threshold and self.latency_threshold_ms is not None:
@@ -150,8 +157,8 @@ class ThresholdSpec(Strict):
         if len(set(severities)) != len(severities):
             problems.append("each severity may appear once in thresholds")
         ordered = sorted(self.thresholds, key=lambda lv: lv.severity.rank)
-        for lower, higher in zip(ordered, ordered[1:], strict=False):
-            worse = higher.value >= lower.value if self.op.upward else higher.value <= lower.value
+        for lower, higher in pairwise(ordered):
+            worse = higher.value > lower.value if self.op.upward else higher.value < lower.value
             if not worse:
                 problems.append(
                     f"threshold for {higher.severity} ({higher.value}) must be "

@@ -20,6 +20,8 @@ from sre_agent.errors import ConfigIssue
 
 Loc = tuple[str | int, ...]
 KEY_MARK = "__key__"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_COLLECTION_TAGS = frozenset({"tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"})
 
 
 @dataclass
@@ -74,11 +76,18 @@ class _Builder:
         marks[loc] = (node.start_mark.line + 1, node.start_mark.column + 1)
         if isinstance(node, ScalarNode):
             return self.constructor.construct_object(node, deep=True)
+        if node.tag not in _COLLECTION_TAGS and isinstance(node, SequenceNode | MappingNode):
+            # Same refusal as yaml.safe_load; checked here because collections are built below, not by PyYAML.
+            raise yaml.constructor.ConstructorError(
+                None, None, f"could not determine a constructor for the tag {node.tag!r}", node.start_mark
+            )
         if isinstance(node, SequenceNode):
             return [self.build(child, (*loc, i), marks) for i, child in enumerate(node.value)]
         if isinstance(node, MappingNode):
+            explicit = {id(k) for k, _ in node.value if k.tag != _MERGE_TAG}
             self.constructor.flatten_mapping(node)
             result: dict[Any, Any] = {}
+            written_explicitly: set[str] = set()
             for key_node, value_node in node.value:
                 key = self.constructor.construct_object(key_node, deep=True)
                 if not isinstance(key, str | int | float | bool) or key is None:
@@ -87,10 +96,15 @@ class _Builder:
                 if isinstance(key, bool):
                     # YAML 1.1 reads `on`, `off`, `yes`, `no` as booleans; as keys they are never meant so.
                     key = key_node.value
-                if key in result:
-                    self._issue(key_node, (*loc, str(key)), f"duplicate key {key!r}")
+                name = key if isinstance(key, str) else str(key)
+                is_explicit = id(key_node) in explicit
+                if name in written_explicitly and is_explicit:
+                    self._issue(key_node, (*loc, name), f"duplicate key {key!r}")
                     continue
-                child_loc = (*loc, key if isinstance(key, str) else str(key))
+                # Keys from `<<:` merges are overridden by explicit keys (and by later merges), as in safe_load.
+                if is_explicit:
+                    written_explicitly.add(name)
+                child_loc = (*loc, name)
                 marks[(*child_loc, KEY_MARK)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
                 result[key if isinstance(key, str) else str(key)] = self.build(value_node, child_loc, marks)
             return result
@@ -98,9 +112,7 @@ class _Builder:
 
     def _issue(self, node: Node, loc: Loc, message: str) -> None:
         self.issues.append(
-            ConfigIssue(
-                self.file, node.start_mark.line + 1, node.start_mark.column + 1, format_loc(loc), message
-            )
+            ConfigIssue(self.file, node.start_mark.line + 1, node.start_mark.column + 1, format_loc(loc), message)
         )
 
 
@@ -113,8 +125,6 @@ def load_yaml_text(text: str, file: str) -> tuple[list[YamlDocument], list[Confi
     documents: list[YamlDocument] = []
     try:
         for index, node in enumerate(yaml.compose_all(text, Loader=yaml.SafeLoader)):
-            if node is None:
-                continue
             marks: dict[Loc, tuple[int, int]] = {}
             data = builder.build(node, (), marks)
             documents.append(

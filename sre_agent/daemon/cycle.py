@@ -82,19 +82,20 @@ def deliver_now(agent: Agent, now: datetime) -> DeliveryReport:
     return deliver(agent.outbox, agent.sinks, to_epoch(now), agent.spec.delivery)
 
 
-def run_cycle(clock: Clock, agent: Agent) -> CycleResult:
+def run_cycle(clock: Clock, agent: Agent, force_poll: bool = False) -> CycleResult:
     """Run one cycle at ``clock.now()``: catch up evaluations, poll, evaluate now, deliver.
 
     Minutes between the previous cycle and now are evaluated first, with the data the agent had
     then — exactly what a per-minute evaluator would have seen — and only then does the poll add
     new data. A replay that calls this once per poll interval therefore yields the same
-    transitions as the daemon evaluating every minute.
+    transitions as the daemon evaluating every minute. ``force_poll`` polls every family now, due
+    or not (`sre-agent once`).
     """
     started = time.perf_counter()
     now = clock.now()
     result = CycleResult(now)
     result.evaluations.append(evaluate_until(agent, now, include_now=False))
-    result.poll = poll_due(agent, now)
+    result.poll = poll_due(agent, now, force=force_poll)
     result.evaluations.append(evaluate_until(agent, now))
     result.delivery = deliver_now(agent, now)
     result.duration_s = time.perf_counter() - started
@@ -103,21 +104,43 @@ def run_cycle(clock: Clock, agent: Agent) -> CycleResult:
 
 
 def record_cycle(
-    agent: Agent, now: datetime, duration_s: float, polled: dict[str, int], instants: int, transitions: int,
-    delivered: int, errors: list[str],
+    agent: Agent,
+    now: datetime,
+    duration_s: float,
+    polled: dict[str, int],
+    instants: int,
+    transitions: int,
+    delivered: int,
+    errors: list[str],
 ) -> None:
     """Append a heartbeat row (what `status` and `health` read); keep a week of them."""
     with agent.db.transaction() as conn:
         conn.execute(
             "INSERT INTO cycles (started_at, instant, duration_ms, polled, instants_evaluated, transitions, delivered,"
             " errors) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (int(time.time()), to_epoch(now), int(duration_s * 1000), json.dumps(polled), instants, transitions,
-             delivered, json.dumps(errors)),
+            (
+                int(time.time()),
+                to_epoch(now),
+                int(duration_s * 1000),
+                json.dumps(polled),
+                instants,
+                transitions,
+                delivered,
+                json.dumps(errors),
+            ),
         )
         conn.execute("DELETE FROM cycles WHERE instant < ?", (to_epoch(now - timedelta(days=7)),))
 
 
 def _record(agent: Agent, result: CycleResult) -> None:
     errors = [f"{family}: {error}" for family, error in result.poll.errors.items()] + result.delivery.errors
-    record_cycle(agent, result.now, result.duration_s, result.poll.rows, result.instants, len(result.events),
-                 result.delivery.delivered, errors)
+    record_cycle(
+        agent,
+        result.now,
+        result.duration_s,
+        result.poll.rows,
+        result.instants,
+        len(result.events),
+        result.delivery.delivered,
+        errors,
+    )

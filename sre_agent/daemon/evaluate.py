@@ -16,9 +16,9 @@ from sre_agent.config.durations import format_duration
 from sre_agent.config.specs import NoDataPolicy, ThresholdRule
 from sre_agent.daemon.poll import family_key
 from sre_agent.daemon.runtime import Agent
+from sre_agent.engine.frames import RollupArrays
 from sre_agent.engine.metrics import METRICS
 from sre_agent.engine.rollups import ROLLUPS
-from sre_agent.engine.frames import RollupArrays
 from sre_agent.engine.threshold import DataView, evaluate_threshold, load_range
 from sre_agent.failpoints import failpoint
 from sre_agent.model import (
@@ -79,7 +79,7 @@ def policy_of(rule: ThresholdRule) -> RulePolicy:
     """The state-machine policy of ``rule``."""
     spec = rule.spec
     least = spec.levels_most_severe_first()[-1].severity
-    return RulePolicy(spec.for_, spec.keep_firing_for, spec.on_no_data, least)
+    return RulePolicy(spec.for_, spec.keep_firing_for, spec.on_no_data, least, spec.no_data_timeout)
 
 
 def _evidence(rule: ThresholdRule, row: dict[str, Any]) -> dict[str, Any]:
@@ -122,31 +122,49 @@ class _Ctx:
         self.transitions: list[tuple[Transition, dict[str, str]]] = []
 
 
-def _annotations(agent: Agent, rule: ThresholdRule, inst: Instance) -> dict[str, str]:
+def _annotations(agent: Agent, rule: ThresholdRule, inst: Instance, kind: EventKind) -> dict[str, str]:
     spec = rule.spec
     metric = METRICS[spec.metric]
     fields = defaultdict(str, inst.labels)
     fields.update(
-        metric=metric.name, unit=metric.unit, op=spec.op.value, window=format_duration(spec.window),
-        value=human_value(inst.value, metric.unit), threshold=human_value(inst.threshold, metric.unit),
-        severity=inst.severity.value if inst.severity else "", rule=rule.name,
+        metric=metric.name,
+        unit=metric.unit,
+        op=spec.op.value,
+        window=format_duration(spec.window),
+        value=human_value(inst.value, metric.unit),
+        threshold=human_value(inst.threshold, metric.unit),
+        severity=inst.severity.value if inst.severity else "",
+        rule=rule.name,
     )
-    out = {"summary": spec.summary.format_map(fields), "description": spec.description}
+    summary = spec.summary.format_map(fields)
+    if kind is EventKind.RESOLVED:
+        # The firing template states a breach; a resolve states where the metric is now.
+        where = "under" if spec.op.upward else "over"
+        now = (
+            f"{metric.name} back {where} {fields['threshold']}: {fields['value']}"
+            if inst.value is not None
+            else f"no data for {metric.name} in the last {fields['window']}"
+        )
+        labels = ", ".join(f"{k}={inst.labels[k]}" for k in spec.group_by)
+        summary = f"{now}" + (f" ({labels})" if labels else "")
+    out = {"summary": summary, "description": spec.description}
     if spec.runbook:
         out["runbook"] = agent.spec.runbook_url.format(id=spec.runbook)
     return out
 
 
-def _contributors(rule: ThresholdRule, data: RollupArrays, labels: Labels, at: int,
-                  view: DataView) -> list[dict[str, Any]]:
+def _contributors(
+    rule: ThresholdRule, data: RollupArrays, labels: Labels, at: int, view: DataView
+) -> list[dict[str, Any]]:
     """The series inside an alert's group, ranked by events, with their own metric values."""
     rollup = ROLLUPS[METRICS[rule.spec.metric].rollup]
     rest = [d for d in rollup.dims if d not in rule.spec.group_by]
     if not rest:
         return []
     where = {**rule.spec.where, **{k: [labels[k]] for k in rule.spec.group_by}}
-    detail = rule.model_copy(update={"spec": rule.spec.model_copy(update={"group_by": list(rollup.dims),
-                                                                          "where": where})})
+    detail = rule.model_copy(
+        update={"spec": rule.spec.model_copy(update={"group_by": list(rollup.dims), "where": where})}
+    )
     result = evaluate_threshold(detail, data, np.array([at], dtype=np.int64), view)
     result = result.filter(pl.col("events") > 0).sort("events", descending=True).head(3)
     return [
@@ -160,8 +178,11 @@ def _advance_rule(ctx: _Ctx, rule: ThresholdRule, data: RollupArrays, view: Data
     policy = policy_of(rule)
     static = {**ctx.agent.spec.labels, **rule.metadata.labels}
     seen: set[str] = set()
-    groups = result.partition_by(rule.spec.group_by, as_dict=True) if rule.spec.group_by and result.height else (
-        {(): result} if result.height else {})
+    groups = (
+        result.partition_by(rule.spec.group_by, as_dict=True)
+        if rule.spec.group_by and result.height
+        else ({(): result} if result.height else {})
+    )
     for key, part in groups.items():
         labels = {**static, **{k: str(v) for k, v in zip(rule.spec.group_by, key, strict=True)}}
         fp = fingerprint(rule.name, labels)
@@ -172,27 +193,49 @@ def _advance_rule(ctx: _Ctx, rule: ThresholdRule, data: RollupArrays, view: Data
             continue
         for row in part.sort("instant").iter_rows(named=True):
             state = ConditionState(row["state"])
-            if inst.state is AlertState.INACTIVE and state is not ConditionState.BREACH and (
-                state is not ConditionState.NO_DATA or policy.on_no_data is not NoDataPolicy.ALERT
+            if (
+                inst.state is AlertState.INACTIVE
+                and state is not ConditionState.BREACH
+                and (state is not ConditionState.NO_DATA or policy.on_no_data is not NoDataPolicy.ALERT)
             ):
                 continue
-            evidence = _evidence(rule, row) if state is ConditionState.BREACH else {}
-            cond = Condition(rule.name, labels, from_epoch(row["instant"]), state,
-                             Severity(row["severity"]) if row["severity"] else None, _num(row["value"]),
-                             _num(row["threshold"]), evidence)
+            # Evidence for breaches and for the rows that may resolve an active alert (its recovery values).
+            judged = state in (ConditionState.BREACH, ConditionState.OK)
+            evidence = _evidence(rule, row) if judged else {}
+            cond = Condition(
+                rule.name,
+                labels,
+                from_epoch(row["instant"]),
+                state,
+                Severity(row["severity"]) if row["severity"] else None,
+                _num(row["value"]),
+                _num(row["threshold"]),
+                evidence,
+            )
             inst = _apply(ctx, rule, inst, cond, policy, data, view, row["window_end"])
-    for fp, inst in list(ctx.instances.items()):
-        if inst.rule != rule.name or fp in seen:
+    # Active instances whose group has no rows in range: no data (or stale data) at each instant.
+    for fp, known in list(ctx.instances.items()):
+        if known.rule != rule.name or fp in seen:
             continue
+        current = known
         for t in ctx.instants.tolist():
             stale = view.polled_to is None or t - view.polled_to > view.stale_after
-            cond = Condition(rule.name, inst.labels, from_epoch(t),
-                             ConditionState.STALE if stale else ConditionState.NO_DATA)
-            inst = _apply(ctx, rule, inst, cond, policy, data, view, t)
+            state = ConditionState.STALE if stale else ConditionState.NO_DATA
+            current = _apply(
+                ctx, rule, current, Condition(rule.name, current.labels, from_epoch(t), state), policy, data, view, t
+            )
 
 
-def _apply(ctx: _Ctx, rule: ThresholdRule, inst: Instance, cond: Condition, policy: RulePolicy,
-           data: RollupArrays, view: DataView, anchor: int) -> Instance:
+def _apply(
+    ctx: _Ctx,
+    rule: ThresholdRule,
+    inst: Instance,
+    cond: Condition,
+    policy: RulePolicy,
+    data: RollupArrays,
+    view: DataView,
+    anchor: int,
+) -> Instance:
     new, transitions = step(inst, cond, policy)
     for t in transitions:
         if t.kind in (EventKind.FIRING, EventKind.ESCALATED):
@@ -200,7 +243,7 @@ def _apply(ctx: _Ctx, rule: ThresholdRule, inst: Instance, cond: Condition, poli
             if contributors:
                 new = replace(new, evidence={**new.evidence, "contributors": contributors})
                 t = replace(t, instance=new)  # noqa: PLW2901 - the recorded transition carries the evidence
-        ctx.transitions.append((t, _annotations(ctx.agent, rule, t.instance)))
+        ctx.transitions.append((t, _annotations(ctx.agent, rule, t.instance, t.kind)))
     if new is not inst:
         ctx.instances[new.fingerprint] = new
         ctx.changed[new.fingerprint] = new
@@ -224,22 +267,41 @@ def _advance_sources(ctx: _Ctx) -> None:
             stale = state.polled_to is not None and t - state.polled_to > limit
             if not (failing or stale) and inst.state is AlertState.INACTIVE:
                 continue
-            evidence = {"consecutive_failures": state.consecutive_failures, "last_error": state.last_error,
-                        "polled_to": iso(from_epoch(state.polled_to)) if state.polled_to else None}
-            cond = Condition(SOURCE_RULE, labels, from_epoch(t),
-                             ConditionState.BREACH if failing or stale else ConditionState.OK,
-                             Severity.SEV3 if failing or stale else None, float(state.consecutive_failures), 0.0,
-                             evidence)
+            evidence = {
+                "consecutive_failures": state.consecutive_failures,
+                "last_error": state.last_error,
+                "polled_to": iso(from_epoch(state.polled_to)) if state.polled_to else None,
+            }
+            cond = Condition(
+                SOURCE_RULE,
+                labels,
+                from_epoch(t),
+                ConditionState.BREACH if failing or stale else ConditionState.OK,
+                Severity.SEV3 if failing or stale else None,
+                float(state.consecutive_failures),
+                0.0,
+                evidence,
+            )
             new, transitions = step(inst, cond, policy)
             for tr in transitions:
-                what = (f"{state.consecutive_failures} failed poll(s): {state.last_error}" if failing
-                        else "no successful poll within its interval")
+                what = (
+                    f"{state.consecutive_failures} failed poll(s): {state.last_error}"
+                    if failing
+                    else "no successful poll within its interval"
+                )
                 summary = f"Snowflake {family} source unhealthy: {what}"
-                ctx.transitions.append((tr, {
-                    "summary": summary if tr.kind is not EventKind.RESOLVED else f"Snowflake {family} source recovered",
-                    "description": "The agent cannot read this ACCOUNT_USAGE family; rules on it are frozen.",
-                    "runbook": agent.spec.runbook_url.format(id=SOURCE_RUNBOOK),
-                }))
+                ctx.transitions.append(
+                    (
+                        tr,
+                        {
+                            "summary": summary
+                            if tr.kind is not EventKind.RESOLVED
+                            else f"Snowflake {family} source recovered",
+                            "description": "The agent cannot read this ACCOUNT_USAGE family; rules on it are frozen.",
+                            "runbook": agent.spec.runbook_url.format(id=SOURCE_RUNBOOK),
+                        },
+                    )
+                )
             if new is not inst:
                 ctx.changed[fp] = new
                 ctx.instances[fp] = new

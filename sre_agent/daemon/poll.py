@@ -30,7 +30,7 @@ def family_key(family: str) -> str:
     return f"snowflake.{family}"
 
 
-def poll_window(agent: Agent, family: str, now: datetime) -> tuple[datetime, datetime] | None:
+def poll_window(agent: Agent, family: str, now: datetime, force: bool = False) -> tuple[datetime, datetime] | None:
     """Return the window the next poll of ``family`` reads, or None when it is not due yet.
 
     The window starts ``overlap`` before the end of the last successful poll (never at the newest
@@ -41,7 +41,7 @@ def poll_window(agent: Agent, family: str, now: datetime) -> tuple[datetime, dat
     poll = settings.poll(family)
     grain = FAMILIES[family].grain
     state = agent.watermarks.get(family_key(family))
-    if state.last_attempt_at is not None and now - from_epoch(state.last_attempt_at) < poll.interval:
+    if not force and state.last_attempt_at is not None and now - from_epoch(state.last_attempt_at) < poll.interval:
         return None
     start = now - settings.backfill if state.polled_to is None else from_epoch(state.polled_to) - poll.overlap
     start = floor_to(start, grain)
@@ -59,11 +59,12 @@ def _chunks(start: datetime, end: datetime, size: timedelta) -> list[tuple[datet
     return out
 
 
-def poll_due(agent: Agent, now: datetime, families: list[str] | None = None) -> PollReport:
-    """Poll every due family (long windows in ``chunk``-sized steps, each committed on its own)."""
+def poll_due(agent: Agent, now: datetime, families: list[str] | None = None, force: bool = False) -> PollReport:
+    """Poll every due family (all of them with ``force``); long windows go in ``chunk``-sized steps, each
+    committed on its own."""
     report = PollReport()
     for family in families or list(FAMILIES):
-        window = poll_window(agent, family, now)
+        window = poll_window(agent, family, now, force)
         if window is None:
             continue
         report.windows[family] = window
@@ -86,7 +87,13 @@ def poll_due(agent: Agent, now: datetime, families: list[str] | None = None) -> 
                     written = agent.rollups.replace(conn, rollup, a, b, frame, to_epoch(now))
                     failpoint("poll.after_replace")
                     agent.watermarks.record_success(
-                        conn, family_key(family), a, b, min(frontier, b) if frontier else None, written, to_epoch(now)
+                        conn,
+                        family_key(family),
+                        a,
+                        b,
+                        min(frontier, b) if frontier else None,
+                        written,
+                        to_epoch(now),
                     )
             except StoreError as exc:
                 report.errors[family] = str(exc)

@@ -46,8 +46,10 @@ def housekeeping(agent: Agent, now: datetime) -> None:
     cutoff = to_epoch(now - agent.spec.store.retention)
     with agent.db.transaction() as conn:
         pruned = sum(agent.rollups.prune(conn, rollup, cutoff) for rollup in ROLLUPS.values())
-        conn.execute("DELETE FROM outbox WHERE status = 'delivered' AND delivered_at < ?",
-                     (to_epoch(now - timedelta(days=7)),))
+        conn.execute(
+            "DELETE FROM outbox WHERE status = 'delivered' AND delivered_at < ?",
+            (to_epoch(now - timedelta(days=7)),),
+        )
     if pruned:
         log.info("housekeeping: pruned %d rollup rows older than %s", pruned, agent.spec.store.retention)
 
@@ -64,8 +66,9 @@ def drain(agent: Agent, clock: Clock, timeout_s: float = DRAIN_TIMEOUT_S) -> int
     return delivered
 
 
-def run_daemon(loaded: LoadedConfig, console: Console, stop: threading.Event | None = None,
-               clock: Clock | None = None) -> int:
+def run_daemon(
+    loaded: LoadedConfig, console: Console, stop: threading.Event | None = None, clock: Clock | None = None
+) -> int:
     """Run until SIGTERM/SIGINT (or ``stop`` is set); drain the outbox before exiting. Returns 0."""
     clock = clock or SystemClock()
     stop = stop or threading.Event()
@@ -86,6 +89,7 @@ def run_daemon(loaded: LoadedConfig, console: Console, stop: threading.Event | N
             report = poll_due(agent, clock.now(), [family])
             if family in report.errors:
                 log.warning("poll %s failed: %s", family, report.errors[family])
+
         return job
 
     def evaluate_job() -> None:
@@ -95,19 +99,44 @@ def run_daemon(loaded: LoadedConfig, console: Console, stop: threading.Event | N
 
     for family in FAMILIES:
         interval = spec.snowflake.poll(family).interval
-        scheduler.add_job(_guard(f"poll:{family}", poll_job(family)), "interval", id=f"poll:{family}",
-                          seconds=interval.total_seconds(), next_run_time=start)
-    minute = start.replace(second=5, microsecond=0) + timedelta(minutes=1)
-    scheduler.add_job(_guard("evaluate", evaluate_job), "interval", id="evaluate",
-                      seconds=spec.evaluation.interval.total_seconds(), next_run_time=minute)
-    scheduler.add_job(_guard("deliver", lambda: _ignore(deliver_now(agent, clock.now()))), "interval", id="deliver",
-                      seconds=spec.delivery.interval.total_seconds(), next_run_time=start)
-    scheduler.add_job(_guard("housekeeping", lambda: housekeeping(agent, clock.now())), "interval",
-                      id="housekeeping", hours=1, next_run_time=start + timedelta(minutes=5))
+        scheduler.add_job(
+            _guard(f"poll:{family}", poll_job(family)),
+            "interval",
+            id=f"poll:{family}",
+            seconds=interval.total_seconds(),
+            next_run_time=start,
+        )
+    # Evaluate shortly after the first polls, then every interval (instants are whole minutes).
+    scheduler.add_job(
+        _guard("evaluate", evaluate_job),
+        "interval",
+        id="evaluate",
+        seconds=spec.evaluation.interval.total_seconds(),
+        next_run_time=start + timedelta(seconds=5),
+    )
+    scheduler.add_job(
+        _guard("deliver", lambda: _ignore(deliver_now(agent, clock.now()))),
+        "interval",
+        id="deliver",
+        seconds=spec.delivery.interval.total_seconds(),
+        next_run_time=start,
+    )
+    scheduler.add_job(
+        _guard("housekeeping", lambda: housekeeping(agent, clock.now())),
+        "interval",
+        id="housekeeping",
+        hours=1,
+        next_run_time=start + timedelta(minutes=5),
+    )
     if account is not None:
         embedded = account
-        scheduler.add_job(_guard("simulate", lambda: embedded.extend(clock.now())), "interval", id="simulate",
-                          hours=1, next_run_time=start + timedelta(hours=1))
+        scheduler.add_job(
+            _guard("simulate", lambda: embedded.extend(clock.now())),
+            "interval",
+            id="simulate",
+            hours=1,
+            next_run_time=start + timedelta(hours=1),
+        )
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         log.info("received %s: stopping", signal.Signals(signum).name)
@@ -117,8 +146,10 @@ def run_daemon(loaded: LoadedConfig, console: Console, stop: threading.Event | N
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
             previous[sig] = signal.signal(sig, on_signal)
-    console.print(f"sre-agent running ({len(loaded.rules)} rules, "
-                  f"{'embedded Snowflake' if account else 'Snowflake account'}); SIGTERM or Ctrl-C to stop")
+    console.print(
+        f"sre-agent running ({len(loaded.rules)} rules, "
+        f"{'embedded Snowflake' if account else 'Snowflake account'}); SIGTERM or Ctrl-C to stop"
+    )
     scheduler.start()
     try:
         stop.wait()

@@ -50,8 +50,11 @@ class RollupArrays:
         hist = None
         le_json = None
         if rollup.histogram:
-            hist = frame.select(HIST_COLUMNS).to_numpy().astype(np.float64) if frame.height else np.zeros(
-                (0, len(HIST_COLUMNS)))
+            hist = (
+                frame.select(HIST_COLUMNS).to_numpy().astype(np.float64)
+                if frame.height
+                else np.zeros((0, len(HIST_COLUMNS)))
+            )
             le_json = frame["le_counts"].to_list() if frame.height else []
         return cls(rollup, frame["bucket"].to_numpy().astype(np.int64), codes, categories, values, hist, le_json)
 

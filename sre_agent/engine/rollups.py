@@ -126,7 +126,11 @@ WAREHOUSE_METERING = RollupDef(
         Measure("credits_used", "compute + cloud services credits", integer=False),
         Measure("credits_used_compute", "warehouse compute credits", integer=False),
         Measure("credits_used_cloud_services", "cloud services credits, before adjustment", integer=False),
-        Measure("credits_attributed_compute_queries", "compute credits attributed to queries (no idle)", integer=False),
+        Measure(
+            "credits_attributed_compute_queries",
+            "compute credits attributed to queries (no idle)",
+            integer=False,
+        ),
     ),
 )
 

@@ -9,10 +9,10 @@ import numpy.typing as npt
 import polars as pl
 
 from sre_agent.config.specs import Op, ThresholdRule
+from sre_agent.engine.frames import RollupArrays
 from sre_agent.engine.histogram import FloatArray
 from sre_agent.engine.metrics import METRICS, MetricDef, MetricKind, WindowData
 from sre_agent.engine.rollups import QUERY, ROLLUPS
-from sre_agent.engine.frames import RollupArrays
 from sre_agent.engine.windows import group_rows, window_sums
 from sre_agent.model import ConditionState
 
@@ -52,9 +52,7 @@ def _le_column(threshold_ms: int) -> str:
     return f"le_{threshold_ms}"
 
 
-def _measures(
-    metric: MetricDef, data: RollupArrays, threshold_ms: int | None
-) -> dict[str, FloatArray | None]:
+def _measures(metric: MetricDef, data: RollupArrays, threshold_ms: int | None) -> dict[str, FloatArray | None]:
     wanted: dict[str, FloatArray | None] = dict.fromkeys(metric.needs)
     if metric.events:
         wanted.setdefault(metric.events)
@@ -69,7 +67,8 @@ def _measures(
 
 
 def _use_complete(rule: ThresholdRule) -> bool:
-    return METRICS[rule.spec.metric].kind is MetricKind.ADDITIVE and not rule.spec.op.upward
+    # Sums and maxima only grow as late rows land: compared with `<` they must wait for complete buckets.
+    return METRICS[rule.spec.metric].kind in (MetricKind.ADDITIVE, MetricKind.MAX) and not rule.spec.op.upward
 
 
 def anchor_matrix(rule: ThresholdRule, instants: I64, view: DataView, latest_end: I64) -> I64:
@@ -77,8 +76,8 @@ def anchor_matrix(rule: ThresholdRule, instants: I64, view: DataView, latest_end
 
     A group's window ends at its newest bucket (rows land late, and unevenly across series) but
     never earlier than the point where every bucket is known complete, so a series that stopped
-    reporting reads as zero once its silence is certain. Sums that partial data can only shrink,
-    compared with ``<``, wait for complete buckets.
+    reporting reads as zero once its silence is certain. Sums and maxima, which partial data can
+    only shrink, wait for complete buckets when compared with ``<``.
     """
     grain = int(ROLLUPS[METRICS[rule.spec.metric].rollup].grain.total_seconds())
     complete = view.complete_before
@@ -122,8 +121,14 @@ def evaluate_threshold(rule: ThresholdRule, data: RollupArrays, instants: I64, v
     if n_groups == 0:
         return _empty(spec.group_by)
     anchors = anchor_matrix(rule, instants, view, groups.latest_end)
-    sums = window_sums(data, groups, _measures(metric, data, spec.latency_threshold_ms), anchors, window_s,
-                       metric.needs_histogram)
+    sums = window_sums(
+        data,
+        groups,
+        _measures(metric, data, spec.latency_threshold_ms),
+        anchors,
+        window_s,
+        metric.needs_histogram,
+    )
     window = WindowData(sums.columns, float(window_s), sums.hist)
     if spec.latency_threshold_ms is not None:
         window.le[spec.latency_threshold_ms] = sums.columns[_le_column(spec.latency_threshold_ms)]
@@ -140,24 +145,27 @@ def evaluate_threshold(rule: ThresholdRule, data: RollupArrays, instants: I64, v
     columns: dict[str, object] = {"instant": inst}
     for j, label in enumerate(spec.group_by):
         columns[label] = np.repeat(np.array([k[j] for k in groups.keys], dtype=object), n_inst)
-    columns.update({
-        "state": state,
-        "severity": severity,
-        "value": value,
-        "threshold": threshold,
-        "events": events,
-        "window_start": window_start,
-        "window_end": anchor,
-        "buckets": sums.buckets_with_data,
-        "incomplete": incomplete,
-    })
+    columns.update(
+        {
+            "state": state,
+            "severity": severity,
+            "value": value,
+            "threshold": threshold,
+            "events": events,
+            "window_start": window_start,
+            "window_end": anchor,
+            "buckets": sums.buckets_with_data,
+            "incomplete": incomplete,
+        }
+    )
     if rollup is QUERY:
         queries = sums.columns["queries"]
         for phase, measure in PHASES.items():
             columns[f"phase_{phase}_ms"] = _mean(sums.columns[measure], queries)
         for measure in SPILL:
             columns[measure.removesuffix("_sum")] = sums.columns[measure]
-    return pl.DataFrame(columns, schema_overrides={label: pl.String for label in spec.group_by})
+    overrides = dict.fromkeys([*spec.group_by, "state", "severity"], pl.String)
+    return pl.DataFrame(columns, schema_overrides=overrides)
 
 
 def _mean(total: FloatArray, count: FloatArray) -> FloatArray:
@@ -167,7 +175,12 @@ def _mean(total: FloatArray, count: FloatArray) -> FloatArray:
 
 
 def _judge(
-    rule: ThresholdRule, value: FloatArray, events: FloatArray, window_start: I64, view: DataView, instants: I64
+    rule: ThresholdRule,
+    value: FloatArray,
+    events: FloatArray,
+    window_start: I64,
+    view: DataView,
+    instants: I64,
 ) -> tuple[list[str], list[str | None], FloatArray]:
     spec = rule.spec
     n = len(value)
@@ -206,7 +219,17 @@ def _judge(
 def _empty(group_by: list[str]) -> pl.DataFrame:
     schema: dict[str, pl.DataType] = {"instant": pl.Int64()}
     schema.update({label: pl.String() for label in group_by})
-    schema.update({"state": pl.String(), "severity": pl.String(), "value": pl.Float64(), "threshold": pl.Float64(),
-                   "events": pl.Float64(), "window_start": pl.Int64(), "window_end": pl.Int64(),
-                   "buckets": pl.Int64(), "incomplete": pl.Int64()})
+    schema.update(
+        {
+            "state": pl.String(),
+            "severity": pl.String(),
+            "value": pl.Float64(),
+            "threshold": pl.Float64(),
+            "events": pl.Float64(),
+            "window_start": pl.Int64(),
+            "window_end": pl.Int64(),
+            "buckets": pl.Int64(),
+            "incomplete": pl.Int64(),
+        }
+    )
     return pl.DataFrame(schema=schema)

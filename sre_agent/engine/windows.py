@@ -91,8 +91,11 @@ def window_sums(
     n = n_groups * n_instants
     if n == 0 or len(groups.rows) == 0:
         width = data.hist.shape[1] if (with_hist and data.hist is not None) else 0
-        return WindowSums({m: np.zeros(n) for m in measures}, np.zeros((n, width)) if with_hist else None,
-                          np.zeros(n, dtype=np.int64))
+        return WindowSums(
+            {m: np.zeros(n) for m in measures},
+            np.zeros((n, width)) if with_hist else None,
+            np.zeros(n, dtype=np.int64),
+        )
     rows = groups.rows
     buckets = data.bucket[rows]
     base = int(buckets.min())
@@ -113,7 +116,7 @@ def window_sums(
     lo = np.searchsorted(unique_key, (group_of << _SHIFT) | np.clip(flat - window_s - base, 0, None), side="left")
     sums = cum[hi] - cum[lo]
     out = {name: sums[:, j] for j, name in enumerate(sum_cols)}
-    hist = sums[:, len(sum_cols):] if with_hist else None
+    hist = sums[:, len(sum_cols) :] if with_hist else None
     if max_cols:
         maxed = np.maximum.reduceat(np.stack([column(m)[rows][order] for m in max_cols], axis=1), starts, axis=0)
         padded = np.vstack([maxed, np.zeros((1, maxed.shape[1]))])

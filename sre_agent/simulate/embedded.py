@@ -29,8 +29,13 @@ class EmbeddedAccount:
 
     def connect_kwargs(self) -> dict[str, Any]:
         """Connector arguments for the agent."""
-        return {**self.server.connection_params(), "session_parameters": session_parameters(None),
-                "paramstyle": "qmark", "login_timeout": 30, "network_timeout": 120}
+        return {
+            **self.server.connection_params(),
+            "session_parameters": session_parameters(None),
+            "paramstyle": "qmark",
+            "login_timeout": 30,
+            "network_timeout": 120,
+        }
 
     def extend(self, now: datetime) -> None:
         """Generate the days ahead of ``now`` (their rows stay hidden until they happen) and trim caches."""
@@ -45,7 +50,7 @@ class EmbeddedAccount:
 
 
 def _seeded_range(server: EmbeddedSnowflake) -> tuple[datetime, datetime] | None:
-    cursor = server._shared().duck_conn.cursor()  # noqa: SLF001 - the simulator owns this account
+    cursor = server._shared().duck_conn.cursor()
     try:
         row = cursor.execute(f"SELECT MIN(START_TIME), MAX(START_TIME) FROM {SIM_SCHEMA}.QUERY_HISTORY").fetchone()
     finally:
@@ -53,7 +58,9 @@ def _seeded_range(server: EmbeddedSnowflake) -> tuple[datetime, datetime] | None
     return None if row is None or row[0] is None else (row[0], row[1])
 
 
-def start_embedded(settings: EmbeddedSettings, now: datetime, host: str = "127.0.0.1", port: int = 0) -> EmbeddedAccount:
+def start_embedded(
+    settings: EmbeddedSettings, now: datetime, host: str = "127.0.0.1", port: int = 0
+) -> EmbeddedAccount:
     """Start the fake account, seed ``history`` before ``now`` (or resume a persisted one), go live."""
     server = EmbeddedSnowflake(db_path=settings.db_path, host=host, port=port).start()
     tz = ZoneInfo(MARKET_TZ)

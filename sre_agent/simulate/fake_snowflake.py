@@ -18,7 +18,6 @@ import time
 import warnings
 from datetime import datetime
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import polars as pl
@@ -31,7 +30,7 @@ _LOCK = threading.Lock()
 _ACTIVE: list[EmbeddedSnowflake] = []
 
 
-def _fakesnow() -> tuple[ModuleType, Any]:
+def _fakesnow() -> tuple[Any, Any]:
     try:
         warnings.filterwarnings("ignore", message="Arrow output on a DB-API")
         server_module = importlib.import_module("fakesnow.server")
@@ -57,7 +56,7 @@ def _install_translation_cache() -> None:
     cached and copied; anything else (DDL, DML, IDENTIFIER(?)) takes fakesnow's normal path. A
     test checks that results are identical with and without the cache.
     """
-    cursor_module = importlib.import_module("fakesnow.cursor")
+    cursor_module: Any = importlib.import_module("fakesnow.cursor")
     if getattr(cursor_module, "_sre_agent_cached", False):
         return
     from sqlglot import exp
@@ -113,7 +112,11 @@ class EmbeddedSnowflake:
     """
 
     def __init__(
-        self, db_path: Path | None = None, host: str = "127.0.0.1", port: int = 0, translation_cache: bool = True
+        self,
+        db_path: Path | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        translation_cache: bool = True,
     ) -> None:
         self.db_path = db_path
         self.translation_cache = translation_cache
@@ -121,7 +124,7 @@ class EmbeddedSnowflake:
         self.port = port
         self._server: Any = None
         self._thread: threading.Thread | None = None
-        self._module: ModuleType | None = None
+        self._module: Any = None
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> EmbeddedSnowflake:

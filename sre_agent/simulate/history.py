@@ -61,7 +61,10 @@ class HistorySeeder:
         for offset in range(count):
             day = generate_day(first + timedelta(days=offset), self.cfg)
             stats.add("QUERY_HISTORY", self.server.load("QUERY_HISTORY", day.query_history))
-            stats.add("WAREHOUSE_LOAD_HISTORY", self.server.load("WAREHOUSE_LOAD_HISTORY", day.warehouse_load_history))
+            stats.add(
+                "WAREHOUSE_LOAD_HISTORY",
+                self.server.load("WAREHOUSE_LOAD_HISTORY", day.warehouse_load_history),
+            )
             stats.add(
                 "WAREHOUSE_METERING_HISTORY",
                 self.server.load("WAREHOUSE_METERING_HISTORY", day.warehouse_metering_history),
@@ -115,29 +118,75 @@ class HistorySeeder:
             rng = np.random.default_rng([self.cfg.seed, day.toordinal(), 7])
             visible = begin + timedelta(days=1, hours=float(rng.uniform(3, 5)))
             adjustment = -min(cloud, 0.1 * compute)
-            metering_rows.append(("WAREHOUSE_METERING", day, compute, cloud, compute + cloud, adjustment,
-                                  compute + cloud + adjustment, visible))
+            metering_rows.append(
+                (
+                    "WAREHOUSE_METERING",
+                    day,
+                    compute,
+                    cloud,
+                    compute + cloud,
+                    adjustment,
+                    compute + cloud + adjustment,
+                    visible,
+                )
+            )
             for service, mean in _SERVERLESS.items():
                 used = round(mean * float(rng.uniform(0.7, 1.3)), 9)
                 metering_rows.append((service, day, used, 0.0, used, 0.0, used, visible))
             age = (day - date(2026, 1, 1)).days
             for i, (db, tb) in enumerate(_DB_TB.items()):
                 size = tb * 1e12 * (1 + 0.0025 * age) * float(rng.uniform(0.998, 1.002))
-                storage_rows.append((day, 11 + i, db, None, size, size * 0.07, 0.0, 0.0, 0.0, 0.0, 0.0,
-                                     begin + timedelta(days=1, hours=float(rng.uniform(2, 4)))))
+                storage_rows.append(
+                    (
+                        day,
+                        11 + i,
+                        db,
+                        None,
+                        size,
+                        size * 0.07,
+                        0.0,
+                        0.0,
+                        0.0,
+                        0.0,
+                        0.0,
+                        begin + timedelta(days=1, hours=float(rng.uniform(2, 4))),
+                    )
+                )
         if metering_rows:
-            frame = pl.DataFrame(metering_rows, orient="row", schema={
-                "SERVICE_TYPE": pl.String, "USAGE_DATE": pl.Date, "CREDITS_USED_COMPUTE": pl.Float64,
-                "CREDITS_USED_CLOUD_SERVICES": pl.Float64, "CREDITS_USED": pl.Float64,
-                "CREDITS_ADJUSTMENT_CLOUD_SERVICES": pl.Float64, "CREDITS_BILLED": pl.Float64, "_VISIBLE_AT": TS})
+            frame = pl.DataFrame(
+                metering_rows,
+                orient="row",
+                schema={
+                    "SERVICE_TYPE": pl.String,
+                    "USAGE_DATE": pl.Date,
+                    "CREDITS_USED_COMPUTE": pl.Float64,
+                    "CREDITS_USED_CLOUD_SERVICES": pl.Float64,
+                    "CREDITS_USED": pl.Float64,
+                    "CREDITS_ADJUSTMENT_CLOUD_SERVICES": pl.Float64,
+                    "CREDITS_BILLED": pl.Float64,
+                    "_VISIBLE_AT": TS,
+                },
+            )
             stats.add("METERING_DAILY_HISTORY", self.server.load("METERING_DAILY_HISTORY", frame))
         if storage_rows:
-            frame = pl.DataFrame(storage_rows, orient="row", schema={
-                "USAGE_DATE": pl.Date, "DATABASE_ID": pl.Int64, "DATABASE_NAME": pl.String, "DELETED": TS,
-                "AVERAGE_DATABASE_BYTES": pl.Float64, "AVERAGE_FAILSAFE_BYTES": pl.Float64,
-                "AVERAGE_HYBRID_TABLE_STORAGE_BYTES": pl.Float64, "AVERAGE_ARCHIVE_STORAGE_COOL_BYTES": pl.Float64,
-                "AVERAGE_ARCHIVE_STORAGE_COLD_BYTES": pl.Float64, "AVERAGE_COOL_FAILSAFE_BYTES": pl.Float64,
-                "AVERAGE_COLD_FAILSAFE_BYTES": pl.Float64, "_VISIBLE_AT": TS})
+            frame = pl.DataFrame(
+                storage_rows,
+                orient="row",
+                schema={
+                    "USAGE_DATE": pl.Date,
+                    "DATABASE_ID": pl.Int64,
+                    "DATABASE_NAME": pl.String,
+                    "DELETED": TS,
+                    "AVERAGE_DATABASE_BYTES": pl.Float64,
+                    "AVERAGE_FAILSAFE_BYTES": pl.Float64,
+                    "AVERAGE_HYBRID_TABLE_STORAGE_BYTES": pl.Float64,
+                    "AVERAGE_ARCHIVE_STORAGE_COOL_BYTES": pl.Float64,
+                    "AVERAGE_ARCHIVE_STORAGE_COLD_BYTES": pl.Float64,
+                    "AVERAGE_COOL_FAILSAFE_BYTES": pl.Float64,
+                    "AVERAGE_COLD_FAILSAFE_BYTES": pl.Float64,
+                    "_VISIBLE_AT": TS,
+                },
+            )
             stats.add("DATABASE_STORAGE_USAGE_HISTORY", self.server.load("DATABASE_STORAGE_USAGE_HISTORY", frame))
 
 

@@ -14,7 +14,7 @@ from sre_agent.simulate.platform import MARKET_TZ, ErrorKind
 BAD_PARQUET = ErrorKind(
     100038,
     "Numeric value 'N/A' is not recognized\n  File 'executions/part-00042.parquet', line 1, character 1\n"
-    "  Row 1 starts at line 0, column \"EXECUTIONS\"[\"PRICE\":6]",
+    '  Row 1 starts at line 0, column "EXECUTIONS"["PRICE":6]',
 )
 
 

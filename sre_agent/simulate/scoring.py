@@ -91,7 +91,9 @@ def _matches(event: AlertEvent, incident: Incident, grace: timedelta) -> bool:
 
 
 def score(
-    events: list[AlertEvent], incidents: list[Incident], ignore_rules: tuple[str, ...] = (),
+    events: list[AlertEvent],
+    incidents: list[Incident],
+    ignore_rules: tuple[str, ...] = (),
     grace: timedelta = timedelta(hours=6),
 ) -> Scorecard:
     """Match firing alerts to incidents by time (start … end + ``grace``) and warehouse/service/domain.
@@ -104,8 +106,9 @@ def score(
     for event in firing:
         for s in scores:
             if _matches(event, s.incident, grace):
-                s.detections.append(Detection(event.rule, event.fingerprint, event.severity.value, event.at,
-                                              event.labels))
+                s.detections.append(
+                    Detection(event.rule, event.fingerprint, event.severity.value, event.at, event.labels)
+                )
                 matched.add(event.event_id)
     unexpected = [e for e in firing if e.event_id not in matched]
     return Scorecard(scores, unexpected)

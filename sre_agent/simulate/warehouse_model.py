@@ -103,7 +103,7 @@ def running_segments(
     seg_end = np.maximum(seg_end, seg_start + 60.0)
     starts = list(seg_start)
     ends = list(seg_end)
-    firsts = list(first)
+    firsts = [int(i) for i in first]
     for lo, hi in forced or []:
         starts.append(lo)
         ends.append(hi)

@@ -33,7 +33,9 @@ from sre_agent.simulate.warehouse_model import fluid_queue, per_bucket, running_
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 VARIANTS = 24
-TS = pl.Datetime("us", "UTC")
+TIMEOUT_MS = 3_600_000.0
+"""STATEMENT_TIMEOUT_IN_SECONDS of the platform's warehouses (3600 s): error 630 queries run exactly this long."""
+TS: pl.DataType = pl.Datetime("us", "UTC")
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,8 @@ class _Batch:
     spill_remote: F64
     error: I64
     """Index into the day's error table, -1 for success."""
+    exec_cap_ms: F64
+    """Execution time a query cannot exceed (its statement timeout); inf when it has none."""
 
     @classmethod
     def concat(cls, batches: list[_Batch]) -> _Batch:
@@ -157,20 +161,40 @@ def storm_rates(platform: Platform, inc: Incident) -> dict[str, float]:
     return out
 
 
+def local_minutes(day_start: datetime, n_min: int) -> I64:
+    """Wall-clock minute of day (New York) of each minute since the local midnight ``day_start``."""
+    tz = ZoneInfo(MARKET_TZ)
+    out = np.empty(n_min, dtype=np.int64)
+    for hour in range(0, n_min, 60):  # UTC offsets change on the hour, so one lookup per hour is enough
+        local = (day_start + timedelta(minutes=hour)).astimezone(tz)
+        span = min(60, n_min - hour)
+        out[hour : hour + span] = local.hour * 60 + local.minute + np.arange(span)
+    return out
+
+
 def _arrivals(
-    pattern: Pattern, weekday: int, n_min: int, scale: float, rng: np.random.Generator,
-    incidents: list[Incident], day_start: datetime, storm_rate: float | None = None,
+    pattern: Pattern,
+    weekday: int,
+    clock: I64,
+    scale: float,
+    rng: np.random.Generator,
+    incidents: list[Incident],
+    day_start: datetime,
+    storm_rate: float | None = None,
 ) -> F64:
     if pattern.scheduled:
         assert pattern.every_min is not None
         if pattern.weekdays_only and weekday >= 5:
             return np.zeros(0)
-        lo, hi = int(pattern.hours[0] * 60), min(int(np.ceil(pattern.hours[1] * 60)), n_min)
-        ticks = np.arange(lo, hi, pattern.every_min, dtype=np.float64) * 60.0
+        lo, hi = int(pattern.hours[0] * 60), int(np.ceil(pattern.hours[1] * 60))
+        # Schedules follow the wall clock (a 05:00 job runs at 05:00 on daylight-saving days too).
+        due = (clock >= lo) & (clock < hi) & ((clock - lo) % pattern.every_min == 0)
+        ticks = np.flatnonzero(due).astype(np.float64) * 60.0
         fan = np.tile(np.arange(pattern.fanout, dtype=np.float64) * 7.0, len(ticks))
         out: F64 = np.repeat(ticks, pattern.fanout) + fan + rng.uniform(0.0, 3.0, len(ticks) * pattern.fanout)
         return out
-    rates = day_rates(pattern.profile, weekday, n_min) * scale * pattern.weight
+    n_min = len(clock)
+    rates = day_rates(pattern.profile, weekday, n_min, clock) * scale * pattern.weight
     minutes = np.arange(n_min) * 60.0
     for inc in incidents:
         if pattern.key not in inc.patterns or inc.rate_factor == 1.0:
@@ -191,7 +215,9 @@ def _attributes(pi: int, p: Pattern, arrival: F64, rng: np.random.Generator, err
     bytes_scanned = _lognormal(rng, p.bytes_mb * 1e6, 0.5, n)
     total = np.full(n, float(p.partitions_total))
     scanned = np.where(
-        total > 0, np.maximum(1.0, np.round(total * np.clip(p.scan_fraction * rng.lognormal(0, 0.35, n), 0, 1))), 0.0
+        total > 0,
+        np.maximum(1.0, np.round(total * np.clip(p.scan_fraction * rng.lognormal(0, 0.35, n), 0, 1))),
+        0.0,
     )
     spill_local = np.where(rng.random(n) < p.spill_prob, _lognormal(rng, p.spill_local_mb * 1e6, 0.6, n), 0.0)
     spill_remote = np.where((spill_local > 0) & (rng.random(n) < 0.1), spill_local * 0.05, 0.0)
@@ -217,11 +243,16 @@ def _attributes(pi: int, p: Pattern, arrival: F64, rng: np.random.Generator, err
         spill_local=spill_local,
         spill_remote=spill_remote,
         error=error,
+        exec_cap_ms=np.full(n, np.inf),
     )
 
 
 def _apply_incidents(
-    b: _Batch, p: Pattern, incidents: list[Incident], day_start: datetime, rng: np.random.Generator,
+    b: _Batch,
+    p: Pattern,
+    incidents: list[Incident],
+    day_start: datetime,
+    rng: np.random.Generator,
     errors: _Errors,
 ) -> None:
     for inc in incidents:
@@ -258,7 +289,8 @@ def _finish_errors(b: _Batch, errors: _Errors, rng: np.random.Generator) -> None
     runtime = failed & ~compile_time
     b.exec_ms[compile_time] = 0.0
     b.exec_ms[runtime] *= rng.uniform(0.1, 1.0, int(runtime.sum()))
-    b.exec_ms[codes == 630] = 3_600_000.0
+    b.exec_ms[codes == 630] = TIMEOUT_MS
+    b.exec_cap_ms[codes == 630] = TIMEOUT_MS
     for arr in (b.rows, b.rows_inserted, b.spill_local, b.spill_remote):
         arr[failed] = 0.0
     b.bytes_scanned[compile_time] = 0.0
@@ -279,7 +311,12 @@ class _WarehouseDay:
 
 
 def _simulate_warehouse(
-    wh_index: int, b: _Batch, cfg: WorkloadConfig, day: date, day_start: datetime, n_min: int,
+    wh_index: int,
+    b: _Batch,
+    cfg: WorkloadConfig,
+    day: date,
+    day_start: datetime,
+    n_min: int,
     incidents: list[Incident],
 ) -> _WarehouseDay:
     wh = cfg.platform.warehouses[wh_index]
@@ -308,6 +345,8 @@ def _simulate_warehouse(
     wait_s = queue.wait_s[minute]
     qo = np.where(wait_s > 0.2, wait_s * 1000.0 * rng.uniform(0.4, 1.6, n), 0.0)
     b.exec_ms *= 1.0 + 0.3 * queue.utilisation[minute] ** 2
+    # A statement timeout is a wall: slowdown and resizes change how much work gets done, not when it stops.
+    b.exec_ms = np.where(np.isfinite(b.exec_cap_ms), b.exec_cap_ms, b.exec_ms)
     before_exec = qo + b.compile_ms + b.list_ms + b.blocked_ms
     finish = b.arrival + (before_exec + b.exec_ms) / 1000.0
     seg = running_segments(b.arrival, finish, float(wh.auto_suspend_s), forced)
@@ -340,8 +379,12 @@ def _simulate_warehouse(
     load_rows = []
     for k in np.flatnonzero(active5):
         begin = day_start + timedelta(minutes=5 * int(k))
-        row: dict[str, object] = {"START_TIME": begin, "END_TIME": begin + timedelta(minutes=5),
-                                  "WAREHOUSE_ID": wh.warehouse_id, "WAREHOUSE_NAME": wh.name}
+        row: dict[str, object] = {
+            "START_TIME": begin,
+            "END_TIME": begin + timedelta(minutes=5),
+            "WAREHOUSE_ID": wh.warehouse_id,
+            "WAREHOUSE_NAME": wh.name,
+        }
         row.update({name: round(float(values[k]), 3) for name, values in load.items()})
         row["_VISIBLE_AT"] = begin + timedelta(minutes=5) + timedelta(seconds=float(rng.uniform(2700, 10800)))
         load_rows.append(row)
@@ -360,25 +403,37 @@ def _simulate_warehouse(
         begin = day_start + timedelta(hours=h)
         compute = round(float(compute_h[h]), 9)
         cloud = round(float(cs_h[h]), 9)
-        metering_rows.append({
-            "START_TIME": begin, "END_TIME": begin + timedelta(hours=1), "WAREHOUSE_ID": wh.warehouse_id,
-            "WAREHOUSE_NAME": wh.name, "CREDITS_USED": round(compute + cloud, 9), "CREDITS_USED_COMPUTE": compute,
-            "CREDITS_USED_CLOUD_SERVICES": cloud,
-            "CREDITS_ATTRIBUTED_COMPUTE_QUERIES": round(min(float(attributed_h[h]), compute), 9),
-            "_VISIBLE_AT": begin + timedelta(hours=1) + timedelta(seconds=float(rng.uniform(3600, 10800))),
-        })
+        metering_rows.append(
+            {
+                "START_TIME": begin,
+                "END_TIME": begin + timedelta(hours=1),
+                "WAREHOUSE_ID": wh.warehouse_id,
+                "WAREHOUSE_NAME": wh.name,
+                "CREDITS_USED": round(compute + cloud, 9),
+                "CREDITS_USED_COMPUTE": compute,
+                "CREDITS_USED_CLOUD_SERVICES": cloud,
+                "CREDITS_ATTRIBUTED_COMPUTE_QUERIES": round(min(float(attributed_h[h]), compute), 9),
+                "_VISIBLE_AT": begin + timedelta(hours=1) + timedelta(seconds=float(rng.uniform(3600, 10800))),
+            }
+        )
     concurrency = np.maximum(demand / 60.0, 1.0)[minute]
-    return _WarehouseDay(qo, qp, cluster, size, np.clip(np.round(100.0 / concurrency), 1, 100), load_rows,
-                         metering_rows)
+    return _WarehouseDay(
+        qo, qp, cluster, size, np.clip(np.round(100.0 / concurrency), 1, 100), load_rows, metering_rows
+    )
 
 
 def _texts(p: Pattern, day: date) -> tuple[list[str], list[str]]:
     texts = []
     for v in range(VARIANTS):
-        texts.append(p.template.format(
-            desk=DESKS[v % len(DESKS)], date=day.isoformat(), account=100_000 + 137 * v,
-            symbol=SYMBOLS[v % len(SYMBOLS)], n=5 + v % 5,
-        ))
+        texts.append(
+            p.template.format(
+                desk=DESKS[v % len(DESKS)],
+                date=day.isoformat(),
+                account=100_000 + 137 * v,
+                symbol=SYMBOLS[v % len(SYMBOLS)],
+                n=5 + v % 5,
+            )
+        )
     return texts, [stable_hash(t) for t in texts]
 
 
@@ -388,22 +443,30 @@ def generate_day(day: date, cfg: WorkloadConfig) -> DayTables:
     start, end = day_bounds(day)
     n_min = int((end - start).total_seconds() // 60)
     weekday = day.weekday()
+    clock = local_minutes(start, n_min)
     scale = rate_scale(cfg)
     incidents = [i for i in cfg.incidents if i.start < end and i.end > start]
     errors = _Errors()
     batches = []
     for pi, pattern in enumerate(platform.patterns):
         rng = np.random.default_rng([cfg.seed, day.toordinal(), pi])
-        storm = next((storm_rates(platform, i)[pattern.key] for i in incidents
-                      if i.kind is IncidentKind.QUEUE_STORM and pattern.key in i.patterns), None)
-        arrival = _arrivals(pattern, weekday, n_min, scale, rng, incidents, start, storm)
+        storm = next(
+            (
+                storm_rates(platform, i)[pattern.key]
+                for i in incidents
+                if i.kind is IncidentKind.QUEUE_STORM and pattern.key in i.patterns
+            ),
+            None,
+        )
+        arrival = _arrivals(pattern, weekday, clock, scale, rng, incidents, start, storm)
         batch = _attributes(pi, pattern, arrival, rng, errors)
         _apply_incidents(batch, pattern, incidents, start, rng, errors)
         _finish_errors(batch, errors, rng)
         batches.append(batch)
     day_batch = _Batch.concat(batches)
-    wh_of_pattern = np.array([next(i for i, w in enumerate(platform.warehouses) if w.name == p.warehouse)
-                              for p in platform.patterns])
+    wh_of_pattern = np.array(
+        [next(i for i, w in enumerate(platform.warehouses) if w.name == p.warehouse) for p in platform.patterns]
+    )
     qh_parts = []
     load_rows: list[dict[str, object]] = []
     metering_rows: list[dict[str, object]] = []
@@ -417,23 +480,41 @@ def generate_day(day: date, cfg: WorkloadConfig) -> DayTables:
     qh = pl.concat([p for p in qh_parts if p.height], how="vertical") if qh_parts else pl.DataFrame()
     qh = qh.sort("END_TIME")
     return DayTables(
-        day, start, end, qh,
+        day,
+        start,
+        end,
+        qh,
         _frame(load_rows, _LOAD_SCHEMA),
         _frame(metering_rows, _METERING_SCHEMA),
         _task_rows(qh, platform),
     )
 
 
-_LOAD_SCHEMA = {"START_TIME": TS, "END_TIME": TS, "WAREHOUSE_ID": pl.Int64, "WAREHOUSE_NAME": pl.String,
-                "AVG_RUNNING": pl.Float64, "AVG_QUEUED_LOAD": pl.Float64, "AVG_QUEUED_PROVISIONING": pl.Float64,
-                "AVG_BLOCKED": pl.Float64, "_VISIBLE_AT": TS}
-_METERING_SCHEMA = {"START_TIME": TS, "END_TIME": TS, "WAREHOUSE_ID": pl.Int64, "WAREHOUSE_NAME": pl.String,
-                    "CREDITS_USED": pl.Float64, "CREDITS_USED_COMPUTE": pl.Float64,
-                    "CREDITS_USED_CLOUD_SERVICES": pl.Float64, "CREDITS_ATTRIBUTED_COMPUTE_QUERIES": pl.Float64,
-                    "_VISIBLE_AT": TS}
+_LOAD_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "START_TIME": TS,
+    "END_TIME": TS,
+    "WAREHOUSE_ID": pl.Int64,
+    "WAREHOUSE_NAME": pl.String,
+    "AVG_RUNNING": pl.Float64,
+    "AVG_QUEUED_LOAD": pl.Float64,
+    "AVG_QUEUED_PROVISIONING": pl.Float64,
+    "AVG_BLOCKED": pl.Float64,
+    "_VISIBLE_AT": TS,
+}
+_METERING_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "START_TIME": TS,
+    "END_TIME": TS,
+    "WAREHOUSE_ID": pl.Int64,
+    "WAREHOUSE_NAME": pl.String,
+    "CREDITS_USED": pl.Float64,
+    "CREDITS_USED_COMPUTE": pl.Float64,
+    "CREDITS_USED_CLOUD_SERVICES": pl.Float64,
+    "CREDITS_ATTRIBUTED_COMPUTE_QUERIES": pl.Float64,
+    "_VISIBLE_AT": TS,
+}
 
 
-def _frame(rows: list[dict[str, object]], schema: dict[str, pl.DataType]) -> pl.DataFrame:
+def _frame(rows: list[dict[str, object]], schema: dict[str, pl.DataType | type[pl.DataType]]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
 
 
@@ -443,7 +524,13 @@ def _micros(day_start: datetime, seconds: F64) -> pl.Series:
 
 
 def _query_rows(
-    b: _Batch, sim: _WarehouseDay, wi: int, cfg: WorkloadConfig, day: date, day_start: datetime, errors: _Errors
+    b: _Batch,
+    sim: _WarehouseDay,
+    wi: int,
+    cfg: WorkloadConfig,
+    day: date,
+    day_start: datetime,
+    errors: _Errors,
 ) -> pl.DataFrame:
     n = len(b)
     if n == 0:
@@ -465,11 +552,11 @@ def _query_rows(
     end_s = b.arrival + total_ms / 1000.0
     failed = b.error >= 0
     err = np.maximum(b.error, 0)
-    compile_fail = failed & np.asarray(errors.compile_time + [False])[err]
+    compile_fail = failed & np.asarray([*errors.compile_time, False])[err]
     services = {s.name: s for s in platform.services}
     tag_of = [
-        f'{{"service":"{p.service}","domain":"{services[p.service].domain}"}}' if services[p.service].tagged
-        else None for p in patterns
+        f'{{"service":"{p.service}","domain":"{services[p.service].domain}"}}' if services[p.service].tagged else None
+        for p in patterns
     ]
     offsets = np.cumsum([0] + [len(p.users) for p in patterns])
     all_users = np.array([u for p in patterns for u in p.users], dtype=object)
@@ -480,59 +567,68 @@ def _query_rows(
     exec_ms = np.round(b.exec_ms)
     cs = np.round((b.compile_ms * 5e-7 + 1e-6), 9)
     salt = stable_int(wh.name, 1 << 30)
-    df = pl.DataFrame({
-        "QUERY_ID": query_ids(day.toordinal(), np.arange(n, dtype=np.uint64) + np.uint64(wi << 40), salt),
-        "QUERY_TEXT": pl.Series(np.asarray(texts, dtype=object)[text_idx], dtype=pl.String),
-        "DATABASE_ID": np.array([platform.databases.get(p.database, 0) for p in patterns])[pidx],
-        "DATABASE_NAME": pl.Series(np.array([p.database for p in patterns], dtype=object)[pidx], dtype=pl.String),
-        "SCHEMA_ID": np.array([stable_int(p.database + p.schema, 900) + 100 for p in patterns])[pidx],
-        "SCHEMA_NAME": pl.Series(np.array([p.schema for p in patterns], dtype=object)[pidx], dtype=pl.String),
-        "QUERY_TYPE": pl.Series(query_type, dtype=pl.String),
-        "SESSION_ID": session_of[offsets[pidx] + b.user] + (day.toordinal() << 20),
-        "USER_NAME": pl.Series(user_names, dtype=pl.String),
-        "ROLE_NAME": pl.Series(np.array([p.role for p in patterns], dtype=object)[pidx], dtype=pl.String),
-        "WAREHOUSE_ID": np.full(n, wh.warehouse_id),
-        "WAREHOUSE_NAME": pl.Series([wh.name] * n, dtype=pl.String),
-        "WAREHOUSE_SIZE": pl.Series(sim.size, dtype=pl.String),
-        "WAREHOUSE_TYPE": pl.Series(["STANDARD"] * n, dtype=pl.String),
-        "CLUSTER_NUMBER": sim.cluster,
-        "QUERY_TAG": pl.Series(np.array(tag_of, dtype=object)[pidx], dtype=pl.String),
-        "EXECUTION_STATUS": pl.Series(np.where(failed, "FAIL", "SUCCESS"), dtype=pl.String),
-        "ERROR_CODE": np.where(failed, np.asarray(errors.codes + [0])[err], 0).astype(np.int64),
-        "ERROR_MESSAGE": pl.Series(np.asarray(errors.messages + [""], dtype=object)[err], dtype=pl.String),
-        "START_TIME": _micros(day_start, b.arrival),
-        "END_TIME": _micros(day_start, end_s),
-        "TOTAL_ELAPSED_TIME": total_ms.astype(np.int64),
-        "BYTES_SCANNED": np.round(b.bytes_scanned).astype(np.int64),
-        "PERCENTAGE_SCANNED_FROM_CACHE": np.round(b.cache, 4),
-        "BYTES_WRITTEN_TO_RESULT": (b.rows * 96).astype(np.int64),
-        "ROWS_PRODUCED": b.rows.astype(np.int64),
-        "ROWS_INSERTED": b.rows_inserted.astype(np.int64),
-        "PARTITIONS_SCANNED": b.partitions_scanned.astype(np.int64),
-        "PARTITIONS_TOTAL": b.partitions_total.astype(np.int64),
-        "BYTES_SPILLED_TO_LOCAL_STORAGE": np.round(b.spill_local).astype(np.int64),
-        "BYTES_SPILLED_TO_REMOTE_STORAGE": np.round(b.spill_remote).astype(np.int64),
-        "COMPILATION_TIME": np.round(b.compile_ms).astype(np.int64),
-        "EXECUTION_TIME": exec_ms.astype(np.int64),
-        "QUEUED_PROVISIONING_TIME": np.round(sim.queued_provisioning_ms).astype(np.int64),
-        "QUEUED_REPAIR_TIME": np.zeros(n, dtype=np.int64),
-        "QUEUED_OVERLOAD_TIME": np.round(sim.queued_overload_ms).astype(np.int64),
-        "TRANSACTION_BLOCKED_TIME": np.round(b.blocked_ms).astype(np.int64),
-        "LIST_EXTERNAL_FILES_TIME": np.round(b.list_ms).astype(np.int64),
-        "CREDITS_USED_CLOUD_SERVICES": cs,
-        "RELEASE_VERSION": pl.Series(["9.38.2"] * n, dtype=pl.String),
-        "QUERY_LOAD_PERCENT": sim.load_percent.astype(np.int64),
-        "IS_CLIENT_GENERATED_STATEMENT": np.zeros(n, dtype=bool),
-        "ROLE_TYPE": pl.Series(["ROLE"] * n, dtype=pl.String),
-        "QUERY_HASH": pl.Series(np.asarray(hashes, dtype=object)[text_idx], dtype=pl.String),
-        "QUERY_HASH_VERSION": np.full(n, 2),
-        "QUERY_PARAMETERIZED_HASH": pl.Series(
-            np.array([stable_hash("param:" + p.key) for p in patterns], dtype=object)[pidx], dtype=pl.String),
-        "QUERY_PARAMETERIZED_HASH_VERSION": np.full(n, 1),
-        "USER_TYPE": pl.Series(np.array(["SERVICE" if u.startswith("SVC_") else "PERSON" for u in all_users.tolist()],
-                                        dtype=object)[offsets[pidx] + b.user], dtype=pl.String),
-        "_VISIBLE_AT": _micros(day_start, end_s + np.clip(rng.lognormal(np.log(540.0), 0.55, n), 90.0, 2700.0)),
-    })
+    df = pl.DataFrame(
+        {
+            "QUERY_ID": query_ids(day.toordinal(), np.arange(n, dtype=np.uint64) + np.uint64(wi << 40), salt),
+            "QUERY_TEXT": pl.Series(np.asarray(texts, dtype=object)[text_idx], dtype=pl.String),
+            "DATABASE_ID": np.array([platform.databases.get(p.database, 0) for p in patterns])[pidx],
+            "DATABASE_NAME": pl.Series(np.array([p.database for p in patterns], dtype=object)[pidx], dtype=pl.String),
+            "SCHEMA_ID": np.array([stable_int(p.database + p.schema, 900) + 100 for p in patterns])[pidx],
+            "SCHEMA_NAME": pl.Series(np.array([p.schema for p in patterns], dtype=object)[pidx], dtype=pl.String),
+            "QUERY_TYPE": pl.Series(query_type, dtype=pl.String),
+            "SESSION_ID": session_of[offsets[pidx] + b.user] + (day.toordinal() << 20),
+            "USER_NAME": pl.Series(user_names, dtype=pl.String),
+            "ROLE_NAME": pl.Series(np.array([p.role for p in patterns], dtype=object)[pidx], dtype=pl.String),
+            "WAREHOUSE_ID": np.full(n, wh.warehouse_id),
+            "WAREHOUSE_NAME": pl.Series([wh.name] * n, dtype=pl.String),
+            "WAREHOUSE_SIZE": pl.Series(sim.size, dtype=pl.String),
+            "WAREHOUSE_TYPE": pl.Series(["STANDARD"] * n, dtype=pl.String),
+            "CLUSTER_NUMBER": sim.cluster,
+            "QUERY_TAG": pl.Series(np.array(tag_of, dtype=object)[pidx], dtype=pl.String),
+            "EXECUTION_STATUS": pl.Series(np.where(failed, "FAIL", "SUCCESS"), dtype=pl.String),
+            "ERROR_CODE": np.where(failed, np.asarray([*errors.codes, 0])[err], 0).astype(np.int64),
+            "ERROR_MESSAGE": pl.Series(np.asarray([*errors.messages, ""], dtype=object)[err], dtype=pl.String),
+            "START_TIME": _micros(day_start, b.arrival),
+            "END_TIME": _micros(day_start, end_s),
+            "TOTAL_ELAPSED_TIME": total_ms.astype(np.int64),
+            "BYTES_SCANNED": np.round(b.bytes_scanned).astype(np.int64),
+            "PERCENTAGE_SCANNED_FROM_CACHE": np.round(b.cache, 4),
+            "BYTES_WRITTEN_TO_RESULT": (b.rows * 96).astype(np.int64),
+            "ROWS_PRODUCED": b.rows.astype(np.int64),
+            "ROWS_INSERTED": b.rows_inserted.astype(np.int64),
+            "PARTITIONS_SCANNED": b.partitions_scanned.astype(np.int64),
+            "PARTITIONS_TOTAL": b.partitions_total.astype(np.int64),
+            "BYTES_SPILLED_TO_LOCAL_STORAGE": np.round(b.spill_local).astype(np.int64),
+            "BYTES_SPILLED_TO_REMOTE_STORAGE": np.round(b.spill_remote).astype(np.int64),
+            "COMPILATION_TIME": np.round(b.compile_ms).astype(np.int64),
+            "EXECUTION_TIME": exec_ms.astype(np.int64),
+            "QUEUED_PROVISIONING_TIME": np.round(sim.queued_provisioning_ms).astype(np.int64),
+            "QUEUED_REPAIR_TIME": np.zeros(n, dtype=np.int64),
+            "QUEUED_OVERLOAD_TIME": np.round(sim.queued_overload_ms).astype(np.int64),
+            "TRANSACTION_BLOCKED_TIME": np.round(b.blocked_ms).astype(np.int64),
+            "LIST_EXTERNAL_FILES_TIME": np.round(b.list_ms).astype(np.int64),
+            "CREDITS_USED_CLOUD_SERVICES": cs,
+            "RELEASE_VERSION": pl.Series(["9.38.2"] * n, dtype=pl.String),
+            "QUERY_LOAD_PERCENT": sim.load_percent.astype(np.int64),
+            "IS_CLIENT_GENERATED_STATEMENT": np.zeros(n, dtype=bool),
+            "ROLE_TYPE": pl.Series(["ROLE"] * n, dtype=pl.String),
+            "QUERY_HASH": pl.Series(np.asarray(hashes, dtype=object)[text_idx], dtype=pl.String),
+            "QUERY_HASH_VERSION": np.full(n, 2),
+            "QUERY_PARAMETERIZED_HASH": pl.Series(
+                np.array([stable_hash("param:" + p.key) for p in patterns], dtype=object)[pidx],
+                dtype=pl.String,
+            ),
+            "QUERY_PARAMETERIZED_HASH_VERSION": np.full(n, 1),
+            "USER_TYPE": pl.Series(
+                np.array(
+                    ["SERVICE" if u.startswith("SVC_") else "PERSON" for u in all_users.tolist()],
+                    dtype=object,
+                )[offsets[pidx] + b.user],
+                dtype=pl.String,
+            ),
+            "_VISIBLE_AT": _micros(day_start, end_s + np.clip(rng.lognormal(np.log(540.0), 0.55, n), 90.0, 2700.0)),
+        }
+    )
     fail = pl.col("EXECUTION_STATUS") == "FAIL"
     return df.with_columns(
         pl.when(fail).then(pl.col("ERROR_CODE")).alias("ERROR_CODE"),
@@ -555,7 +651,9 @@ def _task_rows(qh: pl.DataFrame, platform: Platform) -> pl.DataFrame:
         pl.col("DATABASE_ID").alias("TASK_DATABASE_ID"),
         pl.col("START_TIME").dt.truncate("1m").alias("SCHEDULED_TIME"),
         pl.col("END_TIME").alias("COMPLETED_TIME"),
-        pl.when(pl.col("EXECUTION_STATUS") == "SUCCESS").then(pl.lit("SUCCEEDED")).otherwise(pl.lit("FAILED"))
+        pl.when(pl.col("EXECUTION_STATUS") == "SUCCESS")
+        .then(pl.lit("SUCCEEDED"))
+        .otherwise(pl.lit("FAILED"))
         .alias("STATE"),
         pl.col("QUERY_ID"),
         pl.col("START_TIME").alias("QUERY_START_TIME"),

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from sre_agent.config.agent import DeliverySettings
 from sre_agent.errors import SinkError
+from sre_agent.failpoints import failpoint
 from sre_agent.sinks.base import Sink
 from sre_agent.store.outbox import Outbox
 
@@ -53,8 +54,14 @@ def deliver(
                 else:
                     report.retried += len(batch)
                 report.errors.append(str(exc))
-                log.warning("delivery to %s failed (%s): %s", sink.name, "dead-lettered" if give_up else "will retry", exc)
+                log.warning(
+                    "delivery to %s failed (%s): %s",
+                    sink.name,
+                    "dead-lettered" if give_up else "will retry",
+                    exc,
+                )
                 break
+            failpoint("deliver.after_send")
             outbox.delivered([item.id for item in batch], now)
             report.delivered += len(batch)
             if len(batch) < settings.batch_size:

@@ -12,7 +12,7 @@ def human_ms(ms: float) -> str:
     seconds = ms / 1000
     if seconds < 60:
         return f"{seconds:.1f} s"
-    minutes, sec = divmod(int(round(seconds)), 60)
+    minutes, sec = divmod(round(seconds), 60)
     if minutes < 60:
         return f"{minutes}m {sec:02d}s"
     hours, minutes = divmod(minutes, 60)

@@ -19,8 +19,11 @@ from sre_agent.store.rollups import BUCKET, LE
 
 log = logging.getLogger(__name__)
 
-FAMILIES: dict[str, RollupDef] = {"query": QUERY, "warehouse_load": WAREHOUSE_LOAD,
-                                  "warehouse_metering": WAREHOUSE_METERING}
+FAMILIES: dict[str, RollupDef] = {
+    "query": QUERY,
+    "warehouse_load": WAREHOUSE_LOAD,
+    "warehouse_metering": WAREHOUSE_METERING,
+}
 """Query families polled from Snowflake, each feeding one rollup."""
 
 
@@ -39,8 +42,11 @@ def parse_histogram(hist: pl.Series) -> np.ndarray:
         .unnest("hist")
         .with_columns(pl.col("idx").cast(pl.Float64).cast(pl.Int64), pl.col("n").cast(pl.Float64).cast(pl.Int64))
     )
-    np.add.at(matrix, (pairs["row"].to_numpy(), np.clip(pairs["idx"].to_numpy(), 0, BUCKETS - 1)),
-              pairs["n"].to_numpy())
+    np.add.at(
+        matrix,
+        (pairs["row"].to_numpy(), np.clip(pairs["idx"].to_numpy(), 0, BUCKETS - 1)),
+        pairs["n"].to_numpy(),
+    )
     return matrix
 
 
@@ -91,7 +97,10 @@ class SnowflakeSource:
     def fetch(self, family: str, start: datetime, end: datetime) -> pl.DataFrame:
         """Return the rollup rows of ``family`` for buckets in ``[start, end)``, in the store's layout."""
         rollup = FAMILIES[family]
-        values: dict[str, object] = {"window_start": ("TIMESTAMP_LTZ", start), "window_end": ("TIMESTAMP_LTZ", end)}
+        values: dict[str, object] = {
+            "window_start": ("TIMESTAMP_LTZ", start),
+            "window_end": ("TIMESTAMP_LTZ", end),
+        }
         if family == "query":
             values.update({f"le_{i}": t for i, t in enumerate(self.thresholds_ms)})
         raw = self.run(self.queries[family], values)
@@ -104,28 +113,35 @@ class SnowflakeSource:
             expr = pl.col(m.name).cast(pl.Float64).fill_null(0.0)
             columns.append((expr.round(0).cast(pl.Int64) if m.integer else expr).alias(m.name))
         if raw.is_empty():
-            schema = {BUCKET: pl.Int64, **{d: pl.String for d in rollup.dims}}
+            schema = {BUCKET: pl.Int64, **dict.fromkeys(rollup.dims, pl.String)}
             schema.update({m.name: pl.Int64 if m.integer else pl.Float64 for m in rollup.measures})
             if rollup.histogram:
                 schema[LE] = pl.String
-                schema.update({c: pl.Int64 for c in HIST_COLUMNS})
+                schema.update(dict.fromkeys(HIST_COLUMNS, pl.Int64))
             return pl.DataFrame(schema=schema)
         out = raw.select(columns)
         if rollup.histogram:
             matrix = parse_histogram(raw["hist"])
-            le = {str(t): pl.col(f"le_{i}").cast(pl.Float64).fill_null(0).round(0).cast(pl.Int64)
-                  for i, t in enumerate(self.thresholds_ms)}
-            le_json = raw.select(pl.struct(**le).struct.json_encode().alias(LE)) if le else pl.DataFrame(
-                {LE: ["{}"] * raw.height})
+            le = {
+                str(t): pl.col(f"le_{i}").cast(pl.Float64).fill_null(0).round(0).cast(pl.Int64)
+                for i, t in enumerate(self.thresholds_ms)
+            }
+            le_json = (
+                raw.select(pl.struct([e.alias(k) for k, e in le.items()]).struct.json_encode().alias(LE))
+                if le
+                else pl.DataFrame({LE: ["{}"] * raw.height})
+            )
             out = pl.concat(
-                [out, le_json, pl.DataFrame(matrix, schema=list(HIST_COLUMNS), orient="row")], how="horizontal"
+                [out, le_json, pl.DataFrame(matrix, schema=list(HIST_COLUMNS), orient="row")],
+                how="horizontal",
             )
         return out
 
     def check(self, start: datetime, end: datetime) -> int:
         """Run the access check; return the number of queries Snowflake reports in ``[start, end)``."""
-        frame = self.run(sql.CHECK_ACCESS, {"window_start": ("TIMESTAMP_LTZ", start),
-                                             "window_end": ("TIMESTAMP_LTZ", end)})
+        frame = self.run(
+            sql.CHECK_ACCESS, {"window_start": ("TIMESTAMP_LTZ", start), "window_end": ("TIMESTAMP_LTZ", end)}
+        )
         return int(frame.item(0, 0)) if frame.height else 0
 
     def close(self) -> None:
@@ -133,6 +149,6 @@ class SnowflakeSource:
         if self._conn is not None:
             try:
                 self._conn.close()
-            except Exception:  # noqa: BLE001 - closing a broken connection may fail; nothing to do
+            except Exception:
                 log.debug("closing the Snowflake connection failed", exc_info=True)
             self._conn = None

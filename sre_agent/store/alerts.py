@@ -66,10 +66,19 @@ class AlertStore:
                 evidence = excluded.evidence, updated_at = excluded.updated_at
             """,
             (
-                inst.fingerprint, inst.rule, canonical_json(inst.labels), inst.state.value,
-                inst.severity.value if inst.severity else None, _epoch(inst.active_since), _epoch(inst.fired_at),
-                _epoch(inst.last_true_at), _epoch(inst.last_eval_at), inst.value, inst.threshold,
-                canonical_json(inst.evidence), at,
+                inst.fingerprint,
+                inst.rule,
+                canonical_json(inst.labels),
+                inst.state.value,
+                inst.severity.value if inst.severity else None,
+                _epoch(inst.active_since),
+                _epoch(inst.fired_at),
+                _epoch(inst.last_true_at),
+                _epoch(inst.last_eval_at),
+                inst.value,
+                inst.threshold,
+                canonical_json(inst.evidence),
+                at,
             ),
         )
 
@@ -84,15 +93,35 @@ class AlertStore:
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             (
-                inst.fingerprint, inst.rule, t.kind.value, severity.value, canonical_json(inst.labels),
-                canonical_json(annotations), to_epoch(t.at), to_epoch(t.starts_at), _epoch(t.ends_at), inst.value,
-                inst.threshold, canonical_json(inst.evidence),
+                inst.fingerprint,
+                inst.rule,
+                t.kind.value,
+                severity.value,
+                canonical_json(inst.labels),
+                canonical_json(annotations),
+                to_epoch(t.at),
+                to_epoch(t.starts_at),
+                _epoch(t.ends_at),
+                inst.value,
+                inst.threshold,
+                canonical_json(inst.evidence),
             ),
         )
         event_id = int(cur.lastrowid or 0)
         return AlertEvent(
-            event_id, inst.fingerprint, inst.rule, t.kind, severity, dict(inst.labels), annotations, t.at,
-            t.starts_at, t.ends_at, inst.value, inst.threshold, inst.evidence,
+            event_id,
+            inst.fingerprint,
+            inst.rule,
+            t.kind,
+            severity,
+            dict(inst.labels),
+            annotations,
+            t.at,
+            t.starts_at,
+            t.ends_at,
+            inst.value,
+            inst.threshold,
+            inst.evidence,
         )
 
     def events(self, kinds: tuple[EventKind, ...] | None = None, since: int | None = None) -> list[AlertEvent]:
@@ -108,9 +137,19 @@ class AlertStore:
         rows = self.db.read(sql + " ORDER BY event_id", params)
         return [
             AlertEvent(
-                r["event_id"], r["fingerprint"], r["rule"], EventKind(r["kind"]), Severity(r["severity"]),
-                json.loads(r["labels"]), json.loads(r["annotations"]), from_epoch(r["at"]), from_epoch(r["starts_at"]),
-                _ts(r["ends_at"]), r["value"], r["threshold"], json.loads(r["evidence"]),
+                r["event_id"],
+                r["fingerprint"],
+                r["rule"],
+                EventKind(r["kind"]),
+                Severity(r["severity"]),
+                json.loads(r["labels"]),
+                json.loads(r["annotations"]),
+                from_epoch(r["at"]),
+                from_epoch(r["starts_at"]),
+                _ts(r["ends_at"]),
+                r["value"],
+                r["threshold"],
+                json.loads(r["evidence"]),
             )
             for r in rows
         ]

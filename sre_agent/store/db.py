@@ -26,9 +26,7 @@ class Database:
         try:
             if self.path is not None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.conn = sqlite3.connect(
-                str(path), timeout=30, isolation_level=None, check_same_thread=False
-            )
+            self.conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open state store {path}: {exc}") from exc
         self.conn.row_factory = sqlite3.Row

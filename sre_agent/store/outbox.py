@@ -97,6 +97,13 @@ class Outbox:
             """
         )
         return [
-            OutboxStats(r["sink"], r["pending"] or 0, r["dead"] or 0, r["delivered"] or 0, r["oldest"], r["last_error"])
+            OutboxStats(
+                r["sink"],
+                r["pending"] or 0,
+                r["dead"] or 0,
+                r["delivered"] or 0,
+                r["oldest"],
+                r["last_error"],
+            )
             for r in rows
         ]

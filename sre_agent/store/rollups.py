@@ -52,7 +52,13 @@ class RollupStore:
         return ids
 
     def replace(
-        self, conn: sqlite3.Connection, rollup: RollupDef, start: int, end: int, frame: pl.DataFrame, observed_at: int
+        self,
+        conn: sqlite3.Connection,
+        rollup: RollupDef,
+        start: int,
+        end: int,
+        frame: pl.DataFrame,
+        observed_at: int,
     ) -> int:
         """Replace every row with ``start <= bucket < end`` by the rows of ``frame``; return rows written.
 
@@ -71,14 +77,10 @@ class RollupStore:
         columns = ["series_id", BUCKET, OBSERVED, *value_columns(rollup)]
         rows = rows.with_columns(pl.lit(observed_at, dtype=pl.Int64).alias(OBSERVED)).select(columns)
         placeholders = ", ".join("?" for _ in columns)
-        conn.executemany(
-            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})", rows.iter_rows()
-        )
+        conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})", rows.iter_rows())
         return rows.height
 
-    def load(
-        self, rollup: RollupDef, start: int, end: int, where: dict[str, list[str]] | None = None
-    ) -> pl.DataFrame:
+    def load(self, rollup: RollupDef, start: int, end: int, where: dict[str, list[str]] | None = None) -> pl.DataFrame:
         """Return rows with ``start <= bucket < end`` as a frame: bucket, observed_at, dims, values.
 
         ``where`` keeps only series whose labels are in the given lists.

@@ -41,7 +41,14 @@ class Watermarks:
         return [FamilyState(**dict(r)) for r in self.db.read("SELECT * FROM source_state ORDER BY family")]
 
     def record_success(
-        self, conn: sqlite3.Connection, family: str, start: int, end: int, frontier: int | None, rows: int, at: int
+        self,
+        conn: sqlite3.Connection,
+        family: str,
+        start: int,
+        end: int,
+        frontier: int | None,
+        rows: int,
+        at: int,
     ) -> None:
         """Advance ``family`` after its window ``[start, end)`` was stored (same transaction as the rows)."""
         conn.execute(

@@ -1,0 +1,102 @@
+"""Helpers for integration tests: a config pointed at a temp folder, seeding, replaying."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sre_agent.clock import SimulatedClock
+from sre_agent.config.agent import JsonlSinkConfig, PollSettings
+from sre_agent.config.loader import LoadedConfig, load_config
+from sre_agent.daemon.cycle import CycleResult, run_cycle
+from sre_agent.daemon.runtime import Agent, open_agent
+from sre_agent.simulate.fake_snowflake import EmbeddedSnowflake
+from sre_agent.simulate.history import HistorySeeder
+from sre_agent.simulate.incidents import Incident, default_incidents
+from sre_agent.simulate.workload import WorkloadConfig, day_bounds
+from sre_agent.sources.snowflake_conn import connector, session_parameters
+
+REPO = Path(__file__).resolve().parents[2]
+MONDAY = date(2026, 11, 2)
+
+
+def config_for(tmp: Path, poll_interval: timedelta = timedelta(minutes=15), **spec_updates: Any) -> LoadedConfig:
+    """The embedded example config with its store and JSONL sink under ``tmp``."""
+    loaded = load_config(REPO / "examples" / "embedded.yaml")
+    spec = loaded.config.spec
+    polls = {
+        name: PollSettings(
+            interval=max(poll_interval, spec.snowflake.poll(name).interval), overlap=spec.snowflake.poll(name).overlap
+        )
+        for name in ("query", "warehouse_load", "warehouse_metering")
+    }
+    snowflake = spec.snowflake.model_copy(update={"polls": polls, "backfill": timedelta(days=3)})
+    updates: dict[str, Any] = {
+        "snowflake": snowflake,
+        "store": spec.store.model_copy(update={"path": tmp / "state.db"}),
+        "sinks": [JsonlSinkConfig(type="jsonl", name="alerts-file", path=tmp / "alerts.jsonl")],
+    }
+    updates.update(spec_updates)
+    new = loaded.config.model_copy(update={"spec": spec.model_copy(update=updates)})
+    return LoadedConfig(new, loaded.path, loaded.rules, loaded.rule_files, loaded.warnings)
+
+
+def connect_to(server: EmbeddedSnowflake, network_timeout: int = 30) -> Callable[[], Any]:
+    """A connection factory for the embedded server, as the agent uses it."""
+    return connector(
+        {
+            **server.connection_params(),
+            "session_parameters": session_parameters(None),
+            "paramstyle": "qmark",
+            "login_timeout": 10,
+            "network_timeout": network_timeout,
+        }
+    )
+
+
+@dataclass
+class History:
+    """A seeded history and its ground truth."""
+
+    start: datetime
+    end: datetime
+    incidents: list[Incident]
+    workload: WorkloadConfig
+
+
+def seed(
+    server: EmbeddedSnowflake,
+    days: int,
+    queries_per_day: int = 8000,
+    first: date = MONDAY,
+    incidents: bool = True,
+    seed_value: int = 7,
+) -> History:
+    """Seed ``days`` local days starting at ``first``."""
+    start, _ = day_bounds(first)
+    end, _ = day_bounds(first + timedelta(days=days))
+    found = default_incidents(start, end) if incidents else []
+    workload = WorkloadConfig(seed=seed_value, queries_per_day=queries_per_day, incidents=tuple(found))
+    HistorySeeder(server, workload).seed_days(first, days)
+    return History(start, end, found, workload)
+
+
+def open_test_agent(loaded: LoadedConfig, server: EmbeddedSnowflake) -> Agent:
+    """An agent on the embedded server with the config's sinks."""
+    return open_agent(loaded, connect=connect_to(server))
+
+
+def replay(
+    agent: Agent, server: EmbeddedSnowflake, start: datetime, end: datetime, step: timedelta = timedelta(minutes=15)
+) -> list[CycleResult]:
+    """Drive ``run_cycle`` every ``step`` from ``start`` to ``end`` with ACCOUNT_USAGE visibility at each instant."""
+    clock = SimulatedClock(start)
+    results = []
+    while clock.now() <= end:
+        server.set_clock(clock.now())
+        results.append(run_cycle(clock, agent))
+        clock.advance(step)
+    return results

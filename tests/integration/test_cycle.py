@@ -1,0 +1,118 @@
+"""One cycle, end to end: poll → rollups → rules → transitions → outbox → sinks, on the embedded Snowflake."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from support import config_for, open_test_agent, replay, seed
+
+from sre_agent.clock import SimulatedClock
+from sre_agent.daemon.cycle import evaluate_until
+from sre_agent.daemon.poll import poll_due
+from sre_agent.model import EventKind
+
+pytestmark = pytest.mark.integration
+
+
+def _jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def test_a_latency_incident_fires_once_escalates_resolves_once_with_its_evidence(account, tmp_path: Path):
+    """The risk join explosion (Tue 10:20-12:50 New York) is caught with phase and contributor evidence."""
+    history = seed(account, days=2, queries_per_day=8000)
+    incident = next(i for i in history.incidents if i.id.startswith("INC-1"))
+    agent = open_test_agent(config_for(tmp_path), account)
+    try:
+        replay(agent, account, incident.start - timedelta(hours=2), incident.end + timedelta(hours=2))
+        events = agent.alerts.events()
+        outbox = agent.outbox.stats()
+    finally:
+        agent.close()
+    firing = [e for e in events if e.kind is EventKind.FIRING and e.rule == "risk-engine-latency-p95"]
+    assert len(firing) == 1
+    alert = firing[0]
+    assert alert.labels["warehouse"] == "RISK_WH"
+    assert alert.labels["service"] == "risk-engine"
+    assert incident.start < alert.at < incident.end
+    phases = alert.evidence["phase_mean_ms"]
+    assert phases["execution"] == max(phases.values()), "the regression is in execution, and the evidence says so"
+    assert alert.evidence["events"] >= 20
+    assert alert.evidence["window"] == "15m"
+    resolved = [e for e in events if e.kind is EventKind.RESOLVED and e.fingerprint == alert.fingerprint]
+    assert len(resolved) == 1
+    assert resolved[0].at > incident.end
+    assert resolved[0].starts_at == alert.starts_at
+
+    lines = _jsonl(tmp_path / "alerts.jsonl")
+    assert len({line["dedup_key"] for line in lines}) == len(lines), "no notification twice"
+    by_fingerprint: dict[str, list[str]] = defaultdict(list)
+    for line in lines:
+        by_fingerprint[line["fingerprint"]].append(line["transition"])
+    for transitions in by_fingerprint.values():
+        assert transitions[0] == "firing"
+        assert transitions[-1] == "resolved"
+        assert transitions.count("firing") == 1
+    assert all(o.pending == 0 and o.dead == 0 for o in outbox)
+    first = next(line for line in lines if line["fingerprint"] == alert.fingerprint)
+    assert first["annotations"]["runbook"].endswith("snowflake-query-latency.md")
+    assert "RISK_WH" in first["annotations"]["summary"]
+
+
+def test_an_ordinary_trading_day_raises_no_alert(account, tmp_path: Path):
+    """Market open, lunch, the end-of-day risk batch and the overnight jobs of a normal Monday stay quiet."""
+    history = seed(account, days=1, queries_per_day=8000, incidents=False)
+    agent = open_test_agent(config_for(tmp_path), account)
+    try:
+        results = replay(agent, account, history.start + timedelta(hours=6), history.end)
+        notifications = [e for r in results for e in r.notifications]
+    finally:
+        agent.close()
+    assert notifications == []
+    assert not (tmp_path / "alerts.jsonl").exists() or _jsonl(tmp_path / "alerts.jsonl") == []
+
+
+def test_replay_at_poll_cadence_equals_a_daemon_evaluating_every_minute(account, tmp_path: Path):
+    """run_cycle every 15 minutes yields exactly the transitions of per-minute evaluation with polls every 15."""
+    history = seed(account, days=2, queries_per_day=6000)
+    incident = next(i for i in history.incidents if i.id.startswith("INC-1"))
+    start, end = incident.start - timedelta(minutes=30), incident.start + timedelta(hours=2)
+
+    replayed = open_test_agent(config_for(tmp_path / "replay"), account)
+    try:
+        replay(replayed, account, start, end, timedelta(minutes=15))
+        a = [(e.rule, e.fingerprint, e.kind, e.at, e.severity) for e in replayed.alerts.events()]
+    finally:
+        replayed.close()
+
+    minutely = open_test_agent(config_for(tmp_path / "minutely"), account)
+    try:
+        clock = SimulatedClock(start)
+        while clock.now() <= end:
+            now = clock.now()
+            account.set_clock(now)
+            if (now - start) % timedelta(minutes=15) == timedelta(0):
+                poll_due(minutely, now)
+            evaluate_until(minutely, now)
+            clock.advance(timedelta(minutes=1))
+        b = [(e.rule, e.fingerprint, e.kind, e.at, e.severity) for e in minutely.alerts.events()]
+    finally:
+        minutely.close()
+    assert a, "the incident produced transitions"
+    assert a == b
+
+
+def test_the_source_health_self_alert_is_silent_while_polls_succeed(account, tmp_path: Path):
+    """agent-source-unhealthy never fires when every poll succeeds on time."""
+    history = seed(account, days=1, queries_per_day=3000, incidents=False)
+    agent = open_test_agent(config_for(tmp_path), account)
+    try:
+        replay(agent, account, history.start + timedelta(hours=9), history.start + timedelta(hours=12))
+        events = [e for e in agent.alerts.events() if e.rule == "agent-source-unhealthy"]
+    finally:
+        agent.close()
+    assert events == []
