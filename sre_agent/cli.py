@@ -277,15 +277,20 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
 
 
 def _store(args: argparse.Namespace) -> object:
+    """Open the configured state store for reading; it must exist (reading never creates one)."""
+    from sre_agent.errors import StoreError
     from sre_agent.store.db import Database
 
     loaded = _load(args)
-    return Database(loaded.resolve(loaded.config.spec.store.path))
+    path = loaded.resolve(loaded.config.spec.store.path)
+    if not path.exists():
+        raise StoreError(f"no state store at {path}: the agent has not run with this config yet")
+    return Database(path)
 
 
 def cmd_status(args: argparse.Namespace, console: Console) -> int:
     """Render the status snapshot."""
-    from sre_agent.status import read_status
+    from sre_agent.status import read_status, render_status
     from sre_agent.store.db import Database
 
     db = _store(args)
@@ -294,50 +299,7 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
     if args.format == "json":
         console.print_json(status.to_json())
         return ExitCode.OK
-    sources = Table(title="Sources")
-    for column in ("family", "last success", "polled to", "frontier", "failures", "last error"):
-        sources.add_column(column)
-    for s in status.sources:
-        sources.add_row(
-            s["family"],
-            s["last_success"] or "never",
-            s["polled_to"] or "—",
-            s["frontier"] or "—",
-            str(s["consecutive_failures"]),
-            (s["last_error"] or "")[:80],
-        )
-    console.print(sources)
-    alerts = Table(title=f"Firing alerts ({len(status.firing)}), pending ({len(status.pending)})")
-    for column in ("rule", "severity", "labels", "since"):
-        alerts.add_column(column)
-    for a in status.firing + status.pending:
-        alerts.add_row(
-            a["rule"],
-            a["severity"] or "",
-            ", ".join(f"{k}={v}" for k, v in a["labels"].items()),
-            a["since"] or "",
-        )
-    console.print(alerts)
-    outbox = Table(title="Outbox")
-    for column in ("sink", "pending", "dead", "delivered", "oldest pending", "last error"):
-        outbox.add_column(column)
-    for o in status.outbox:
-        outbox.add_row(
-            o["sink"],
-            str(o["pending"]),
-            str(o["dead"]),
-            str(o["delivered"]),
-            o["oldest_pending"] or "—",
-            (o["last_error"] or "")[:80],
-        )
-    console.print(outbox)
-    if status.last_cycle:
-        c = status.last_cycle
-        console.print(
-            f"last evaluation {c['at']} ({c['age_s']}s ago): {c['instants_evaluated']} instant(s), "
-            f"{c['transitions']} transition(s), {c['duration_ms']} ms",
-            highlight=False,
-        )
+    render_status(status, console)
     return ExitCode.OK
 
 
@@ -382,6 +344,7 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_serve(args: argparse.Namespace, console: Console) -> int:
     """Standalone fake Snowflake, growing in real time."""
+    import signal
     import threading
 
     from sre_agent.config.agent import EmbeddedSettings
@@ -402,13 +365,14 @@ def cmd_serve(args: argparse.Namespace, console: Console) -> int:
         highlight=False,
     )
     stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
     try:
         while not stop.wait(3600):
             account.extend(datetime.now(UTC))
     except KeyboardInterrupt:
         pass
     finally:
-        account.stop()
+        account.stop()  # closes (and so flushes) a persisted account
     return ExitCode.OK
 
 

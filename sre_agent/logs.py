@@ -22,7 +22,7 @@ def register_secret(value: str | None) -> None:
 
 def redact(text: str) -> str:
     """Return ``text`` with every registered secret replaced by ``***``."""
-    for secret in _SECRETS:
+    for secret in sorted(_SECRETS, key=len, reverse=True):  # longest first: no partial leaks of overlaps
         if secret in text:
             text = text.replace(secret, MASK)
     return text

@@ -7,6 +7,9 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from rich.console import Console
+from rich.table import Table
+
 from sre_agent.model import from_epoch, iso
 from sre_agent.store.alerts import AlertStore
 from sre_agent.store.db import Database
@@ -95,3 +98,51 @@ def health(db: Database, max_age_s: int) -> tuple[bool, str]:
     if age > max_age_s:
         return False, f"last evaluation {age}s ago (limit {max_age_s}s)"
     return True, f"last evaluation {age}s ago"
+
+
+def render_status(status: Status, console: Console) -> None:
+    """Print the snapshot as tables (sources, alerts, outbox) and the last evaluation."""
+    sources = Table(title="Sources")
+    for column in ("family", "last success", "polled to", "frontier", "failures", "last error"):
+        sources.add_column(column)
+    for s in status.sources:
+        sources.add_row(
+            s["family"],
+            s["last_success"] or "never",
+            s["polled_to"] or "—",
+            s["frontier"] or "—",
+            str(s["consecutive_failures"]),
+            (s["last_error"] or "")[:80],
+        )
+    console.print(sources)
+    alerts = Table(title=f"Firing alerts ({len(status.firing)}), pending ({len(status.pending)})")
+    for column in ("rule", "severity", "labels", "since"):
+        alerts.add_column(column)
+    for a in status.firing + status.pending:
+        alerts.add_row(
+            a["rule"],
+            a["severity"] or "",
+            ", ".join(f"{k}={v}" for k, v in a["labels"].items()),
+            a["since"] or "",
+        )
+    console.print(alerts)
+    outbox = Table(title="Outbox")
+    for column in ("sink", "pending", "dead", "delivered", "oldest pending", "last error"):
+        outbox.add_column(column)
+    for o in status.outbox:
+        outbox.add_row(
+            o["sink"],
+            str(o["pending"]),
+            str(o["dead"]),
+            str(o["delivered"]),
+            o["oldest_pending"] or "—",
+            (o["last_error"] or "")[:80],
+        )
+    console.print(outbox)
+    if status.last_cycle:
+        c = status.last_cycle
+        console.print(
+            f"last evaluation {c['at']} ({c['age_s']}s ago): {c['instants_evaluated']} instant(s), "
+            f"{c['transitions']} transition(s), {c['duration_ms']} ms",
+            highlight=False,
+        )

@@ -41,7 +41,7 @@ class LoadedConfig:
 
     def resolve(self, path: Path) -> Path:
         """Resolve ``path`` against the config's folder."""
-        return path if path.is_absolute() else (self.base_dir / path)
+        return path if path.is_absolute() else Path(os.path.normpath(self.base_dir / path))
 
     def latency_thresholds_ms(self) -> list[int]:
         """Latency thresholds to push down: the configured ones plus those the rules need."""

@@ -67,7 +67,7 @@ class Scorecard:
                     "id": s.incident.id,
                     "kind": s.incident.kind.value,
                     "caught": s.caught,
-                    "detection_delay_s": s.delay.total_seconds() if s.delay else None,
+                    "detection_delay_s": s.delay.total_seconds() if s.delay is not None else None,
                     "detections": [
                         {"rule": d.rule, "severity": d.severity, "at": d.at.isoformat(), "labels": d.labels}
                         for d in sorted(s.detections, key=lambda d: d.at)

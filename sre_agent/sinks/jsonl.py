@@ -38,7 +38,10 @@ class JsonlSink:
     def send(self, records: list[dict[str, Any]]) -> None:
         """Append the records not yet in the file, then fsync."""
         if self._seen is None:
-            self._seen = self._load_seen()
+            try:
+                self._seen = self._load_seen()
+            except OSError as exc:
+                raise SinkError(self.name, f"cannot read {self.path}: {exc}") from exc
         fresh = [r for r in records if str(r.get("dedup_key")) not in self._seen]
         if not fresh:
             return

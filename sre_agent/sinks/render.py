@@ -7,10 +7,11 @@ import math
 
 def human_ms(ms: float) -> str:
     """Return ``ms`` as 850 ms, 12.4 s, 3m 05s or 1h 02m."""
-    if ms < 1000:
+    # Units are chosen after rounding, so 999.6 ms reads 1.0 s and 59.96 s reads 1m 00s.
+    if round(ms) < 1000:
         return f"{ms:.0f} ms"
     seconds = ms / 1000
-    if seconds < 60:
+    if round(seconds, 1) < 60:
         return f"{seconds:.1f} s"
     minutes, sec = divmod(round(seconds), 60)
     if minutes < 60:
@@ -22,7 +23,8 @@ def human_ms(ms: float) -> str:
 def human_bytes(n: float) -> str:
     """Return ``n`` bytes in decimal units (kB, MB, GB, TB)."""
     for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
-        if abs(n) < 1000 or unit == "PB":
+        shown = round(n) if unit == "B" else round(n, 1)
+        if abs(shown) < 1000 or unit == "PB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1000
     raise AssertionError("unreachable")  # pragma: no cover

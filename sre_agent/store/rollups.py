@@ -37,18 +37,16 @@ class RollupStore:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._series_cache: dict[tuple[str, str], int] = {}
 
     def _series_ids(self, conn: sqlite3.Connection, rollup: RollupDef, combos: list[tuple[object, ...]]) -> list[int]:
+        # Looked up inside the caller's transaction every time (a poll has tens of series): an id cached
+        # across a rolled-back transaction could point at another series after SQLite reuses it.
         ids = []
         for combo in combos:
-            labels = _labels_json(rollup, combo)
-            key = (rollup.name, labels)
-            if key not in self._series_cache:
-                conn.execute("INSERT OR IGNORE INTO series(rollup, labels) VALUES (?, ?)", key)
-                row = conn.execute("SELECT series_id FROM series WHERE rollup = ? AND labels = ?", key).fetchone()
-                self._series_cache[key] = int(row[0])
-            ids.append(self._series_cache[key])
+            key = (rollup.name, _labels_json(rollup, combo))
+            conn.execute("INSERT OR IGNORE INTO series(rollup, labels) VALUES (?, ?)", key)
+            row = conn.execute("SELECT series_id FROM series WHERE rollup = ? AND labels = ?", key).fetchone()
+            ids.append(int(row[0]))
         return ids
 
     def replace(

@@ -59,7 +59,9 @@ class Watermarks:
             ON CONFLICT(family) DO UPDATE SET
                 covered_from = MIN(COALESCE(source_state.covered_from, excluded.covered_from), excluded.covered_from),
                 polled_to = MAX(COALESCE(source_state.polled_to, excluded.polled_to), excluded.polled_to),
-                frontier = MAX(COALESCE(source_state.frontier, 0), COALESCE(excluded.frontier, 0)),
+                frontier = CASE WHEN excluded.frontier IS NULL THEN source_state.frontier
+                                WHEN source_state.frontier IS NULL THEN excluded.frontier
+                                ELSE MAX(source_state.frontier, excluded.frontier) END,
                 last_success_at = excluded.last_success_at,
                 last_attempt_at = excluded.last_attempt_at,
                 last_error = NULL,

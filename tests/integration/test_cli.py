@@ -154,3 +154,51 @@ def test_an_unreachable_account_exits_4_and_a_bad_config_exits_3(tmp_path: Path)
     invalid = _cli("once", "--config", str(bad))
     assert invalid.returncode == ExitCode.BAD_CONFIG
     assert f"{bad}:5:1: YAML syntax error" in invalid.stderr
+
+
+def test_simulate_serve_is_a_fake_snowflake_any_connector_client_can_use(tmp_path: Path):
+    """`sre-agent simulate serve` seeds and serves; a separate client reads ACCOUNT_USAGE over the real connector."""
+    import socket
+    import time
+
+    import snowflake.connector
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [*SRE_AGENT, "simulate", "serve", "--port", str(port), "--history", "1d", "--queries-per-day", "2000"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+    try:
+        assert server.stdout is not None
+        banner = server.stdout.readline()
+        assert f"127.0.0.1:{port}" in banner, server.stderr.read() if server.poll() is not None else banner
+        deadline = time.monotonic() + 30
+        conn = None
+        while conn is None:
+            try:
+                conn = snowflake.connector.connect(
+                    account="fakesnow",
+                    user="dba",
+                    password="any",
+                    host="127.0.0.1",
+                    port=port,
+                    protocol="http",
+                    login_timeout=5,
+                    network_timeout=10,
+                )
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+        cur = conn.cursor()
+        cur.execute("SELECT COUNT(*) AS n FROM SNOWFLAKE.ACCOUNT_USAGE.QUERY_HISTORY")
+        assert cur.fetchone()[0] > 500
+        conn.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -657,7 +657,8 @@ def test_valid_rule_passes_every_semantic_check(project: Path, agent: AgentConfi
 def test_summary_with_a_positional_placeholder_is_rejected(project: Path, agent: AgentConfig) -> None:
     issues = check(project, agent, rule_doc(summary="{} is over {threshold}"))
 
-    # BUG: loader.py _summary_placeholders() drops fields whose name is '' (`if name`), so `{}` passes
+    # Regression (fixed): loader.py _summary_placeholders() drops fields whose name is '' (`if name`), so `{}`
+    # passes
     # validation with no issue; at evaluation daemon/evaluate.py calls spec.summary.format_map(...) which
     # raises "ValueError: Format string contains positional fields" for every alert of the rule.
     assert [i.path for i in issues] == ["spec.summary"]
@@ -668,7 +669,8 @@ def test_equal_thresholds_for_two_severities_are_rejected(project: Path, agent: 
         project, agent, rule_doc(thresholds=[{"severity": "sev3", "value": 10}, {"severity": "sev2", "value": 10}])
     )
 
-    # BUG: specs.py ThresholdSpec._consistent compares with `higher.value >= lower.value` (<= for '<'), so
+    # Regression (fixed): specs.py ThresholdSpec._consistent compares with `higher.value >= lower.value` (<= for '<'),
+    # so
     # equal thresholds are accepted although its own message says sev2's "must be above" sev3's; with equal
     # values the less severe level can never be reported. Expected one 'spec' error, actual none.
     assert [i.path for i in issues] == ["spec"]
@@ -817,7 +819,8 @@ def test_agent_labels_may_not_use_reserved_names(tmp_path: Path) -> None:
 
     config, issues = load_agent_config(path)
 
-    # BUG: config/agent.py AgentSpec._label_names only checks LABEL_RE, not RESERVED_LABELS ('alertname',
+    # Regression (fixed): config/agent.py AgentSpec._label_names only checks LABEL_RE, not RESERVED_LABELS
+    # ('alertname',
     # 'rule', 'severity'), although daemon/evaluate.py merges spec.labels into every alert's labels exactly
     # like a rule's metadata.labels, which specs.py Metadata rejects with "label name 'severity' is reserved".
     # Expected one error at spec.labels; actual: the config loads with no issue.

@@ -619,7 +619,8 @@ def test_many_instants_in_one_call_equal_one_call_per_instant(
 
 
 def test_severity_column_is_string_when_nothing_breaches() -> None:
-    # BUG: sre_agent/engine/threshold.py:166 builds the result with pl.DataFrame(columns, ...) where
+    # Regression (fixed): sre_agent/engine/threshold.py:166 builds the result with pl.DataFrame(columns, ...)
+    # where
     # "severity" is a list of None when no row breaches, so polars infers dtype Null; the same call
     # with one breaching row (and _empty()) gives String. The schema must not depend on the verdicts.
     r = rule("query_count", COUNT_LEVELS)

@@ -389,7 +389,8 @@ def test_timed_out_queries_run_exactly_the_timeout(week: dict[date, DayTables]) 
     """A query failing with 630 ('reached its ... timeout of 3,600 second(s)') executed for 3,600 s."""
     timed_out = pl.concat([d.query_history for d in week.values()]).filter(pl.col("ERROR_CODE") == 630)
     assert timed_out.height > 0
-    # BUG: workload.py:273 sets exec_ms to 3_600_000 for code 630, but _simulate_warehouse then scales
+    # Regression (fixed): workload.py:273 sets exec_ms to 3_600_000 for code 630, but _simulate_warehouse then
+    # scales
     # every query's execution again (workload.py:327, ``exec_ms *= 1 + 0.3 * utilisation**2``, and
     # workload.py:317, the cost-runaway speedup), so timed-out queries report e.g. 3,601,036 ms on a
     # normal day and 4,680,000 ms during the storm, longer than the timeout in their own message.
@@ -712,7 +713,8 @@ def test_scheduled_jobs_keep_local_wall_clock_time_on_dst_days(day: date) -> Non
     expected_hours = {
         (start + timedelta(hours=h)).astimezone(TZ).hour for h in range(int((end - start) / timedelta(hours=1)))
     }
-    # BUG: workload.py _arrivals (scheduled ticks, lines 174-175; rates, line 179) and
+    # Regression (fixed): workload.py _arrivals (scheduled ticks, lines 174-175; rates, line 179)
+    # and
     # seasonality.day_rates (line 80) read "minutes elapsed since local midnight" as the local wall
     # clock, so on a 25 h / 23 h day everything after 02:00 shifts by an hour: the 05:00 CTAS starts
     # at 04:00 (fall-back) or 06:00 (spring-forward), and on the fall-back day no task runs in local

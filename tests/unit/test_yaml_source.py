@@ -125,7 +125,8 @@ def test_merge_key_override_is_not_a_duplicate_and_the_explicit_value_wins() -> 
 
     docs, issues = load_yaml_text(text, "merge.yaml")
 
-    # BUG: yaml_source.py _Builder.build (the `if key in result` check after flatten_mapping) treats a key
+    # Regression (fixed): yaml_source.py _Builder.build (the `if key in result` check after flatten_mapping) treats a
+    # key
     # that overrides a `<<:` merged key as a duplicate: it reports "other.y: duplicate key 'y'" at 4:3
     # and keeps the merged value 2. YAML merge semantics (and yaml.safe_load) give other.y == 3, no error.
     assert issues == []
@@ -143,7 +144,8 @@ def test_python_tag_on_a_scalar_is_refused_as_a_located_error_not_executed() -> 
 def test_python_tag_on_a_collection_is_refused_like_yaml_safe_load_does() -> None:
     docs, issues = load_yaml_text("metric: !!python/object/apply:os.getcwd []\n", "evil.yaml")
 
-    # BUG: yaml_source.py _Builder.build builds SequenceNode/MappingNode values itself and never looks at
+    # Regression (fixed): yaml_source.py _Builder.build builds SequenceNode/MappingNode values itself and never looks
+    # at
     # node.tag, so an unknown or python/* tag on a list or mapping is silently dropped: this input loads as
     # {'metric': []} with no issue (nothing is executed, but the tag is ignored). yaml.safe_load, and this
     # module for scalar nodes, reject it with "could not determine a constructor for the tag ...".

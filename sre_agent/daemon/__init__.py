@@ -1,0 +1,1 @@
+"""The daemon: the runtime, polling, evaluation, the cycle and the scheduler."""

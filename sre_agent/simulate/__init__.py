@@ -1,0 +1,1 @@
+"""The simulated platform: embedded fake Snowflake, synthetic workload, incidents and scoring."""
