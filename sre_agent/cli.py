@@ -381,8 +381,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logs.setup(args.log_level, args.log_format)
-    console = Console(highlight=False)
-    err = Console(stderr=True, highlight=False)
+    # Not a terminal (CI logs, pipes): wide enough that tables do not wrap every cell.
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 140)
+    err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 140)
     handlers = {
         "validate": lambda: cmd_validate(args, console),
         "sql": lambda: cmd_sql(args, console),

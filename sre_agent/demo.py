@@ -198,21 +198,23 @@ def print_summary(result: DemoResult, console: Console) -> None:
     """Print incident → alert → detection delay, and the alerts no incident explains."""
     tz = ZoneInfo(MARKET_TZ)
     table = Table(title="Scripted incidents and what caught them", show_lines=True)
-    for column in ("incident", "when (New York)", "caught by", "first alert", "detection delay"):
-        table.add_column(column)
+    for column in ("incident", "when (New York)", "caught by", "first alert", "delay"):
+        table.add_column(column, overflow="fold")
     for s in result.scorecard.incidents:
         inc = s.incident
         when = f"{inc.start.astimezone(tz):%a %d %b %H:%M} – {inc.end.astimezone(tz):%a %H:%M}"
         rules = sorted({f"{d.rule} ({d.severity})" for d in s.detections})
         first = s.first
         table.add_row(
-            f"{inc.id}\n[dim]{inc.title}[/]",
+            inc.id,
             when,
             "\n".join(rules) or "[red]not caught[/]",
             f"{first.at.astimezone(tz):%a %H:%M}" if first else "—",
             _fmt_delay(s.delay),
         )
     console.print(table)
+    for s in result.scorecard.incidents:
+        console.print(f"  {s.incident.id}: {s.incident.title}", style="dim")
     caught = sum(s.caught for s in result.scorecard.incidents)
     console.print(
         f"Caught {caught}/{len(result.scorecard.incidents)} incidents; "

@@ -100,45 +100,66 @@ def health(db: Database, max_age_s: int) -> tuple[bool, str]:
     return True, f"last evaluation {age}s ago"
 
 
+def _table(title: str, columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> Table:
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
 def render_status(status: Status, console: Console) -> None:
     """Print the snapshot as tables (sources, alerts, outbox) and the last evaluation."""
-    sources = Table(title="Sources")
-    for column in ("family", "last success", "polled to", "frontier", "failures", "last error"):
-        sources.add_column(column)
-    for s in status.sources:
-        sources.add_row(
-            s["family"],
-            s["last_success"] or "never",
-            s["polled_to"] or "—",
-            s["frontier"] or "—",
-            str(s["consecutive_failures"]),
-            (s["last_error"] or "")[:80],
+    console.print(
+        _table(
+            "Sources",
+            ("family", "last success", "polled to", "frontier", "failures", "last error"),
+            [
+                (
+                    s["family"],
+                    s["last_success"] or "never",
+                    s["polled_to"] or "—",
+                    s["frontier"] or "—",
+                    str(s["consecutive_failures"]),
+                    (s["last_error"] or "")[:80],
+                )
+                for s in status.sources
+            ],
         )
-    console.print(sources)
-    alerts = Table(title=f"Firing alerts ({len(status.firing)}), pending ({len(status.pending)})")
-    for column in ("rule", "severity", "labels", "since"):
-        alerts.add_column(column)
-    for a in status.firing + status.pending:
-        alerts.add_row(
-            a["rule"],
-            a["severity"] or "",
-            ", ".join(f"{k}={v}" for k, v in a["labels"].items()),
-            a["since"] or "",
+    )
+    console.print(
+        _table(
+            f"Firing alerts ({len(status.firing)}), pending ({len(status.pending)})",
+            ("rule", "severity", "labels", "since"),
+            [
+                (
+                    a["rule"],
+                    a["severity"] or "",
+                    ", ".join(f"{k}={v}" for k, v in a["labels"].items()),
+                    a["since"] or "",
+                )
+                for a in status.firing + status.pending
+            ],
         )
-    console.print(alerts)
-    outbox = Table(title="Outbox")
-    for column in ("sink", "pending", "dead", "delivered", "oldest pending", "last error"):
-        outbox.add_column(column)
-    for o in status.outbox:
-        outbox.add_row(
-            o["sink"],
-            str(o["pending"]),
-            str(o["dead"]),
-            str(o["delivered"]),
-            o["oldest_pending"] or "—",
-            (o["last_error"] or "")[:80],
+    )
+    console.print(
+        _table(
+            "Outbox",
+            ("sink", "pending", "dead", "delivered", "oldest pending", "last error"),
+            [
+                (
+                    o["sink"],
+                    str(o["pending"]),
+                    str(o["dead"]),
+                    str(o["delivered"]),
+                    o["oldest_pending"] or "—",
+                    (o["last_error"] or "")[:80],
+                )
+                for o in status.outbox
+            ],
         )
-    console.print(outbox)
+    )
     if status.last_cycle:
         c = status.last_cycle
         console.print(

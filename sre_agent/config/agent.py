@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from sre_agent.config.durations import Duration
-from sre_agent.config.specs import LABEL_RE, RESERVED_LABELS, Metadata, Strict
+from sre_agent.config.specs import Metadata, Strict, check_label_names
 
 IDENT_RE = r"^[A-Za-z_][A-Za-z0-9_$]{0,254}$"
 
@@ -197,12 +197,7 @@ class AgentSpec(Strict):
     @field_validator("labels")
     @classmethod
     def _label_names(cls, value: dict[str, str]) -> dict[str, str]:
-        for key in value:
-            if not LABEL_RE.match(key):
-                raise ValueError(f"label name {key!r} must match {LABEL_RE.pattern}")
-            if key in RESERVED_LABELS:
-                raise ValueError(f"label name {key!r} is reserved (set by the agent)")
-        return value
+        return check_label_names(value)
 
 
 class AgentConfig(Strict):

@@ -41,12 +41,21 @@ class Metadata(Strict):
     @field_validator("labels")
     @classmethod
     def _label_names(cls, value: dict[str, str]) -> dict[str, str]:
-        for key in value:
-            if not LABEL_RE.match(key):
-                raise ValueError(f"label name {key!r} must match {LABEL_RE.pattern}")
-            if key in RESERVED_LABELS:
-                raise ValueError(f"label name {key!r} is reserved (set by the agent)")
-        return value
+        return check_label_names(value)
+
+
+def check_label_names(value: dict[str, str]) -> dict[str, str]:
+    """Return ``value`` if every key is a valid, unreserved label name.
+
+    Raises:
+        ValueError: naming the first bad label.
+    """
+    for key in value:
+        if not LABEL_RE.match(key):
+            raise ValueError(f"label name {key!r} must match {LABEL_RE.pattern}")
+        if key in RESERVED_LABELS:
+            raise ValueError(f"label name {key!r} is reserved (set by the agent)")
+    return value
 
 
 class Op(StrEnum):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -58,6 +59,9 @@ class SnowflakeSource:
     def __init__(self, connect: Callable[[], Any], thresholds_ms: list[int]) -> None:
         self._connect = connect
         self._conn: Any = None
+        # The daemon polls families from several scheduler threads; one statement at a time on the
+        # shared connection keeps reconnects and closes from racing (polls are short and infrequent).
+        self._lock = threading.RLock()
         self.thresholds_ms = list(thresholds_ms)
         self.queries = {
             "query": sql.query_rollup(self.thresholds_ms),
@@ -79,12 +83,13 @@ class SnowflakeSource:
         statement, binds = query.bind(values)
         started = time.perf_counter()
         try:
-            cursor = self._cursor()
-            try:
-                cursor.execute(statement, binds)
-                table = cursor.fetch_arrow_all()
-            finally:
-                cursor.close()
+            with self._lock:
+                cursor = self._cursor()
+                try:
+                    cursor.execute(statement, binds)
+                    table = cursor.fetch_arrow_all()
+                finally:
+                    cursor.close()
         except Exception as exc:  # the connector raises many types; all mean "this poll failed"
             self.close()
             message = getattr(exc, "msg", None) or str(exc) or type(exc).__name__
@@ -146,9 +151,10 @@ class SnowflakeSource:
 
     def close(self) -> None:
         """Close the connection (it is reopened on the next poll)."""
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            except Exception:
-                log.debug("closing the Snowflake connection failed", exc_info=True)
-            self._conn = None
+        with self._lock:
+            if self._conn is not None:
+                try:
+                    self._conn.close()
+                except Exception:  # closing a broken connection may fail; nothing to do
+                    log.debug("closing the Snowflake connection failed", exc_info=True)
+                self._conn = None

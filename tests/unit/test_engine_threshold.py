@@ -17,11 +17,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
+from rollup_frames import store_frame
 
 from sre_agent.config.specs import ThresholdRule
 from sre_agent.engine.frames import RollupArrays
 from sre_agent.engine.histogram import bucket_lower_ms, bucket_upper_ms
-from sre_agent.engine.rollups import HIST_COLUMNS, QUERY, WAREHOUSE_LOAD, WAREHOUSE_METERING, RollupDef
+from sre_agent.engine.rollups import QUERY, WAREHOUSE_LOAD, WAREHOUSE_METERING, RollupDef
 from sre_agent.engine.threshold import DataView, anchor_matrix, evaluate_threshold, load_range
 
 SQRT2 = math.sqrt(2.0)
@@ -29,25 +30,6 @@ T = 1_767_312_000  # 2026-01-02T00:00:00Z: the "now" of most tests, a multiple o
 DAY = 86_400
 SETTLED = DataView(covered_from=T - DAY, polled_to=T, horizon=0, stale_after=600)
 """Polled up to T, every bucket before T complete, a day of coverage."""
-
-
-def store_frame(rollup: RollupDef, rows: Sequence[dict[str, Any]]) -> pl.DataFrame:
-    """A frame in the store layout of ``rollup``: missing dims "", measures 0, hist 0, le_counts '{}'."""
-    data: dict[str, list[Any]] = {"bucket": [int(r["bucket"]) for r in rows]}
-    schema: dict[str, pl.DataType] = {"bucket": pl.Int64()}
-    for dim in rollup.dims:
-        data[dim] = [str(r.get(dim, "")) for r in rows]
-        schema[dim] = pl.String()
-    for m in rollup.measures:
-        data[m.name] = [r.get(m.name, 0) for r in rows]
-        schema[m.name] = pl.Int64() if m.integer else pl.Float64()
-    if rollup.histogram:
-        data["le_counts"] = [r.get("le_counts", "{}") for r in rows]
-        schema["le_counts"] = pl.String()
-        for h in HIST_COLUMNS:
-            data[h] = [r.get(h, 0) for r in rows]
-            schema[h] = pl.Int64()
-    return pl.DataFrame(data, schema=schema)
 
 
 def rule(metric: str, thresholds: dict[str, float], window: str = "15m", **spec: Any) -> ThresholdRule:
