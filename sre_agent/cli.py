@@ -285,7 +285,7 @@ def _store(args: argparse.Namespace) -> object:
     path = loaded.resolve(loaded.config.spec.store.path)
     if not path.exists():
         raise StoreError(f"no state store at {path}: the agent has not run with this config yet")
-    return Database(path)
+    return Database(path, writer=False)
 
 
 def cmd_status(args: argparse.Namespace, console: Console) -> int:
@@ -295,7 +295,10 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
 
     db = _store(args)
     assert isinstance(db, Database)
-    status = read_status(db)
+    try:
+        status = read_status(db)
+    finally:
+        db.close()
     if args.format == "json":
         console.print_json(status.to_json())
         return ExitCode.OK
@@ -310,7 +313,10 @@ def cmd_health(args: argparse.Namespace, console: Console) -> int:
 
     db = _store(args)
     assert isinstance(db, Database)
-    ok, reason = health(db, int(args.max_age.total_seconds()))
+    try:
+        ok, reason = health(db, int(args.max_age.total_seconds()))
+    finally:
+        db.close()
     console.print(("healthy: " if ok else "unhealthy: ") + reason, highlight=False)
     return ExitCode.OK if ok else ExitCode.AGENT_FAILURE
 
@@ -405,6 +411,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitCode.BAD_CONFIG
     except SreAgentError as exc:
         err.print(f"error: {logs.redact(str(exc))}", style="red", markup=False, highlight=False)
+        return ExitCode.AGENT_FAILURE
+    except Exception as exc:  # an agent bug: say so, keep the traceback in the log, exit "agent broke"
+        log.exception("internal error")
+        err.print(
+            f"internal error: {logs.redact(type(exc).__name__ + ': ' + str(exc))}",
+            style="red",
+            markup=False,
+            highlight=False,
+        )
         return ExitCode.AGENT_FAILURE
     except KeyboardInterrupt:
         return ExitCode.INTERRUPTED

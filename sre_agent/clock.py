@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -21,10 +20,6 @@ class SystemClock:
     def now(self) -> datetime:
         """Return the current UTC time."""
         return datetime.now(UTC)
-
-    def sleep(self, seconds: float) -> None:
-        """Sleep for real."""
-        time.sleep(seconds)
 
 
 class SimulatedClock:

@@ -98,6 +98,17 @@ class AlertEvent:
     value: float | None
     threshold: float | None
     evidence: dict[str, Any]
+    origin: str = ""
+    """Id of the state store that recorded the event (see Database.store_id)."""
+
+    @property
+    def dedup_key(self) -> str:
+        """Idempotency key of this notification at every destination: store, alert, transition."""
+        return (
+            f"{self.origin}:{self.fingerprint}:{self.event_id}"
+            if self.origin
+            else f"{self.fingerprint}:{self.event_id}"
+        )
 
     @property
     def status(self) -> str:
@@ -109,7 +120,7 @@ class AlertEvent:
         return {
             "event_id": self.event_id,
             "fingerprint": self.fingerprint,
-            "dedup_key": f"{self.fingerprint}:{self.event_id}",
+            "dedup_key": self.dedup_key,
             "rule": self.rule,
             "transition": self.kind.value,
             "status": self.status,

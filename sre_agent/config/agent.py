@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import string
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
@@ -10,6 +11,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from sre_agent.config.durations import Duration
 from sre_agent.config.specs import Metadata, Strict, check_label_names
+from sre_agent.engine.rollups import ROLLUPS
 
 IDENT_RE = r"^[A-Za-z_][A-Za-z0-9_$]{0,254}$"
 
@@ -90,8 +92,14 @@ class SnowflakeSettings(Strict):
         for name, poll in self.polls.items():
             if poll.interval <= timedelta(0):
                 raise ValueError(f"polls.{name}.interval must be positive")
-        if self.chunk < timedelta(hours=1):
-            raise ValueError("chunk must be at least 1h")
+            horizon = ROLLUPS[name].latency_horizon
+            if poll.overlap < horizon:
+                raise ValueError(
+                    f"polls.{name}.overlap ({poll.overlap}) is shorter than how late {ROLLUPS[name].view} rows "
+                    f"land ({horizon}): rows landing later would be lost"
+                )
+        if self.chunk < timedelta(hours=1) or self.chunk % timedelta(hours=1):
+            raise ValueError("chunk must be a whole number of hours (the coarsest rollup grain)")
         return self
 
     @field_validator("latency_thresholds_ms")
@@ -185,6 +193,14 @@ class AgentSpec(Strict):
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     sinks: list[SinkConfig] = Field(default_factory=lambda: list[SinkConfig]([ConsoleSinkConfig(type="console")]))
     labels: dict[str, str] = Field(default_factory=dict, description="labels added to every alert")
+
+    @field_validator("runbook_url")
+    @classmethod
+    def _runbook_template(cls, value: str) -> str:
+        fields = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
+        if fields != {"id"}:
+            raise ValueError("runbook_url must contain exactly the placeholder {id} (e.g. .../runbooks/{id}.md)")
+        return value
 
     @field_validator("sinks")
     @classmethod

@@ -6,6 +6,7 @@ import os
 import re
 import string
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -262,6 +263,23 @@ def load_rules(
     return rules, origin, issues
 
 
+def _retention_issues(path: Path, config: AgentConfig, rules: list[ThresholdRule]) -> list[ConfigIssue]:
+    """Rollups must be kept longer than any rule looks back (its window plus the view's latency)."""
+    need = timedelta(0)
+    for rule in rules:
+        rollup = ROLLUPS[METRICS[rule.spec.metric].rollup]
+        need = max(need, rule.spec.window + rollup.latency_horizon + rollup.grain)
+    retention = config.spec.store.retention
+    if need <= retention:
+        return []
+    docs, _ = load_yaml_file(path)
+    where = docs[0] if docs else None
+    message = f"retention {retention} is shorter than the longest look-back of the rules ({need})"
+    if where is None:
+        return [ConfigIssue(str(path), 1, 1, "spec.store.retention", message)]
+    return [where.issue(("spec", "store", "retention"), message)]
+
+
 def load_config(path: Path, extra_rule_paths: list[Path] | None = None) -> LoadedConfig:
     """Load a config and its rules.
 
@@ -279,6 +297,7 @@ def load_config(path: Path, extra_rule_paths: list[Path] | None = None) -> Loade
         runbooks = base / runbooks
     rules, origin, rule_issues = load_rules(paths, config, runbooks)
     issues.extend(rule_issues)
+    issues.extend(_retention_issues(path, config, rules))
     errors = [i for i in issues if i.severity == "error"]
     if errors:
         raise ConfigError(issues)

@@ -71,6 +71,13 @@ class _Builder:
         self.file = file
         self.constructor = SafeConstructor()
         self.issues: list[ConfigIssue] = []
+        # An alias is the same node object again: build it once (as safe_load does), so "billion laughs"
+        # files stay linear instead of exploding.
+        self._built: dict[int, tuple[Node, Any]] = {}  # id → (node, value): the node is kept alive
+
+    def start_document(self) -> None:
+        """Forget the aliases of the previous document."""
+        self._built.clear()
 
     def build(self, node: Node, loc: Loc, marks: dict[Loc, tuple[int, int]]) -> Any:
         marks[loc] = (node.start_mark.line + 1, node.start_mark.column + 1)
@@ -81,8 +88,13 @@ class _Builder:
             raise yaml.constructor.ConstructorError(
                 None, None, f"could not determine a constructor for the tag {node.tag!r}", node.start_mark
             )
+        seen = self._built.get(id(node))
+        if seen is not None and seen[0] is node:
+            return seen[1]
         if isinstance(node, SequenceNode):
-            return [self.build(child, (*loc, i), marks) for i, child in enumerate(node.value)]
+            built = [self.build(child, (*loc, i), marks) for i, child in enumerate(node.value)]
+            self._built[id(node)] = (node, built)
+            return built
         if isinstance(node, MappingNode):
             explicit = {id(k) for k, _ in node.value if k.tag != _MERGE_TAG}
             self.constructor.flatten_mapping(node)
@@ -107,6 +119,7 @@ class _Builder:
                 child_loc = (*loc, name)
                 marks[(*child_loc, KEY_MARK)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
                 result[key if isinstance(key, str) else str(key)] = self.build(value_node, child_loc, marks)
+            self._built[id(node)] = (node, result)
             return result
         raise TypeError(f"unexpected YAML node {node!r}")  # pragma: no cover - PyYAML has three node kinds
 
@@ -126,6 +139,7 @@ def load_yaml_text(text: str, file: str) -> tuple[list[YamlDocument], list[Confi
     try:
         for index, node in enumerate(yaml.compose_all(text, Loader=yaml.SafeLoader)):
             marks: dict[Loc, tuple[int, int]] = {}
+            builder.start_document()
             data = builder.build(node, (), marks)
             documents.append(
                 YamlDocument(file, index, data, node.start_mark.line + 1, node.start_mark.column + 1, marks)

@@ -52,8 +52,8 @@ class CycleResult:
 def pending_instants(agent: Agent, now: datetime, include_now: bool = True) -> list[int]:
     """Evaluation instants (multiples of the interval) after the last evaluated one, up to ``now``.
 
-    After downtime at most ``max_catchup`` of missed instants are evaluated; older ones are skipped
-    (their data was judged when it was fresh, or never will be).
+    After downtime only the instants of the last ``max_catchup`` are evaluated (plus ``now``); older
+    ones are skipped (their data was judged when it was fresh, or never will be).
     """
     step = agent.spec.evaluation.interval
     end = floor_to(now, step)
@@ -134,6 +134,7 @@ def record_cycle(
 
 def _record(agent: Agent, result: CycleResult) -> None:
     errors = [f"{family}: {error}" for family, error in result.poll.errors.items()] + result.delivery.errors
+    errors += [f"rule {name}: {error}" for r in result.evaluations for name, error in r.rule_errors.items()]
     record_cycle(
         agent,
         result.now,

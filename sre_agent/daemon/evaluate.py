@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,7 @@ from sre_agent.engine.metrics import METRICS
 from sre_agent.engine.rollups import ROLLUPS
 from sre_agent.engine.threshold import DataView, evaluate_threshold, load_range
 from sre_agent.failpoints import failpoint
+from sre_agent.logs import redact
 from sre_agent.model import (
     AlertEvent,
     AlertState,
@@ -49,6 +51,8 @@ class EvalReport:
 
     instants: int = 0
     events: list[AlertEvent] = field(default_factory=list)
+    rule_errors: dict[str, str] = field(default_factory=dict)
+    """Rules that could not be evaluated (the others still were), with the error."""
 
     @property
     def notifications(self) -> list[AlertEvent]:
@@ -70,7 +74,11 @@ def data_views(agent: Agent) -> dict[str, DataView]:
         state = agent.watermarks.get(family_key(family))
         interval = int(agent.spec.snowflake.poll(family).interval.total_seconds())
         views[rollup.name] = DataView(
-            state.covered_from, state.polled_to, int(rollup.latency_horizon.total_seconds()), interval + grace
+            state.covered_from,
+            state.polled_to,
+            int(rollup.latency_horizon.total_seconds()),
+            interval + grace,
+            failing=state.consecutive_failures > 0,
         )
     return views
 
@@ -200,8 +208,9 @@ def _advance_rule(ctx: _Ctx, rule: ThresholdRule, data: RollupArrays, view: Data
             ):
                 continue
             # Evidence for breaches and for the rows that may resolve an active alert (its recovery values).
-            judged = state in (ConditionState.BREACH, ConditionState.OK)
-            evidence = _evidence(rule, row) if judged else {}
+            evidence = _evidence(rule, row) if state is not ConditionState.STALE else {}
+            if state is ConditionState.NO_DATA:
+                evidence["reason"] = f"fewer than min_events ({rule.spec.min_events}) events, or no value"
             cond = Condition(
                 rule.name,
                 labels,
@@ -218,12 +227,12 @@ def _advance_rule(ctx: _Ctx, rule: ThresholdRule, data: RollupArrays, view: Data
         if known.rule != rule.name or fp in seen:
             continue
         current = known
-        for t in ctx.instants.tolist():
-            stale = view.polled_to is None or t - view.polled_to > view.stale_after
-            state = ConditionState.STALE if stale else ConditionState.NO_DATA
-            current = _apply(
-                ctx, rule, current, Condition(rule.name, current.labels, from_epoch(t), state), policy, data, view, t
-            )
+        stale = view.stale(ctx.instants)
+        for k, t in enumerate(ctx.instants.tolist()):
+            state = ConditionState.STALE if stale[k] else ConditionState.NO_DATA
+            evidence = {"reason": "no rows for this series in the window"}
+            cond = Condition(rule.name, current.labels, from_epoch(t), state, evidence=evidence)
+            current = _apply(ctx, rule, current, cond, policy, data, view, t)
 
 
 def _apply(
@@ -250,10 +259,100 @@ def _apply(
     return new
 
 
+RULE_ERROR = "agent-rule-error"
+RULE_ERROR_RUNBOOK = "agent-rule-error"
+
+
+def _advance_isolated(ctx: _Ctx, rule: ThresholdRule, data: RollupArrays, view: DataView, report: EvalReport) -> None:
+    """Evaluate one rule; if it fails, undo its partial effects, record the error and carry on."""
+    instances, changed, transitions = dict(ctx.instances), dict(ctx.changed), len(ctx.transitions)
+    try:
+        _advance_rule(ctx, rule, data, view)
+    except Exception as exc:  # one broken rule must not stop the others (or the agent's own alerts)
+        log.exception("rule %s could not be evaluated", rule.name)
+        ctx.instances, ctx.changed = instances, changed
+        del ctx.transitions[transitions:]
+        report.rule_errors[rule.name] = redact(f"{type(exc).__name__}: {exc}")
+
+
+def _advance_rule_errors(ctx: _Ctx, report: EvalReport) -> None:
+    """The agent's own rule for rules that fail to evaluate: fires at once, resolves when the rule works."""
+    agent = ctx.agent
+    at = from_epoch(int(ctx.instants[-1]))
+    for rule in agent.loaded.rules:
+        labels = {**agent.spec.labels, "failed_rule": rule.name}
+        fp = fingerprint(RULE_ERROR, labels)
+        inst = ctx.instances.get(fp) or Instance(fp, RULE_ERROR, labels)
+        error = report.rule_errors.get(rule.name)
+        if error is None and inst.state is AlertState.INACTIVE:
+            continue
+        cond = Condition(
+            RULE_ERROR,
+            labels,
+            at,
+            ConditionState.BREACH if error else ConditionState.OK,
+            Severity.SEV3 if error else None,
+            None,
+            None,
+            {"error": error} if error else {},
+        )
+        new, transitions = step(inst, cond, RulePolicy())
+        for tr in transitions:
+            ctx.transitions.append(
+                (
+                    tr,
+                    {
+                        "summary": f"rule {rule.name} evaluates again"
+                        if tr.kind is EventKind.RESOLVED
+                        else f"rule {rule.name} cannot be evaluated: {error}",
+                        "description": "A rule failed during evaluation; the other rules keep running.",
+                        "runbook": agent.spec.runbook_url.format(id=RULE_ERROR_RUNBOOK),
+                    },
+                )
+            )
+        if new is not inst:
+            ctx.changed[fp] = new
+            ctx.instances[fp] = new
+
+
+def _retire_orphans(ctx: _Ctx) -> None:
+    """Close active alerts whose rule was removed, renamed or relabelled: nothing will ever judge them again."""
+    agent = ctx.agent
+    rules = {r.name: r for r in agent.loaded.rules}
+    at = from_epoch(int(ctx.instants[-1]))
+    for fp, inst in list(ctx.instances.items()):
+        if inst.state is AlertState.INACTIVE or inst.rule in (SOURCE_RULE, RULE_ERROR):
+            continue
+        rule = rules.get(inst.rule)
+        if rule is not None:
+            static = {**agent.spec.labels, **rule.metadata.labels}
+            expected = set(static) | set(rule.spec.group_by)
+            if set(inst.labels) == expected and all(inst.labels.get(k) == v for k, v in static.items()):
+                continue
+        new, transitions = step(inst, Condition(inst.rule, inst.labels, at, ConditionState.OK), RulePolicy())
+        why = "removed from the config" if rule is None else "changed (its labels no longer match)"
+        for tr in transitions:
+            ctx.transitions.append(
+                (
+                    tr,
+                    {
+                        "summary": f"alert closed: rule {inst.rule} was {why}",
+                        "description": "The agent closed this alert because its rule no longer exists in this form.",
+                    },
+                )
+            )
+        ctx.changed[fp] = new
+        ctx.instances[fp] = new
+
+
+SOURCE_POLICY = RulePolicy(for_=timedelta(minutes=10))
+"""One failed poll is not an incident: the source alert waits 10 minutes (about two query polls)."""
+
+
 def _advance_sources(ctx: _Ctx) -> None:
+    """The agent's own rule: a family whose polls fail, or that has not succeeded within its interval."""
     agent = ctx.agent
     grace = agent.spec.evaluation.stale_after.total_seconds()
-    policy = RulePolicy()
     for family in FAMILIES:
         state = agent.watermarks.get(family_key(family))
         if state.last_attempt_at is None:
@@ -262,41 +361,44 @@ def _advance_sources(ctx: _Ctx) -> None:
         fp = fingerprint(SOURCE_RULE, labels)
         inst = ctx.instances.get(fp) or Instance(fp, SOURCE_RULE, labels)
         limit = agent.spec.snowflake.poll(family).interval.total_seconds() + grace
+        failing = state.consecutive_failures > 0
+        error = redact(state.last_error or "")
+        evidence = {
+            "consecutive_failures": state.consecutive_failures,
+            "last_error": error or None,
+            "last_success": iso(from_epoch(state.last_success_at)) if state.last_success_at else None,
+            "polled_to": iso(from_epoch(state.polled_to)) if state.polled_to else None,
+        }
         for t in ctx.instants.tolist():
-            failing = state.consecutive_failures > 0
-            stale = state.polled_to is not None and t - state.polled_to > limit
-            if not (failing or stale) and inst.state is AlertState.INACTIVE:
+            # Each committed chunk of a backfill counts as a success, so a long first poll is not "stale".
+            stale = state.last_success_at is not None and t - state.last_success_at > limit
+            unhealthy = failing or stale
+            if not unhealthy and inst.state is AlertState.INACTIVE:
                 continue
-            evidence = {
-                "consecutive_failures": state.consecutive_failures,
-                "last_error": state.last_error,
-                "polled_to": iso(from_epoch(state.polled_to)) if state.polled_to else None,
-            }
             cond = Condition(
                 SOURCE_RULE,
                 labels,
                 from_epoch(t),
-                ConditionState.BREACH if failing or stale else ConditionState.OK,
-                Severity.SEV3 if failing or stale else None,
+                ConditionState.BREACH if unhealthy else ConditionState.OK,
+                Severity.SEV3 if unhealthy else None,
                 float(state.consecutive_failures),
                 0.0,
                 evidence,
             )
-            new, transitions = step(inst, cond, policy)
+            new, transitions = step(inst, cond, SOURCE_POLICY)
             for tr in transitions:
                 what = (
-                    f"{state.consecutive_failures} failed poll(s): {state.last_error}"
+                    f"{state.consecutive_failures} failed poll(s): {error}"
                     if failing
-                    else "no successful poll within its interval"
+                    else ("no successful poll within its interval")
                 )
-                summary = f"Snowflake {family} source unhealthy: {what}"
                 ctx.transitions.append(
                     (
                         tr,
                         {
-                            "summary": summary
-                            if tr.kind is not EventKind.RESOLVED
-                            else f"Snowflake {family} source recovered",
+                            "summary": f"Snowflake {family} source recovered"
+                            if tr.kind is EventKind.RESOLVED
+                            else f"Snowflake {family} source unhealthy: {what}",
                             "description": "The agent cannot read this ACCOUNT_USAGE family; rules on it are frozen.",
                             "runbook": agent.spec.runbook_url.format(id=SOURCE_RUNBOOK),
                         },
@@ -318,14 +420,20 @@ def evaluate(agent: Agent, instants: list[int]) -> EvalReport:
     views = data_views(agent)
     rules_by_rollup: dict[str, list[ThresholdRule]] = defaultdict(list)
     for rule in agent.loaded.rules:
-        rules_by_rollup[METRICS[rule.spec.metric].rollup].append(rule)
+        metric = METRICS.get(rule.spec.metric)
+        if metric is None:  # validation prevents this; a spec built in code might not have been validated
+            report.rule_errors[rule.name] = f"unknown metric {rule.spec.metric!r}"
+            continue
+        rules_by_rollup[metric.rollup].append(rule)
     for rollup_name, rules in rules_by_rollup.items():
         view = views[rollup_name]
         lo, hi = load_range(rules, arr, view)
         data = RollupArrays.from_frame(agent.rollups.load(ROLLUPS[rollup_name], lo, hi), ROLLUPS[rollup_name])
         for rule in rules:
-            _advance_rule(ctx, rule, data, view)
+            _advance_isolated(ctx, rule, data, view, report)
     _advance_sources(ctx)
+    _advance_rule_errors(ctx, report)
+    _retire_orphans(ctx)
     with agent.db.transaction() as conn:
         now = int(arr[-1])
         for inst in ctx.changed.values():

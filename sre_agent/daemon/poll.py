@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -59,7 +60,13 @@ def _chunks(start: datetime, end: datetime, size: timedelta) -> list[tuple[datet
     return out
 
 
-def poll_due(agent: Agent, now: datetime, families: list[str] | None = None, force: bool = False) -> PollReport:
+def poll_due(
+    agent: Agent,
+    now: datetime,
+    families: list[str] | None = None,
+    force: bool = False,
+    should_stop: Callable[[], bool] | None = None,
+) -> PollReport:
     """Poll every due family (all of them with ``force``); long windows go in ``chunk``-sized steps, each
     committed on its own."""
     report = PollReport()
@@ -72,13 +79,16 @@ def poll_due(agent: Agent, now: datetime, families: list[str] | None = None, for
         grain = int(rollup.grain.total_seconds())
         total = 0
         for chunk_start, chunk_end in _chunks(*window, agent.spec.snowflake.chunk):
+            if should_stop is not None and should_stop():
+                break  # shutting down: the next start resumes from the last committed chunk
             try:
                 frame = agent.source.fetch(family, chunk_start, chunk_end)
-            except SourceError as exc:
-                report.errors[family] = str(exc)
+            except Exception as exc:  # SourceError, or a result the agent cannot read: this poll failed
+                message = str(exc) if isinstance(exc, SourceError) else f"{family}: unreadable result: {exc}"
+                report.errors[family] = message
                 with agent.db.transaction() as conn:
-                    agent.watermarks.record_failure(conn, family_key(family), str(exc), to_epoch(now))
-                log.warning("poll %s failed: %s", family, exc)
+                    agent.watermarks.record_failure(conn, family_key(family), message, to_epoch(now))
+                log.warning("poll %s failed: %s", family, message)
                 break
             frontier = int(frame["bucket"].max()) + grain if frame.height else None  # type: ignore[arg-type]
             a, b = to_epoch(chunk_start), to_epoch(chunk_end)

@@ -42,14 +42,21 @@ def _guard(name: str, job: Callable[[], None]) -> Callable[[], None]:
 
 
 def housekeeping(agent: Agent, now: datetime) -> None:
-    """Prune rollups past retention and old delivered outbox rows."""
+    """Prune what is older than the retention: rollups, alert history, closed alerts, finished deliveries."""
     cutoff = to_epoch(now - agent.spec.store.retention)
     with agent.db.transaction() as conn:
         pruned = sum(agent.rollups.prune(conn, rollup, cutoff) for rollup in ROLLUPS.values())
+        # What was pruned is no longer covered: windows reaching back there are "no data", not zero.
+        conn.execute(
+            "UPDATE source_state SET covered_from = MAX(covered_from, ?) WHERE covered_from IS NOT NULL", (cutoff,)
+        )
         conn.execute(
             "DELETE FROM outbox WHERE status = 'delivered' AND delivered_at < ?",
             (to_epoch(now - timedelta(days=7)),),
         )
+        conn.execute("DELETE FROM outbox WHERE status = 'dead' AND created_at < ?", (cutoff,))
+        conn.execute("DELETE FROM alert_events WHERE at < ?", (cutoff,))
+        conn.execute("DELETE FROM alert_instances WHERE state = 'inactive' AND updated_at < ?", (cutoff,))
     if pruned:
         log.info("housekeeping: pruned %d rollup rows older than %s", pruned, agent.spec.store.retention)
 
@@ -86,9 +93,7 @@ def run_daemon(
 
     def poll_job(family: str) -> Callable[[], None]:
         def job() -> None:
-            report = poll_due(agent, clock.now(), [family])
-            if family in report.errors:
-                log.warning("poll %s failed: %s", family, report.errors[family])
+            poll_due(agent, clock.now(), [family], should_stop=stop.is_set)  # failures are logged and recorded
 
         return job
 

@@ -57,18 +57,20 @@ class MetricDef:
     needs_latency_threshold: bool = False
 
 
-def _ratio(num: FloatArray, den: FloatArray) -> FloatArray:
+def ratio(num: FloatArray, den: FloatArray) -> FloatArray:
+    """``num / den`` element-wise, NaN where ``den`` is 0 (no events: undefined, not zero)."""
     out = np.full(num.shape, np.nan)
     np.divide(num, den, out=out, where=den > 0)
     return out
 
 
-def _sum(measure: str) -> Callable[[WindowData, int | None], FloatArray]:
+def _column(measure: str) -> Callable[[WindowData, int | None], FloatArray]:
+    """The window aggregate of ``measure`` as is (a sum, or a max for MAX-combined measures)."""
     return lambda w, _p: w.col(measure)
 
 
 def _mean(measure: str, events: str) -> Callable[[WindowData, int | None], FloatArray]:
-    return lambda w, _p: _ratio(w.col(measure), w.col(events))
+    return lambda w, _p: ratio(w.col(measure), w.col(events))
 
 
 def _percentile(q: float) -> Callable[[WindowData, int | None], FloatArray]:
@@ -87,7 +89,7 @@ def _gauge(measure: str, grain_seconds: float) -> Callable[[WindowData, int | No
 def _slow_ratio(w: WindowData, threshold_ms: int | None) -> FloatArray:
     assert threshold_ms is not None
     under = w.le[threshold_ms]
-    return _ratio(w.col("succeeded") - under, w.col("succeeded"))
+    return ratio(w.col("succeeded") - under, w.col("succeeded"))
 
 
 def _per_hour(measure: str) -> Callable[[WindowData, int | None], FloatArray]:
@@ -105,7 +107,7 @@ def _metrics() -> dict[str, MetricDef]:
             "queries that ended in the window",
             ("queries",),
             "queries",
-            _sum("queries"),
+            _column("queries"),
         ),
         MetricDef(
             "failed_count",
@@ -115,7 +117,7 @@ def _metrics() -> dict[str, MetricDef]:
             "failed queries in the window",
             ("failed",),
             "queries",
-            _sum("failed"),
+            _column("failed"),
         ),
         MetricDef(
             "error_rate",
@@ -125,7 +127,7 @@ def _metrics() -> dict[str, MetricDef]:
             "failed / all queries",
             ("failed", "queries"),
             "queries",
-            lambda w, _p: _ratio(w.col("failed"), w.col("queries")),
+            lambda w, _p: ratio(w.col("failed"), w.col("queries")),
         ),
         MetricDef(
             "cancel_rate",
@@ -135,7 +137,7 @@ def _metrics() -> dict[str, MetricDef]:
             "cancelled / all queries",
             ("cancelled", "queries"),
             "queries",
-            lambda w, _p: _ratio(w.col("cancelled"), w.col("queries")),
+            lambda w, _p: ratio(w.col("cancelled"), w.col("queries")),
         ),
         MetricDef(
             "latency_p50_ms",
@@ -199,7 +201,7 @@ def _metrics() -> dict[str, MetricDef]:
             "slowest successful query",
             ("elapsed_ms_max", "succeeded"),
             "succeeded",
-            _sum("elapsed_ms_max"),
+            _column("elapsed_ms_max"),
         ),
         MetricDef(
             "slow_query_ratio",
@@ -280,7 +282,7 @@ def _metrics() -> dict[str, MetricDef]:
             "bytes spilled to remote storage",
             ("spill_remote_bytes_sum",),
             "queries",
-            _sum("spill_remote_bytes_sum"),
+            _column("spill_remote_bytes_sum"),
         ),
         MetricDef(
             "spill_local_bytes",
@@ -290,7 +292,7 @@ def _metrics() -> dict[str, MetricDef]:
             "bytes spilled to local storage",
             ("spill_local_bytes_sum",),
             "queries",
-            _sum("spill_local_bytes_sum"),
+            _column("spill_local_bytes_sum"),
         ),
         MetricDef(
             "spilled_query_ratio",
@@ -310,7 +312,7 @@ def _metrics() -> dict[str, MetricDef]:
             "bytes scanned",
             ("bytes_scanned_sum",),
             "queries",
-            _sum("bytes_scanned_sum"),
+            _column("bytes_scanned_sum"),
         ),
         MetricDef(
             "pruning_ratio",
@@ -320,7 +322,7 @@ def _metrics() -> dict[str, MetricDef]:
             "partitions scanned / partitions total (1 = no pruning)",
             ("partitions_scanned_sum", "partitions_total_sum"),
             "queries",
-            lambda w, _p: _ratio(w.col("partitions_scanned_sum"), w.col("partitions_total_sum")),
+            lambda w, _p: ratio(w.col("partitions_scanned_sum"), w.col("partitions_total_sum")),
         ),
         MetricDef(
             "cache_hit_ratio",
@@ -330,7 +332,7 @@ def _metrics() -> dict[str, MetricDef]:
             "bytes scanned from the warehouse cache / all",
             ("cache_bytes_sum", "bytes_scanned_sum"),
             "queries",
-            lambda w, _p: _ratio(w.col("cache_bytes_sum"), w.col("bytes_scanned_sum")),
+            lambda w, _p: ratio(w.col("cache_bytes_sum"), w.col("bytes_scanned_sum")),
         ),
         MetricDef(
             "warehouse_running_avg",
@@ -380,7 +382,7 @@ def _metrics() -> dict[str, MetricDef]:
             "credits (compute + cloud services) in the window",
             ("credits_used",),
             None,
-            _sum("credits_used"),
+            _column("credits_used"),
         ),
         MetricDef(
             "credits_used_compute",
@@ -390,7 +392,7 @@ def _metrics() -> dict[str, MetricDef]:
             "compute credits in the window",
             ("credits_used_compute",),
             None,
-            _sum("credits_used_compute"),
+            _column("credits_used_compute"),
         ),
         MetricDef(
             "credits_per_hour",

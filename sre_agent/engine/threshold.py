@@ -9,9 +9,9 @@ import numpy.typing as npt
 import polars as pl
 
 from sre_agent.config.specs import Op, ThresholdRule
-from sre_agent.engine.frames import RollupArrays
+from sre_agent.engine.frames import BoolArray, RollupArrays
 from sre_agent.engine.histogram import FloatArray
-from sre_agent.engine.metrics import METRICS, MetricDef, MetricKind, WindowData
+from sre_agent.engine.metrics import METRICS, MetricDef, MetricKind, WindowData, ratio
 from sre_agent.engine.rollups import QUERY, ROLLUPS
 from sre_agent.engine.windows import group_rows, window_sums
 from sre_agent.model import ConditionState
@@ -41,6 +41,22 @@ class DataView:
     """Latency horizon of the view: buckets younger than this at the last poll may still grow."""
     stale_after: int
     """Seconds past ``polled_to`` after which the data counts as stale (poll interval + grace)."""
+    failing: bool = False
+    """The family's latest poll failed: nothing after ``polled_to`` can be judged until one succeeds."""
+
+    def stale(self, instants: I64) -> BoolArray:
+        """Instants whose data cannot be trusted: never polled, the source failing, or too long since a poll.
+
+        A failing source freezes judgement at once, so ``for:`` and ``keep_firing_for:`` timers do not
+        run on a window frozen by the outage.
+        """
+        if self.polled_to is None:
+            return np.ones(len(instants), dtype=bool)
+        late = instants - self.polled_to > self.stale_after
+        if self.failing:
+            late |= instants > self.polled_to
+        out: BoolArray = late
+        return out
 
     @property
     def complete_before(self) -> int | None:
@@ -161,17 +177,11 @@ def evaluate_threshold(rule: ThresholdRule, data: RollupArrays, instants: I64, v
     if rollup is QUERY:
         queries = sums.columns["queries"]
         for phase, measure in PHASES.items():
-            columns[f"phase_{phase}_ms"] = _mean(sums.columns[measure], queries)
+            columns[f"phase_{phase}_ms"] = ratio(sums.columns[measure], queries)
         for measure in SPILL:
             columns[measure.removesuffix("_sum")] = sums.columns[measure]
     overrides = dict.fromkeys([*spec.group_by, "state", "severity"], pl.String)
     return pl.DataFrame(columns, schema_overrides=overrides)
-
-
-def _mean(total: FloatArray, count: FloatArray) -> FloatArray:
-    out = np.full(total.shape, np.nan)
-    np.divide(total, count, out=out, where=count > 0)
-    return out
 
 
 def _judge(
@@ -194,9 +204,7 @@ def _judge(
         no_data |= ~(events >= spec.min_events)
     if view.covered_from is not None:
         no_data |= window_start < view.covered_from
-    stale = np.zeros(n, dtype=bool) if view.polled_to is None else instants - view.polled_to > view.stale_after
-    if view.polled_to is None:
-        stale = np.ones(n, dtype=bool)
+    stale = view.stale(instants)
     for i in range(n):
         if stale[i]:
             state[i] = ConditionState.STALE.value

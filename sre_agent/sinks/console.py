@@ -7,6 +7,8 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
+from sre_agent.errors import SinkError
+
 _STYLE = {"sev0": "bold white on red", "sev1": "bold red", "sev2": "red", "sev3": "yellow", "sev4": "cyan"}
 
 
@@ -42,9 +44,20 @@ class ConsoleSink:
         self.console = console or Console(highlight=False)
 
     def send(self, records: list[dict[str, Any]]) -> None:
-        """Print the records."""
-        for record in records:
-            self.console.print(format_record(record), soft_wrap=True)
+        """Print the records.
+
+        Raises:
+            SinkError: stdout is gone (closed pipe, full disk behind a redirect).
+        """
+        try:
+            for record in records:
+                self.console.print(format_record(record), soft_wrap=True)
+        except OSError as exc:
+            raise SinkError(self.name, f"cannot write to the console: {exc}") from exc
+        except SystemExit as exc:
+            # rich answers a broken stdout pipe by exiting the process; a daemon must not die of its
+            # console, so the pipe is reported (and these items dead-lettered) instead.
+            raise SinkError(self.name, "stdout is closed (broken pipe)", retryable=False) from exc
 
     def close(self) -> None:
         """Nothing to release."""

@@ -43,7 +43,12 @@ def deliver(
             if not batch:
                 break
             try:
-                sink.send([{**item.payload, "dedup_key": item.dedup_key} for item in batch])
+                try:
+                    sink.send([{**item.payload, "dedup_key": item.dedup_key} for item in batch])
+                except SinkError:
+                    raise
+                except Exception as unexpected:  # a sink bug or a broken pipe must not block the others
+                    raise SinkError(sink.name, f"{type(unexpected).__name__}: {unexpected}") from unexpected
             except SinkError as exc:
                 attempts = max(item.attempts for item in batch) + 1
                 give_up = not exc.retryable or attempts >= settings.max_attempts

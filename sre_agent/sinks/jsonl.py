@@ -55,6 +55,7 @@ class JsonlSink:
                 handle.flush()
                 os.fsync(handle.fileno())
         except OSError as exc:
+            self._seen = None  # some lines may have made it: re-read the file before the retry
             raise SinkError(self.name, f"cannot write {self.path}: {exc}") from exc
         self._seen.update(str(r.get("dedup_key")) for r in fresh)
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Callable
 from typing import Any
 
 from sre_agent.config.agent import SnowflakeConnection
 from sre_agent.logs import register_secret
+
+log = logging.getLogger(__name__)
 
 AGENT_QUERY_TAG = json.dumps({"service": "sre-agent", "domain": "observability"})
 """The agent tags its own queries so their cost shows up under its own name in every report."""
@@ -91,6 +94,7 @@ def connector(kwargs: dict[str, Any]) -> Callable[[], Any]:
     def open_connection() -> Any:
         import snowflake.connector
 
+        log.debug("connecting to Snowflake with %s", redacted(kwargs))
         return snowflake.connector.connect(**kwargs)
 
     return open_connection

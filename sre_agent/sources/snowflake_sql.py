@@ -65,8 +65,8 @@ WITH b AS (
     SELECT
         TIME_SLICE(end_time, 1, 'MINUTE') AS bucket_start,
         COALESCE(warehouse_name, '(none)') AS warehouse,
-        COALESCE(TRY_PARSE_JSON(query_tag):service::VARCHAR, '(untagged)') AS service,
-        COALESCE(TRY_PARSE_JSON(query_tag):domain::VARCHAR, '(untagged)') AS domain,
+        SUBSTR(COALESCE(TRY_PARSE_JSON(query_tag):service::VARCHAR, '(untagged)'), 1, 100) AS service,
+        SUBSTR(COALESCE(TRY_PARSE_JSON(query_tag):domain::VARCHAR, '(untagged)'), 1, 100) AS domain,
         IFF(execution_status = 'SUCCESS',
             CAST(LEAST(FLOOR(2 * LN(GREATEST(total_elapsed_time, 1)) / LN(2)), {BUCKETS - 1}) AS INTEGER),
             -1) AS lat_idx,

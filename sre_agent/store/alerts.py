@@ -122,6 +122,7 @@ class AlertStore:
             inst.value,
             inst.threshold,
             inst.evidence,
+            self.db.store_id,
         )
 
     def events(self, kinds: tuple[EventKind, ...] | None = None, since: int | None = None) -> list[AlertEvent]:
@@ -135,6 +136,7 @@ class AlertStore:
             sql += " AND at >= ?"
             params.append(since)
         rows = self.db.read(sql + " ORDER BY event_id", params)
+        origin = self.db.store_id
         return [
             AlertEvent(
                 r["event_id"],
@@ -150,6 +152,7 @@ class AlertStore:
                 r["value"],
                 r["threshold"],
                 json.loads(r["evidence"]),
+                origin,
             )
             for r in rows
         ]

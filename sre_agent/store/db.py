@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import sqlite3
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 from sre_agent.errors import StoreError
 from sre_agent.store.migrations import MIGRATIONS
@@ -20,9 +24,12 @@ class Database:
     Readers (reports, ``status``) may open the same file from other processes at any time.
     """
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, writer: bool = True) -> None:
         self.path = Path(path) if str(path) != ":memory:" else None
         self._lock = threading.RLock()
+        self._writer_lock: IO[str] | None = None
+        if writer and self.path is not None:
+            self._claim(self.path)
         try:
             if self.path is not None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -32,6 +39,26 @@ class Database:
         self.conn.row_factory = sqlite3.Row
         self._pragmas()
         self.migrate()
+
+    def _claim(self, path: Path) -> None:
+        """Take the store's writer lock: two agents writing one store would notify twice."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = (path.parent / (path.name + ".lock")).open("a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise StoreError(
+                f"state store {path} is in use by another sre-agent process (pid {holder}); "
+                "stop it or point this one at another store"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._writer_lock = handle
 
     def _pragmas(self) -> None:
         try:
@@ -68,7 +95,17 @@ class Database:
                 except sqlite3.Error as exc:
                     self.conn.execute("ROLLBACK")
                     raise StoreError(f"migration to v{target} failed: {exc}") from exc
+            self._ensure_store_id()
             return SCHEMA_VERSION
+
+    def _ensure_store_id(self) -> None:
+        self.conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('store_id', ?)", (uuid.uuid4().hex[:12],))
+
+    @property
+    def store_id(self) -> str:
+        """A random id of this store, part of every notification's dedup key: a store recreated from
+        scratch numbers its events from 1 again, and its notifications must not be taken for old ones."""
+        return str(self.read("SELECT value FROM meta WHERE key = 'store_id'")[0]["value"])
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -80,6 +117,9 @@ class Database:
                 raise StoreError(f"state store {self.path}: {exc}") from exc
             try:
                 yield self.conn
+            except sqlite3.Error as exc:
+                self.conn.execute("ROLLBACK")
+                raise StoreError(f"state store {self.path}: {exc}") from exc
             except BaseException:
                 self.conn.execute("ROLLBACK")
                 raise
@@ -99,9 +139,13 @@ class Database:
                 raise StoreError(f"state store {self.path}: {exc}") from exc
 
     def close(self) -> None:
-        """Close the connection (checkpointing the WAL)."""
+        """Close the connection (checkpointing the WAL) and release the writer lock."""
         with self._lock:
             self.conn.close()
+            if self._writer_lock is not None:
+                fcntl.flock(self._writer_lock.fileno(), fcntl.LOCK_UN)
+                self._writer_lock.close()
+                self._writer_lock = None
 
 
 def _split(script: str) -> Iterator[str]:

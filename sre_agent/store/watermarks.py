@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
+from sre_agent.logs import redact
 from sre_agent.store.db import Database
 
 
@@ -82,5 +83,5 @@ class Watermarks:
                 last_error = excluded.last_error,
                 consecutive_failures = source_state.consecutive_failures + 1
             """,
-            (family, at, error[:2000]),
+            (family, at, redact(error)[:2000]),
         )

@@ -116,3 +116,68 @@ def test_the_source_health_self_alert_is_silent_while_polls_succeed(account, tmp
     finally:
         agent.close()
     assert events == []
+
+
+def test_alerts_of_a_removed_rule_are_closed_with_a_resolve(account, tmp_path: Path):
+    """Deleting a rule from git closes its firing alerts (one resolve), instead of leaving them firing forever."""
+    from sre_agent.config.loader import LoadedConfig
+
+    history = seed(account, days=2, queries_per_day=8000)
+    incident = next(i for i in history.incidents if i.id.startswith("INC-1"))
+    loaded = config_for(tmp_path)
+    agent = open_test_agent(loaded, account)
+    try:
+        replay(agent, account, incident.start, incident.start + timedelta(hours=1))
+        firing = [i for i in agent.alerts.active().values() if i.rule == "warehouse-remote-spill"]
+    finally:
+        agent.close()
+    assert firing, "the incident fired the spill rule"
+
+    without = LoadedConfig(loaded.config, loaded.path, [r for r in loaded.rules if r.name != "warehouse-remote-spill"])
+    later = open_test_agent(without, account)
+    try:
+        replay(
+            later,
+            account,
+            incident.start + timedelta(hours=1, minutes=15),
+            incident.start + timedelta(hours=1, minutes=15),
+        )
+        closed = [
+            e for e in later.alerts.events() if e.rule == "warehouse-remote-spill" and e.kind is EventKind.RESOLVED
+        ]
+        still = [i for i in later.alerts.active().values() if i.rule == "warehouse-remote-spill"]
+    finally:
+        later.close()
+    assert len(closed) == len(firing)
+    assert "removed from the config" in closed[0].annotations["summary"]
+    assert still == []
+
+
+def test_a_rule_that_cannot_be_evaluated_raises_agent_rule_error_and_the_others_keep_working(account, tmp_path: Path):
+    """A broken rule (here a corrupt spec that skipped validation) is isolated: a self-alert names it, and the
+    remaining rules still fire for the incident."""
+    from sre_agent.config.loader import LoadedConfig
+
+    history = seed(account, days=2, queries_per_day=8000)
+    incident = next(i for i in history.incidents if i.id.startswith("INC-1"))
+    loaded = config_for(tmp_path)
+    good = loaded.rules[0]
+    broken = good.model_copy(
+        update={
+            "metadata": good.metadata.model_copy(update={"name": "broken-rule"}),
+            # A group_by label the rollup does not have: validation would refuse it, evaluation raises KeyError.
+            "spec": good.spec.model_construct(**{**dict(good.spec), "group_by": ["no_such_label"]}),
+        }
+    )
+    with_broken = LoadedConfig(loaded.config, loaded.path, [broken, *loaded.rules])
+    agent = open_test_agent(with_broken, account)
+    try:
+        results = replay(agent, account, incident.start, incident.start + timedelta(hours=1))
+        events = agent.alerts.events()
+    finally:
+        agent.close()
+    assert all("broken-rule" in r.evaluations[-1].rule_errors for r in results)
+    errors = [e for e in events if e.rule == "agent-rule-error"]
+    assert [e.kind for e in errors] == [EventKind.FIRING]
+    assert errors[0].labels["failed_rule"] == "broken-rule"
+    assert any(e.rule == "risk-engine-latency-p95" and e.kind is EventKind.FIRING for e in events)

@@ -169,3 +169,52 @@ def test_source_errors_never_carry_the_password(account, tmp_path: Path):
         agent.close()
     assert result.poll.errors
     assert secret not in text + stored + events
+
+
+def test_a_snowflake_outage_freezes_a_pending_alert_instead_of_firing_it(account, tmp_path: Path):
+    """While polls fail nothing new is known: a pending alert must not ripen into a page on frozen data."""
+    from support import seed as seed_history
+
+    history = seed_history(account, days=2, queries_per_day=8000)
+    incident = next(i for i in history.incidents if i.id.startswith("INC-1"))
+    loaded = config_for(tmp_path, poll_interval=timedelta(minutes=5))
+    clock = SimulatedClock(incident.start)
+    rule = "risk-engine-latency-p95"
+
+    agent = open_agent(loaded, connect=connect_to(account))
+    try:
+        for _ in range(36):
+            account.set_clock(clock.now())
+            run_cycle(clock, agent)
+            kinds = [e.kind for e in agent.alerts.events() if e.rule == rule]
+            if EventKind.PENDING in kinds:
+                break
+            clock.advance(timedelta(minutes=5))
+        assert kinds == [EventKind.PENDING], "the regression makes the rule pending first"
+    finally:
+        agent.close()
+
+    down = open_agent(loaded, connect=_unreachable(_closed_port()))
+    try:
+        for _ in range(4):  # 20 minutes of outage: twice the rule's `for: 10m`
+            clock.advance(timedelta(minutes=5))
+            account.set_clock(clock.now())
+            run_cycle(clock, down)
+        during = [e.kind for e in down.alerts.events() if e.rule == rule]
+        pending = [i for i in down.alerts.active().values() if i.rule == rule]
+    finally:
+        down.close()
+    assert during == [EventKind.PENDING], "no FIRING while the source is down"
+    assert [i.state.value for i in pending] == ["pending"]
+
+    back = open_agent(loaded, connect=connect_to(account))
+    try:
+        for _ in range(12):
+            clock.advance(timedelta(minutes=5))
+            account.set_clock(clock.now())
+            run_cycle(clock, back)
+        after = [e.kind for e in back.alerts.events() if e.rule == rule]
+    finally:
+        back.close()
+    assert clock.now() < incident.end
+    assert EventKind.FIRING in after, "once data flows again the still-breaching rule fires"

@@ -971,3 +971,41 @@ def test_format_duration_gives_the_shortest_text_and_round_trips(delta: timedelt
 @pytest.mark.parametrize("text", ["90s", "15m", "1h30m", "28d", "6h", "3d12h"])
 def test_parse_then_format_then_parse_is_stable(text: str) -> None:
     assert parse_duration(format_duration(parse_duration(text))) == parse_duration(text)
+
+
+# ---------------------------------------------------------------------------------------------- agent semantics
+
+
+@pytest.mark.parametrize(
+    ("replacement", "path", "message"),
+    [
+        ("  labels:\n", "  runbook_url: https://wiki/{team}/{id}\n  labels:\n", "exactly the placeholder {id}"),
+        (
+            "    embedded: {seed: 1}\n",
+            "    embedded: {seed: 1}\n    polls: {query: {interval: 5m, overlap: 30m}}\n",
+            "rows landing later would be lost",
+        ),
+        ("    embedded: {seed: 1}\n", "    embedded: {seed: 1}\n    chunk: 90m\n", "whole number of hours"),
+    ],
+    ids=["runbook-url-placeholders", "overlap-below-view-latency", "chunk-not-whole-hours"],
+)
+def test_agent_settings_that_would_fail_at_runtime_are_config_errors(
+    tmp_path: Path, replacement: str, path: str, message: str
+) -> None:
+    """runbook_url templates, poll overlaps shorter than ACCOUNT_USAGE latency and odd chunks fail validation."""
+    config_path = write_text(tmp_path / "agent.yaml", AGENT_YAML.replace(replacement, path))
+    config, issues = load_agent_config(config_path)
+    assert config is None
+    assert any(message in i.message for i in issues), issues
+
+
+def test_retention_shorter_than_a_rules_look_back_is_a_located_error(project: Path) -> None:
+    """A 1h retention cannot serve a 2h window: the error points at spec.store.retention."""
+    agent_yaml = AGENT_YAML + "  store:\n    retention: 1h\n"
+    write_text(project / "agent.yaml", agent_yaml)
+    write_docs(project / "rules" / "r.yaml", rule_doc("wide", metric="query_count", window="2h"))
+    with pytest.raises(ConfigError) as caught:
+        load_config(project / "agent.yaml")
+    issue = next(i for i in caught.value.issues if i.path == "spec.store.retention")
+    assert (issue.line, issue.column) == (16, 16)
+    assert "shorter than the longest look-back" in issue.message

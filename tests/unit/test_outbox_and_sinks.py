@@ -298,6 +298,41 @@ def test_a_failing_sink_does_not_block_another_sink(outbox: Outbox) -> None:
     assert stats["broken"].last_error == "sink broken: unavailable (call 1)"
 
 
+class CrashingSink(RecordingSink):
+    """A destination whose client raises something other than SinkError (a bug, a broken pipe)."""
+
+    def send(self, records: list[dict[str, Any]]) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_sink_raising_an_unexpected_error_is_retried_and_does_not_block_others(outbox: Outbox) -> None:
+    """Anything a sink raises counts as a failed, retryable delivery; the next sink still gets its items."""
+    for sink_name in ("crashing", "healthy"):
+        enqueue(outbox, sink_name, "fp:1")
+    healthy = RecordingSink("healthy")
+
+    report = deliver(outbox, [CrashingSink("crashing"), healthy], NOW, settings(), random.Random(0))
+
+    assert healthy.keys == ["fp:1"]
+    assert (report.delivered, report.retried) == (1, 1)
+    crashed = row(outbox, "crashing", "fp:1")
+    assert crashed["status"] == "pending"
+    assert crashed["attempts"] == 1
+    assert "BrokenPipeError" in crashed["last_error"]
+
+
+def test_console_sink_reports_a_closed_stdout_as_a_sink_error() -> None:
+    """A console whose stream is gone raises SinkError (so the outbox retries it), not a raw OSError."""
+
+    class ClosedStream(io.StringIO):
+        def write(self, _text: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    sink = ConsoleSink(Console(file=ClosedStream(), width=120))
+    with pytest.raises(SinkError, match="console"):
+        sink.send([{"rule": "r", "severity": "sev3", "transition": "firing", "at": "2026-11-02T10:00:00Z"}])
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # JsonlSink
 

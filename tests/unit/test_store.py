@@ -133,12 +133,14 @@ def test_reopening_a_migrated_store_is_a_noop(tmp_path: Path) -> None:
     first = Database(path)
     with first.transaction() as conn:
         conn.execute("INSERT INTO meta (key, value) VALUES ('k', 'v')")
+    first_id = first.store_id
     first.close()
 
     second = Database(path)
     try:
         assert second.migrate() == SCHEMA_VERSION
-        assert [tuple(r) for r in second.read("SELECT key, value FROM meta")] == [("k", "v")]
+        assert [tuple(r) for r in second.read("SELECT key, value FROM meta WHERE key = 'k'")] == [("k", "v")]
+        assert second.store_id == first_id, "the store keeps its id across opens"
     finally:
         second.close()
     assert user_version(path) == SCHEMA_VERSION
@@ -176,10 +178,10 @@ def test_transaction_rolls_back_on_exception(db: Database) -> None:
     with pytest.raises(Boom):
         failing_block()
 
-    assert db.read("SELECT * FROM meta") == []
+    assert db.read("SELECT * FROM meta WHERE key = 'k'") == []
     with db.transaction() as conn:  # the connection is usable again afterwards
         conn.execute("INSERT INTO meta (key, value) VALUES ('k2', 'v2')")
-    assert len(db.read("SELECT * FROM meta")) == 1
+    assert len(db.read("SELECT * FROM meta WHERE key LIKE 'k%'")) == 1
 
 
 def test_transaction_commits_on_success(db: Database) -> None:
@@ -669,3 +671,41 @@ def test_rolled_back_append_records_no_event(db: Database) -> None:
         failed_cycle()
 
     assert alerts.events() == []
+
+
+def test_a_sqlite_error_inside_a_transaction_becomes_a_store_error(db: Database) -> None:
+    """Disk full, constraint violations …: callers catch one error type and the transaction is rolled back."""
+
+    def duplicate() -> None:
+        with db.transaction() as conn:
+            conn.execute("INSERT INTO meta (key, value) VALUES ('dup', '1')")
+            conn.execute("INSERT INTO meta (key, value) VALUES ('dup', '2')")
+
+    with pytest.raises(StoreError, match="UNIQUE"):
+        duplicate()
+    assert db.read("SELECT * FROM meta WHERE key = 'dup'") == []
+
+
+def test_each_store_has_its_own_id_for_dedup_keys(tmp_path: Path) -> None:
+    """A store recreated from scratch gets a new id, so its event 1 is not mistaken for an old store's event 1."""
+    first, second = Database(tmp_path / "a.db"), Database(tmp_path / "b.db")
+    try:
+        assert first.store_id != second.store_id
+        assert len(first.store_id) == 12
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_second_writer_on_the_same_store_is_refused(tmp_path: Path) -> None:
+    """Two agents writing one store would notify twice: the second is refused with the first one's pid."""
+    path = tmp_path / "state.db"
+    first = Database(path)
+    try:
+        with pytest.raises(StoreError, match=r"in use by another sre-agent process \(pid \d+\)"):
+            Database(path)
+        reader = Database(path, writer=False)  # status / health may read at any time
+        reader.close()
+    finally:
+        first.close()
+    Database(path).close()  # released on close

@@ -237,3 +237,16 @@ def test_load_yaml_file_reads_documents_and_names_them_by_display(tmp_path: Path
     assert issues == []
     assert all(isinstance(d, YamlDocument) for d in docs)
     assert [(d.file, d.data) for d in docs] == [("rules/ok.yaml", {"a": 1}), ("rules/ok.yaml", {"b": ["x", "y"]})]
+
+
+def test_aliases_are_built_once_so_alias_bombs_stay_linear() -> None:
+    """Every use of an anchor is the very same object, as with safe_load: nested aliases do not multiply work."""
+    levels = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 9):
+        prev, name = chr(ord("a") + i - 1), chr(ord("a") + i)
+        levels.append(f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 10) + "]")
+    docs, issues = load_yaml_text("\n".join(levels) + "\n", "bomb.yaml")
+    assert issues == []
+    top = docs[0].data["i"]
+    assert len(top) == 10
+    assert all(item is top[0] for item in top), "aliases share one built value"
