@@ -16,7 +16,7 @@ from rich.table import Table
 from sre_agent import __version__, logs
 from sre_agent.config.defaults import default_config_path
 from sre_agent.config.durations import parse_duration
-from sre_agent.config.loader import LoadedConfig, load_agent_config, load_config, load_rules
+from sre_agent.config.loader import LoadedConfig, load_agent_config, load_config, load_documents
 from sre_agent.errors import ConfigError, ConfigIssue, SreAgentError
 from sre_agent.exit_codes import ExitCode
 
@@ -129,6 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--seed", type=int, default=42)
     serve.add_argument("--queries-per-day", type=int, default=40_000)
     serve.add_argument("--no-incidents", action="store_true", help="no scripted incidents")
+    from sre_agent.slo_cli import add_commands
+
+    add_commands(sub, with_config, _duration)
     return parser
 
 
@@ -144,7 +147,9 @@ def _print_issues(console: Console, issues: list[ConfigIssue]) -> None:
 
 
 def cmd_validate(args: argparse.Namespace, console: Console) -> int:
-    """Validate config and rules, reporting all issues."""
+    """Validate config, rules and SLOs, reporting all issues (with a store: SLO traffic checks too)."""
+    from sre_agent.slo_cli import traffic_warnings
+
     path = args.config or default_config_path()
     config, issues = load_agent_config(path)
     if args.paths:
@@ -152,13 +157,18 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
         runbooks = None
         if base and base.runbooks:
             runbooks = base.runbooks if base.runbooks.is_absolute() else path.parent / base.runbooks
-        rules, _, rule_issues = load_rules(list(args.paths), config, runbooks)
-        issues += rule_issues
+        found = load_documents(list(args.paths), config, runbooks)
+        issues += found.issues
+        rules, slos = found.rules, found.slos
+        if config is not None and not [i for i in issues if i.severity == "error"]:
+            issues += traffic_warnings(LoadedConfig(config, path, rules, found.origin, [], slos))
     else:
-        rules = []
+        rules, slos = [], []
         if config is not None:
             try:
-                rules = load_config(path).rules
+                loaded = load_config(path)
+                rules, slos = loaded.rules, loaded.slos
+                issues = loaded.warnings + traffic_warnings(loaded)
             except ConfigError as exc:
                 issues = exc.issues
     errors = [i for i in issues if i.severity == "error"]
@@ -166,16 +176,23 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
     if errors:
         console.print(f"{len(errors)} error(s)", style="bold red")
         return ExitCode.BAD_CONFIG
-    console.print(f"OK: {path} and {len(rules)} rule(s) are valid", style="green", highlight=False)
+    what = f"{len(rules)} rule(s) and {len(slos)} SLO(s)"
+    console.print(f"OK: {path} and {what} are valid", style="green", highlight=False)
     return ExitCode.OK
 
 
 def cmd_sql(args: argparse.Namespace, console: Console) -> int:
     """Print every statement with its docs link and binds."""
+    from sre_agent.sources.slo_sql import from_tasks, query_slo_rollup, query_task_freshness
     from sre_agent.sources.snowflake_sql import all_queries
 
     loaded = _load(args)
-    for query in all_queries(loaded.latency_thresholds_ms()):
+    queries = all_queries(loaded.latency_thresholds_ms())
+    if loaded.slos:
+        queries.append(query_slo_rollup(loaded.slos).query)
+    if any(from_tasks(s) for s in loaded.slos):
+        queries.append(query_task_freshness(loaded.slos).query)
+    for query in queries:
         console.print(f"-- {query.name}: {query.description}", markup=False, highlight=False, soft_wrap=True)
         console.print(f"-- docs: {query.docs}", markup=False, highlight=False)
         console.print(f"-- binds: {', '.join(dict.fromkeys(query.params))}", markup=False, highlight=False)
@@ -382,6 +399,28 @@ def cmd_serve(args: argparse.Namespace, console: Console) -> int:
     return ExitCode.OK
 
 
+def _maybe_load(args: argparse.Namespace) -> LoadedConfig | None:
+    """The config when one is given or the default exists (export and offline backtests work without)."""
+    path = args.config or default_config_path()
+    return load_config(path) if args.config is not None or path.exists() else None
+
+
+def cmd_slo(args: argparse.Namespace, console: Console) -> int:
+    """`slo status` / `slo export`."""
+    from sre_agent.slo_cli import cmd_slo_export, cmd_slo_status
+
+    if args.slo_command == "status":
+        return cmd_slo_status(args, _load(args), console)
+    return cmd_slo_export(args, _maybe_load(args) if not args.paths else None, console)
+
+
+def cmd_backtest(args: argparse.Namespace, console: Console) -> int:
+    """`backtest`."""
+    from sre_agent.slo_cli import cmd_backtest as run
+
+    return run(args, _maybe_load(args) if args.events is None or args.config is not None else None, console)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `sre-agent` console script."""
     parser = build_parser()
@@ -402,6 +441,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "health": lambda: cmd_health(args, console),
         "check": lambda: cmd_check(args, console),
         "simulate": lambda: cmd_serve(args, console),
+        "slo": lambda: cmd_slo(args, console),
+        "backtest": lambda: cmd_backtest(args, console),
     }
     try:
         return int(handlers[args.command]())

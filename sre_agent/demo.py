@@ -67,12 +67,17 @@ def demo_config(loaded: LoadedConfig, opts: DemoOptions) -> LoadedConfig:
             interval=max(opts.poll_interval, spec.snowflake.poll(name).interval),
             overlap=spec.snowflake.poll(name).overlap,
         )
-        for name in ("query", "warehouse_load", "warehouse_metering")
+        for name in ("query", "warehouse_load", "warehouse_metering", "slo")
     }
     snowflake = spec.snowflake.model_copy(update={"polls": polls, "backfill": timedelta(days=opts.days + 1)})
     sinks = [
         ConsoleSinkConfig(type="console"),
-        JsonlSinkConfig(type="jsonl", name="alerts-file", path=(opts.out / "alerts.jsonl").resolve()),
+        JsonlSinkConfig(
+            type="jsonl",
+            name="alerts-file",
+            path=(opts.out / "alerts.jsonl").resolve(),
+            metrics_path=(opts.out / "slo_metrics.jsonl").resolve(),
+        ),
     ]
     new_spec = spec.model_copy(
         update={
@@ -87,6 +92,7 @@ def demo_config(loaded: LoadedConfig, opts: DemoOptions) -> LoadedConfig:
         loaded.rules,
         loaded.rule_files,
         loaded.warnings,
+        loaded.slos,
     )
 
 
@@ -97,6 +103,8 @@ def _fresh(out: Path) -> None:
         "state.db-wal",
         "state.db-shm",
         "alerts.jsonl",
+        "slo_metrics.jsonl",
+        "slo_status.json",
         "ground_truth.json",
         "summary.json",
     ):
@@ -136,7 +144,10 @@ def run_demo(loaded: LoadedConfig, opts: DemoOptions, console: Console) -> DemoR
                 "network_timeout": 120,
             }
         )
-        sinks: list[Sink] = [ConsoleSink(console), JsonlSink(opts.out / "alerts.jsonl", "alerts-file")]
+        sinks: list[Sink] = [
+            ConsoleSink(console),
+            JsonlSink(opts.out / "alerts.jsonl", "alerts-file", opts.out / "slo_metrics.jsonl"),
+        ]
         agent = open_agent(config, connect=connect, sinks=sinks)
         clock = SimulatedClock(start)
         began = time.perf_counter()

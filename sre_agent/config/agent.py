@@ -11,7 +11,9 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from sre_agent.config.durations import Duration
 from sre_agent.config.specs import Metadata, Strict, check_label_names
+from sre_agent.config.yaml_source import Loc, YamlDocument
 from sre_agent.engine.rollups import ROLLUPS
+from sre_agent.errors import ConfigIssue
 
 IDENT_RE = r"^[A-Za-z_][A-Za-z0-9_$]{0,254}$"
 
@@ -66,6 +68,7 @@ def _polls() -> dict[str, PollSettings]:
         "query": PollSettings(interval=timedelta(minutes=5), overlap=timedelta(minutes=60)),
         "warehouse_load": PollSettings(interval=timedelta(minutes=15), overlap=timedelta(hours=4)),
         "warehouse_metering": PollSettings(interval=timedelta(minutes=30), overlap=timedelta(hours=7)),
+        "slo": PollSettings(interval=timedelta(minutes=5), overlap=timedelta(minutes=60)),
     }
 
 
@@ -121,6 +124,7 @@ class ConsoleSinkConfig(Strict):
 
     type: Literal["console"]
     name: str = "console"
+    metrics: bool = Field(default=False, description="also print one line per SLO per evaluation (SLI, budget)")
 
 
 class JsonlSinkConfig(Strict):
@@ -129,6 +133,7 @@ class JsonlSinkConfig(Strict):
     type: Literal["jsonl"]
     name: str = "jsonl"
     path: Path
+    metrics_path: Path | None = Field(default=None, description="also append SLO metric records to this file")
 
 
 SinkConfig = Annotated[ConsoleSinkConfig | JsonlSinkConfig, Field(discriminator="type")]
@@ -171,11 +176,25 @@ class DeliverySettings(Strict):
 
 
 class Inventory(Strict):
-    """Names that rules may refer to; unknown names in rules are config errors."""
+    """Names that rules and SLOs may refer to: unknown names are errors in rules, warnings in SLOs."""
 
     warehouses: list[str] = Field(default_factory=list)
     services: list[str] = Field(default_factory=list)
     domains: list[str] = Field(default_factory=list)
+
+    def unknown(
+        self, doc: YamlDocument, where: Loc, used: dict[str, list[str]], severity: str = "error"
+    ) -> list[ConfigIssue]:
+        """Issues for values of ``used`` (label → values, at ``where + (label, i)``) the inventory lacks."""
+        known = {"warehouse": self.warehouses, "service": self.services, "domain": self.domains}
+        issues = []
+        for label, values in used.items():
+            names = known.get(label) or []
+            for i, value in enumerate(values):
+                if names and value not in names:
+                    message = f"unknown {label} {value!r}; known: {', '.join(names)}"
+                    issues.append(doc.issue((*where, label, i), message, severity=severity))
+        return issues
 
 
 class AgentSpec(Strict):
@@ -183,6 +202,7 @@ class AgentSpec(Strict):
 
     snowflake: SnowflakeSettings
     rules: list[Path] = Field(default_factory=lambda: [Path("rules")], description="rule files or folders")
+    slos: list[Path] = Field(default_factory=list, description="SLO files or folders (sre-agent/v1 or OpenSLO v1)")
     runbooks: Path | None = Field(default=None, description="folder of <runbook-id>.md files")
     runbook_url: str = Field(
         default="runbooks/{id}.md", description="link put in notifications; {id} is the rule's runbook id"

@@ -13,6 +13,9 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from sre_agent.config.agent import AgentConfig
+from sre_agent.config.openslo import OPENSLO_API, from_openslo
+from sre_agent.config.slo import SloDoc
+from sre_agent.config.slo_checks import check_slo, slo_lookback
 from sre_agent.config.specs import RULE_KINDS, ThresholdRule
 from sre_agent.config.yaml_source import Loc, YamlDocument, load_yaml_file
 from sre_agent.engine.metrics import METRICS
@@ -32,8 +35,9 @@ class LoadedConfig:
     path: Path
     rules: list[ThresholdRule]
     rule_files: dict[str, str] = field(default_factory=dict)
-    """rule name → file it came from."""
+    """rule or SLO name → file it came from."""
     warnings: list[ConfigIssue] = field(default_factory=list)
+    slos: list[SloDoc] = field(default_factory=list)
 
     @property
     def base_dir(self) -> Path:
@@ -174,22 +178,8 @@ def _check_rule(rule: ThresholdRule, doc: YamlDocument, config: AgentConfig | No
     """Semantic checks a schema cannot express: inventory names, labels, summary placeholders."""
     issues: list[ConfigIssue] = []
     spec = rule.spec
-    inventory = config.spec.inventory if config else None
-    known_by_label = {
-        "warehouse": inventory.warehouses if inventory else [],
-        "service": inventory.services if inventory else [],
-        "domain": inventory.domains if inventory else [],
-    }
-    for label, values in spec.where.items():
-        known = known_by_label.get(label) or []
-        for i, value in enumerate(values):
-            if known and value not in known:
-                issues.append(
-                    doc.issue(
-                        ("spec", "where", label, i),
-                        f"unknown {label} {value!r}; known: {', '.join(known)}",
-                    )
-                )
+    if config is not None:
+        issues.extend(config.spec.inventory.unknown(doc, ("spec", "where"), spec.where))
     rollup = ROLLUPS[METRICS[spec.metric].rollup]
     clash = set(rule.metadata.labels) & set(rollup.dims)
     for label in sorted(clash):
@@ -217,58 +207,100 @@ def _check_rule(rule: ThresholdRule, doc: YamlDocument, config: AgentConfig | No
     return issues
 
 
-def load_rules(
-    paths: list[Path], config: AgentConfig | None = None, runbooks: Path | None = None
-) -> tuple[list[ThresholdRule], dict[str, str], list[ConfigIssue]]:
-    """Load every rule document under ``paths``; return rules, rule → file, and all issues."""
+@dataclass
+class Documents:
+    """What a set of rule/SLO files holds."""
+
+    rules: list[ThresholdRule] = field(default_factory=list)
+    slos: list[SloDoc] = field(default_factory=list)
+    origin: dict[str, str] = field(default_factory=dict)
+    """spec name → the file it came from."""
+    issues: list[ConfigIssue] = field(default_factory=list)
+
+
+def _register(found: Documents, name: str, doc: YamlDocument, file: Path, what: str = "rule") -> bool:
+    """Claim ``name`` for ``file``; rules and SLOs share one namespace (both name alerts)."""
+    if name in found.origin:
+        message = f"duplicate {what} name {name!r} (first in {found.origin[name]})"
+        found.issues.append(doc.issue(("metadata", "name"), message))
+        return False
+    found.origin[name] = str(file)
+    return True
+
+
+def _check_runbook(found: Documents, doc: YamlDocument, runbook: str | None, runbooks: Path | None) -> None:
+    if runbooks is not None and runbook and not (runbooks / f"{runbook}.md").is_file():
+        found.issues.append(doc.issue(("spec", "runbook"), f"runbook {runbook!r} not found in {runbooks}"))
+
+
+def load_documents(paths: list[Path], config: AgentConfig | None = None, runbooks: Path | None = None) -> Documents:
+    """Load every rule and SLO document under ``paths`` (sre-agent/v1, and OpenSLO v1 SLOs)."""
     files, issues = rule_paths(paths)
-    rules: list[ThresholdRule] = []
-    origin: dict[str, str] = {}
+    found = Documents(issues=issues)
+    openslo_docs: list[tuple[Path, YamlDocument]] = []
     for file in files:
         docs, file_issues = load_yaml_file(file)
-        issues.extend(file_issues)
+        found.issues.extend(file_issues)
         for doc in docs:
             if not isinstance(doc.data, dict):
-                issues.append(doc.issue((), "a rule document must be a mapping with apiVersion, kind, spec"))
+                found.issues.append(doc.issue((), "a document must be a mapping with apiVersion, kind, spec"))
                 continue
             kind = doc.data.get("kind")
-            if doc.data.get("apiVersion") != "sre-agent/v1":
-                issues.append(doc.issue(("apiVersion",), "apiVersion must be sre-agent/v1"))
+            api = doc.data.get("apiVersion")
+            if api == OPENSLO_API:
+                openslo_docs.append((file, doc))
+                continue
+            if api != "sre-agent/v1":
+                found.issues.append(doc.issue(("apiVersion",), f"apiVersion must be sre-agent/v1 or {OPENSLO_API}"))
+                continue
+            if kind == "SLO":
+                slo = _parse(SloDoc, doc, found.issues)
+                if slo is not None and _register(found, slo.name, doc, file, "SLO"):
+                    found.issues.extend(check_slo(slo, doc, config))
+                    _check_runbook(found, doc, slo.spec.runbook, runbooks)
+                    found.slos.append(slo)
                 continue
             model = RULE_KINDS.get(str(kind))
             if model is None:
-                issues.append(
-                    doc.issue(
-                        ("kind",),
-                        f"unsupported kind {kind!r}; this version evaluates: {', '.join(RULE_KINDS)}",
-                    )
-                )
+                known = ", ".join([*RULE_KINDS, "SLO"])
+                found.issues.append(doc.issue(("kind",), f"unsupported kind {kind!r}; this version evaluates: {known}"))
                 continue
-            rule = _parse(model, doc, issues)
-            if rule is None:
+            rule = _parse(model, doc, found.issues)
+            if rule is None or not _register(found, rule.name, doc, file):
                 continue
-            if rule.name in origin:
-                issues.append(
-                    doc.issue(
-                        ("metadata", "name"),
-                        f"duplicate rule name {rule.name!r} (first in {origin[rule.name]})",
-                    )
-                )
-                continue
-            issues.extend(_check_rule(rule, doc, config))
-            if runbooks is not None and rule.spec.runbook and not (runbooks / f"{rule.spec.runbook}.md").is_file():
-                issues.append(doc.issue(("spec", "runbook"), f"runbook {rule.spec.runbook!r} not found in {runbooks}"))
-            origin[rule.name] = str(file)
-            rules.append(rule)
-    return rules, origin, issues
+            found.issues.extend(_check_rule(rule, doc, config))
+            _check_runbook(found, doc, rule.spec.runbook, runbooks)
+            found.rules.append(rule)
+    if openslo_docs:
+        converted, openslo_issues = from_openslo([d for _, d in openslo_docs])
+        found.issues.extend(openslo_issues)
+        files_of = {id(d): f for f, d in openslo_docs}
+        for slo, doc in converted:
+            if _register(found, slo.name, doc, files_of[id(doc)], "SLO"):
+                found.issues.extend(check_slo(slo, doc, config))
+                _check_runbook(found, doc, slo.spec.runbook, runbooks)
+                found.slos.append(slo)
+    return found
 
 
-def _retention_issues(path: Path, config: AgentConfig, rules: list[ThresholdRule]) -> list[ConfigIssue]:
-    """Rollups must be kept longer than any rule looks back (its window plus the view's latency)."""
+def load_rules(
+    paths: list[Path], config: AgentConfig | None = None, runbooks: Path | None = None
+) -> tuple[list[ThresholdRule], dict[str, str], list[ConfigIssue]]:
+    """Load every rule document under ``paths``; return rules, name → file, and all issues (SLOs included)."""
+    found = load_documents(paths, config, runbooks)
+    return found.rules, found.origin, found.issues
+
+
+def _retention_issues(
+    path: Path, config: AgentConfig, rules: list[ThresholdRule], slos: list[SloDoc]
+) -> list[ConfigIssue]:
+    """Rollups must be kept longer than any rule or SLO looks back (window or period, plus the view's latency)."""
     need = timedelta(0)
     for rule in rules:
         rollup = ROLLUPS[METRICS[rule.spec.metric].rollup]
         need = max(need, rule.spec.window + rollup.latency_horizon + rollup.grain)
+    for slo in slos:
+        need = max(need, slo_lookback(slo))
     retention = config.spec.store.retention
     if need <= retention:
         return []
@@ -290,15 +322,19 @@ def load_config(path: Path, extra_rule_paths: list[Path] | None = None) -> Loade
     if config is None:
         raise ConfigError(issues or [ConfigIssue(str(path), 1, 1, "", "invalid config")])
     base = path.parent
-    paths = [p if p.is_absolute() else base / p for p in config.spec.rules]
+    paths = [
+        p if p.is_absolute() else Path(os.path.normpath(base / p)) for p in [*config.spec.rules, *config.spec.slos]
+    ]
     paths.extend(extra_rule_paths or [])
     runbooks = config.spec.runbooks
     if runbooks is not None and not runbooks.is_absolute():
-        runbooks = base / runbooks
-    rules, origin, rule_issues = load_rules(paths, config, runbooks)
-    issues.extend(rule_issues)
-    issues.extend(_retention_issues(path, config, rules))
+        runbooks = Path(os.path.normpath(base / runbooks))
+    found = load_documents(paths, config, runbooks)
+    issues.extend(found.issues)
+    issues.extend(_retention_issues(path, config, found.rules, found.slos))
     errors = [i for i in issues if i.severity == "error"]
     if errors:
         raise ConfigError(issues)
-    return LoadedConfig(config, path, rules, origin, [i for i in issues if i.severity != "error"])
+    return LoadedConfig(
+        config, path, found.rules, found.origin, [i for i in issues if i.severity != "error"], found.slos
+    )

@@ -182,20 +182,25 @@ class ThresholdSpec(Strict):
         return sorted(self.thresholds, key=lambda lv: -lv.severity.rank)
 
 
-class ThresholdRule(Strict):
-    """A ``kind: Threshold`` document."""
+class SpecDocument(Strict):
+    """The envelope every ``sre-agent/v1`` rule and SLO document shares."""
 
     api_version: Literal["sre-agent/v1"] = Field(alias="apiVersion")
-    kind: Literal["Threshold"]
     metadata: Metadata
-    spec: ThresholdSpec
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
     @property
     def name(self) -> str:
-        """The rule id (metadata.name)."""
+        """The document's id (metadata.name): names its alerts."""
         return self.metadata.name
+
+
+class ThresholdRule(SpecDocument):
+    """A ``kind: Threshold`` document."""
+
+    kind: Literal["Threshold"]
+    spec: ThresholdSpec
 
 
 RULE_KINDS: dict[str, type[ThresholdRule]] = {"Threshold": ThresholdRule}

@@ -6,16 +6,21 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import numpy as np
 import polars as pl
 
 from sre_agent.alerting.fingerprint import fingerprint
-from sre_agent.alerting.lifecycle import Instance, RulePolicy, Transition, step
+from sre_agent.alerting.lifecycle import Instance, RulePolicy, step
 from sre_agent.config.durations import format_duration
+from sre_agent.config.slo import SloDoc
 from sre_agent.config.specs import NoDataPolicy, ThresholdRule
-from sre_agent.daemon.poll import family_key
+from sre_agent.daemon.eval_context import EvalContext
+from sre_agent.daemon.evaluate_slo import advance_slo, slo_labels
+from sre_agent.daemon.poll import SLO_FAMILY, family_key
+from sre_agent.daemon.poll_slo import slo_source_state
 from sre_agent.daemon.runtime import Agent
 from sre_agent.engine.frames import RollupArrays
 from sre_agent.engine.metrics import METRICS
@@ -52,7 +57,9 @@ class EvalReport:
     instants: int = 0
     events: list[AlertEvent] = field(default_factory=list)
     rule_errors: dict[str, str] = field(default_factory=dict)
-    """Rules that could not be evaluated (the others still were), with the error."""
+    """Rules and SLOs that could not be evaluated (the others still were), with the error."""
+    metrics: int = 0
+    """SLO metric records produced."""
 
     @property
     def notifications(self) -> list[AlertEvent]:
@@ -121,15 +128,6 @@ def _num(value: Any) -> float | None:
     return None if np.isnan(number) else round(number, 6)
 
 
-class _Ctx:
-    def __init__(self, agent: Agent, instants: np.ndarray) -> None:
-        self.agent = agent
-        self.instants = instants
-        self.instances: dict[str, Instance] = agent.alerts.active()
-        self.changed: dict[str, Instance] = {}
-        self.transitions: list[tuple[Transition, dict[str, str]]] = []
-
-
 def _annotations(agent: Agent, rule: ThresholdRule, inst: Instance, kind: EventKind) -> dict[str, str]:
     spec = rule.spec
     metric = METRICS[spec.metric]
@@ -181,7 +179,7 @@ def _contributors(
     ]
 
 
-def _advance_rule(ctx: _Ctx, rule: ThresholdRule, data: RollupArrays, view: DataView) -> None:
+def _advance_rule(ctx: EvalContext, rule: ThresholdRule, data: RollupArrays, view: DataView) -> None:
     result = evaluate_threshold(rule, data, ctx.instants, view)
     policy = policy_of(rule)
     static = {**ctx.agent.spec.labels, **rule.metadata.labels}
@@ -236,7 +234,7 @@ def _advance_rule(ctx: _Ctx, rule: ThresholdRule, data: RollupArrays, view: Data
 
 
 def _apply(
-    ctx: _Ctx,
+    ctx: EvalContext,
     rule: ThresholdRule,
     inst: Instance,
     cond: Condition,
@@ -263,27 +261,15 @@ RULE_ERROR = "agent-rule-error"
 RULE_ERROR_RUNBOOK = "agent-rule-error"
 
 
-def _advance_isolated(ctx: _Ctx, rule: ThresholdRule, data: RollupArrays, view: DataView, report: EvalReport) -> None:
-    """Evaluate one rule; if it fails, undo its partial effects, record the error and carry on."""
-    instances, changed, transitions = dict(ctx.instances), dict(ctx.changed), len(ctx.transitions)
-    try:
-        _advance_rule(ctx, rule, data, view)
-    except Exception as exc:  # one broken rule must not stop the others (or the agent's own alerts)
-        log.exception("rule %s could not be evaluated", rule.name)
-        ctx.instances, ctx.changed = instances, changed
-        del ctx.transitions[transitions:]
-        report.rule_errors[rule.name] = redact(f"{type(exc).__name__}: {exc}")
-
-
-def _advance_rule_errors(ctx: _Ctx, report: EvalReport) -> None:
+def _advance_rule_errors(ctx: EvalContext, report: EvalReport) -> None:
     """The agent's own rule for rules that fail to evaluate: fires at once, resolves when the rule works."""
     agent = ctx.agent
     at = from_epoch(int(ctx.instants[-1]))
-    for rule in agent.loaded.rules:
-        labels = {**agent.spec.labels, "failed_rule": rule.name}
+    for name in [r.name for r in agent.loaded.rules] + [s.name for s in agent.loaded.slos]:
+        labels = {**agent.spec.labels, "failed_rule": name}
         fp = fingerprint(RULE_ERROR, labels)
         inst = ctx.instances.get(fp) or Instance(fp, RULE_ERROR, labels)
-        error = report.rule_errors.get(rule.name)
+        error = report.rule_errors.get(name)
         if error is None and inst.state is AlertState.INACTIVE:
             continue
         cond = Condition(
@@ -302,9 +288,9 @@ def _advance_rule_errors(ctx: _Ctx, report: EvalReport) -> None:
                 (
                     tr,
                     {
-                        "summary": f"rule {rule.name} evaluates again"
+                        "summary": f"rule {name} evaluates again"
                         if tr.kind is EventKind.RESOLVED
-                        else f"rule {rule.name} cannot be evaluated: {error}",
+                        else f"rule {name} cannot be evaluated: {error}",
                         "description": "A rule failed during evaluation; the other rules keep running.",
                         "runbook": agent.spec.runbook_url.format(id=RULE_ERROR_RUNBOOK),
                     },
@@ -315,19 +301,25 @@ def _advance_rule_errors(ctx: _Ctx, report: EvalReport) -> None:
             ctx.instances[fp] = new
 
 
-def _retire_orphans(ctx: _Ctx) -> None:
+def _retire_orphans(ctx: EvalContext) -> None:
     """Close active alerts whose rule was removed, renamed or relabelled: nothing will ever judge them again."""
     agent = ctx.agent
     rules = {r.name: r for r in agent.loaded.rules}
+    slos = {s.name: s for s in agent.loaded.slos}
     at = from_epoch(int(ctx.instants[-1]))
     for fp, inst in list(ctx.instances.items()):
         if inst.state is AlertState.INACTIVE or inst.rule in (SOURCE_RULE, RULE_ERROR):
             continue
-        rule = rules.get(inst.rule)
-        if rule is not None:
+        rule: ThresholdRule | SloDoc | None = rules.get(inst.rule)
+        if isinstance(rule, ThresholdRule):
             static = {**agent.spec.labels, **rule.metadata.labels}
             expected = set(static) | set(rule.spec.group_by)
             if set(inst.labels) == expected and all(inst.labels.get(k) == v for k, v in static.items()):
+                continue
+        slo = slos.get(inst.rule)
+        if slo is not None:
+            rule = slo
+            if inst.labels == slo_labels(agent, slo):
                 continue
         new, transitions = step(inst, Condition(inst.rule, inst.labels, at, ConditionState.OK), RulePolicy())
         why = "removed from the config" if rule is None else "changed (its labels no longer match)"
@@ -349,12 +341,15 @@ SOURCE_POLICY = RulePolicy(for_=timedelta(minutes=10))
 """One failed poll is not an incident: the source alert waits 10 minutes (about two query polls)."""
 
 
-def _advance_sources(ctx: _Ctx) -> None:
+def _advance_sources(ctx: EvalContext) -> None:
     """The agent's own rule: a family whose polls fail, or that has not succeeded within its interval."""
     agent = ctx.agent
     grace = agent.spec.evaluation.stale_after.total_seconds()
-    for family in FAMILIES:
-        state = agent.watermarks.get(family_key(family))
+    states = [(family, agent.watermarks.get(family_key(family))) for family in FAMILIES]
+    slo_state = slo_source_state(agent)
+    if slo_state is not None:
+        states.append((SLO_FAMILY, slo_state))
+    for family, state in states:
         if state.last_attempt_at is None:
             continue
         labels = {**agent.spec.labels, "source": "snowflake", "family": family}
@@ -416,7 +411,7 @@ def evaluate(agent: Agent, instants: list[int]) -> EvalReport:
     if not instants:
         return report
     arr = np.array(sorted(instants), dtype=np.int64)
-    ctx = _Ctx(agent, arr)
+    ctx = EvalContext(agent, arr)
     views = data_views(agent)
     rules_by_rollup: dict[str, list[ThresholdRule]] = defaultdict(list)
     for rule in agent.loaded.rules:
@@ -430,7 +425,9 @@ def evaluate(agent: Agent, instants: list[int]) -> EvalReport:
         lo, hi = load_range(rules, arr, view)
         data = RollupArrays.from_frame(agent.rollups.load(ROLLUPS[rollup_name], lo, hi), ROLLUPS[rollup_name])
         for rule in rules:
-            _advance_isolated(ctx, rule, data, view, report)
+            ctx.isolated(rule.name, partial(_advance_rule, ctx, rule, data, view), report.rule_errors)
+    for slo in agent.loaded.slos:
+        ctx.isolated(slo.name, partial(advance_slo, ctx, slo), report.rule_errors)
     _advance_sources(ctx)
     _advance_rule_errors(ctx, report)
     _retire_orphans(ctx)
@@ -445,6 +442,11 @@ def evaluate(agent: Agent, instants: list[int]) -> EvalReport:
                 record = event.to_record()
                 for sink in agent.sinks:
                     agent.outbox.enqueue(conn, sink.name, record["dedup_key"], record, to_epoch(event.at))
+        metric_sinks = [sink for sink in agent.sinks if getattr(sink, "accepts_metrics", False)]
+        for record in ctx.metrics:
+            for sink in metric_sinks:
+                agent.outbox.enqueue(conn, sink.name, record["dedup_key"], record, now)
+        report.metrics = len(ctx.metrics)
         conn.execute(
             "INSERT INTO evaluation_state (key, value) VALUES (?, ?) "
             "ON CONFLICT(key) DO UPDATE SET value = MAX(value, excluded.value)",

@@ -8,11 +8,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sre_agent.clock import floor_to
+from sre_agent.config.agent import PollSettings
 from sre_agent.daemon.runtime import Agent
 from sre_agent.errors import SourceError, StoreError
 from sre_agent.failpoints import failpoint
 from sre_agent.model import from_epoch, to_epoch
 from sre_agent.sources.snowflake import FAMILIES
+from sre_agent.store.watermarks import FamilyState
 
 log = logging.getLogger(__name__)
 
@@ -26,32 +28,47 @@ class PollReport:
     windows: dict[str, tuple[datetime, datetime]] = field(default_factory=dict)
 
 
+SLO_FAMILY = "slo"
+POLL_FAMILIES = [*FAMILIES, SLO_FAMILY]
+"""Every polled family: the rollup families and the SLO indicators (polled per SLO, see poll_slo)."""
+
+
 def family_key(family: str) -> str:
     """Watermark key of a Snowflake query family."""
     return f"snowflake.{family}"
 
 
-def poll_window(agent: Agent, family: str, now: datetime, force: bool = False) -> tuple[datetime, datetime] | None:
-    """Return the window the next poll of ``family`` reads, or None when it is not due yet.
+def next_window(
+    state: FamilyState,
+    poll: PollSettings,
+    grain: timedelta,
+    backfill: timedelta,
+    now: datetime,
+    force: bool = False,
+) -> tuple[datetime, datetime] | None:
+    """Return the window the next poll of a family in ``state`` reads, or None when it is not due yet.
 
     The window starts ``overlap`` before the end of the last successful poll (never at the newest
     row seen: ACCOUNT_USAGE rows land below it), or ``backfill`` before now on the first poll. A
     failed poll leaves the start where it was, so the next success closes the gap.
     """
-    settings = agent.spec.snowflake
-    poll = settings.poll(family)
-    grain = FAMILIES[family].grain
-    state = agent.watermarks.get(family_key(family))
     if not force and state.last_attempt_at is not None and now - from_epoch(state.last_attempt_at) < poll.interval:
         return None
-    start = now - settings.backfill if state.polled_to is None else from_epoch(state.polled_to) - poll.overlap
+    start = now - backfill if state.polled_to is None else from_epoch(state.polled_to) - poll.overlap
     start = floor_to(start, grain)
     if start >= now:
         return None
     return start, now
 
 
-def _chunks(start: datetime, end: datetime, size: timedelta) -> list[tuple[datetime, datetime]]:
+def poll_window(agent: Agent, family: str, now: datetime, force: bool = False) -> tuple[datetime, datetime] | None:
+    """Return the window the next poll of ``family`` reads, or None when it is not due yet (see next_window)."""
+    settings = agent.spec.snowflake
+    state = agent.watermarks.get(family_key(family))
+    return next_window(state, settings.poll(family), FAMILIES[family].grain, settings.backfill, now, force)
+
+
+def chunks(start: datetime, end: datetime, size: timedelta) -> list[tuple[datetime, datetime]]:
     out = []
     cursor = start
     while cursor < end:
@@ -70,7 +87,12 @@ def poll_due(
     """Poll every due family (all of them with ``force``); long windows go in ``chunk``-sized steps, each
     committed on its own."""
     report = PollReport()
-    for family in families or list(FAMILIES):
+    for family in families or POLL_FAMILIES:
+        if family == SLO_FAMILY:
+            from sre_agent.daemon.poll_slo import poll_slos  # poll_slo builds on this module
+
+            poll_slos(agent, now, report, force, should_stop)
+            continue
         window = poll_window(agent, family, now, force)
         if window is None:
             continue
@@ -78,7 +100,7 @@ def poll_due(
         rollup = FAMILIES[family]
         grain = int(rollup.grain.total_seconds())
         total = 0
-        for chunk_start, chunk_end in _chunks(*window, agent.spec.snowflake.chunk):
+        for chunk_start, chunk_end in chunks(*window, agent.spec.snowflake.chunk):
             if should_stop is not None and should_stop():
                 break  # shutting down: the next start resumes from the last committed chunk
             try:

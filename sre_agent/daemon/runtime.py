@@ -20,6 +20,7 @@ from sre_agent.store.alerts import AlertStore
 from sre_agent.store.db import Database
 from sre_agent.store.outbox import Outbox
 from sre_agent.store.rollups import RollupStore
+from sre_agent.store.slo_minutes import SloMinutes
 from sre_agent.store.watermarks import Watermarks
 
 log = logging.getLogger(__name__)
@@ -37,8 +38,10 @@ class Agent:
     watermarks: Watermarks = field(init=False)
     alerts: AlertStore = field(init=False)
     outbox: Outbox = field(init=False)
+    slo_minutes: SloMinutes = field(init=False)
 
     def __post_init__(self) -> None:
+        self.slo_minutes = SloMinutes(self.db)
         self.rollups = RollupStore(self.db)
         self.watermarks = Watermarks(self.db)
         self.alerts = AlertStore(self.db)
@@ -62,9 +65,10 @@ def build_sinks(loaded: LoadedConfig, console: Console | None = None) -> list[Si
     sinks: list[Sink] = []
     for cfg in loaded.config.spec.sinks:
         if isinstance(cfg, ConsoleSinkConfig):
-            sinks.append(ConsoleSink(console, cfg.name))
+            sinks.append(ConsoleSink(console, cfg.name, metrics=cfg.metrics))
         elif isinstance(cfg, JsonlSinkConfig):
-            sinks.append(JsonlSink(loaded.resolve(cfg.path), cfg.name))
+            metrics = loaded.resolve(cfg.metrics_path) if cfg.metrics_path else None
+            sinks.append(JsonlSink(loaded.resolve(cfg.path), cfg.name, metrics))
     return sinks
 
 

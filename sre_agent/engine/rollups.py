@@ -134,5 +134,20 @@ WAREHOUSE_METERING = RollupDef(
     ),
 )
 
-ROLLUPS: dict[str, RollupDef] = {r.name: r for r in (QUERY, WAREHOUSE_LOAD, WAREHOUSE_METERING)}
+SLO = RollupDef(
+    name="slo",
+    view="SNOWFLAKE.ACCOUNT_USAGE.QUERY_HISTORY",
+    grain=timedelta(minutes=1),
+    dims=("slo",),
+    latency_horizon=timedelta(minutes=45),
+    description="Per minute per SLO (name@definition-hash): good and total events pushed down with the SLO's "
+    "filters, and the newest successful load for freshness SLIs.",
+    measures=(
+        Measure("good", "events the SLI counts as good"),
+        Measure("total", "events the SLI counts"),
+        Measure("last_ok", "end of the newest successful load in the minute (epoch s; 0 if none)", combine=Combine.MAX),
+    ),
+)
+
+ROLLUPS: dict[str, RollupDef] = {r.name: r for r in (QUERY, WAREHOUSE_LOAD, WAREHOUSE_METERING, SLO)}
 """Every rollup the agent knows, by name."""

@@ -36,12 +36,32 @@ def format_record(record: dict[str, Any]) -> Text:
     return line
 
 
+def format_metrics(record: dict[str, Any]) -> Text:
+    """Return one line for an SLO metric record: time, SLO, state, budget left, burn per window."""
+    points = record.get("points") or []
+    budget = next((p["value"] for p in points if p["name"] == "slo_error_budget_remaining"), None)
+    burns = [f"{p['dims'].get('window')} {p['value']:.2f}x" for p in points if p["name"] == "slo_burn_rate"]
+    state = str(record.get("state", ""))
+    line = Text()
+    line.append(f"{str(record.get('at', ''))[:16].replace('T', ' ')}Z ", style="dim")
+    line.append(f"{'SLO':<9} {state:<7}", style=_STATE_STYLE.get(state, ""))
+    line.append(str(record.get("slo", "")), style="bold")
+    line.append(f"  budget left {budget * 100:.2f} %" if budget is not None else "  budget unknown")
+    if burns:
+        line.append(f"  burn {', '.join(burns)}", style="dim")
+    return line
+
+
+_STATE_STYLE = {"page": "red", "ticket": "yellow", "ok": "green", "unknown": "cyan"}
+
+
 class ConsoleSink:
     """Writes one line per notification to stdout (via rich: colour only on a TTY)."""
 
-    def __init__(self, console: Console | None = None, name: str = "console") -> None:
+    def __init__(self, console: Console | None = None, name: str = "console", metrics: bool = False) -> None:
         self.name = name
         self.console = console or Console(highlight=False)
+        self.accepts_metrics = metrics
 
     def send(self, records: list[dict[str, Any]]) -> None:
         """Print the records.
@@ -51,7 +71,8 @@ class ConsoleSink:
         """
         try:
             for record in records:
-                self.console.print(format_record(record), soft_wrap=True)
+                line = format_metrics(record) if record.get("type") == "metrics" else format_record(record)
+                self.console.print(line, soft_wrap=True)
         except OSError as exc:
             raise SinkError(self.name, f"cannot write to the console: {exc}") from exc
         except SystemExit as exc:

@@ -1,4 +1,4 @@
-"""Append notifications to a JSON-lines file, exactly once per dedup key (crash-safe)."""
+"""Append notifications (and SLO metric records) to JSON-lines files, exactly once per dedup key."""
 
 from __future__ import annotations
 
@@ -10,16 +10,16 @@ from typing import Any
 from sre_agent.errors import SinkError
 
 
-class JsonlSink:
-    """One JSON object per line; a record whose ``dedup_key`` is already in the file is skipped.
+class _LineFile:
+    """One JSON-lines file that is its own idempotency log: a key already in it is never written again.
 
-    The file itself is the idempotency log: after a crash between writing a line and marking the
-    outbox item delivered, the redelivery finds the key and writes nothing.
+    After a crash between writing a line and marking the outbox item delivered, the redelivery finds
+    the key and writes nothing.
     """
 
-    def __init__(self, path: Path, name: str = "jsonl") -> None:
-        self.name = name
+    def __init__(self, path: Path, sink: str) -> None:
         self.path = path
+        self.sink = sink
         self._seen: set[str] | None = None
 
     def _load_seen(self) -> set[str]:
@@ -35,13 +35,13 @@ class JsonlSink:
                         seen.add(str(key))
         return seen
 
-    def send(self, records: list[dict[str, Any]]) -> None:
+    def append(self, records: list[dict[str, Any]]) -> None:
         """Append the records not yet in the file, then fsync."""
         if self._seen is None:
             try:
                 self._seen = self._load_seen()
             except OSError as exc:
-                raise SinkError(self.name, f"cannot read {self.path}: {exc}") from exc
+                raise SinkError(self.sink, f"cannot read {self.path}: {exc}") from exc
         fresh = [r for r in records if str(r.get("dedup_key")) not in self._seen]
         if not fresh:
             return
@@ -56,8 +56,32 @@ class JsonlSink:
                 os.fsync(handle.fileno())
         except OSError as exc:
             self._seen = None  # some lines may have made it: re-read the file before the retry
-            raise SinkError(self.name, f"cannot write {self.path}: {exc}") from exc
+            raise SinkError(self.sink, f"cannot write {self.path}: {exc}") from exc
         self._seen.update(str(r.get("dedup_key")) for r in fresh)
+
+
+class JsonlSink:
+    """One JSON object per line: notifications to ``path``, SLO metric records to ``metrics_path``."""
+
+    def __init__(self, path: Path, name: str = "jsonl", metrics_path: Path | None = None) -> None:
+        self.name = name
+        self.path = path
+        self._alerts = _LineFile(path, name)
+        self._metrics = _LineFile(metrics_path, name) if metrics_path is not None else None
+
+    @property
+    def accepts_metrics(self) -> bool:
+        """True when a metrics file is configured."""
+        return self._metrics is not None
+
+    def send(self, records: list[dict[str, Any]]) -> None:
+        """Append each record to its file (metric records to the metrics file)."""
+        metrics = [r for r in records if r.get("type") == "metrics"]
+        alerts = [r for r in records if r.get("type") != "metrics"]
+        if alerts:
+            self._alerts.append(alerts)
+        if metrics and self._metrics is not None:
+            self._metrics.append(metrics)
 
     def close(self) -> None:
         """Nothing to release."""

@@ -48,3 +48,13 @@ def human_value(value: float | None, unit: str) -> str:
         case "queries":
             return f"{value:.1f}" if value != int(value) else f"{int(value)}"
     return f"{value:g} {unit}".strip()
+
+
+def human_span(seconds: float) -> str:
+    """Return a long span coarsely: 45m, 19h 23m, 3d 4h (time to budget exhaustion and the like)."""
+    s = max(0, int(seconds))
+    days, rest = divmod(s, 86_400)
+    hours, minutes = rest // 3600, rest % 3600 // 60
+    if days:
+        return f"{days}d {hours}h"
+    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m"

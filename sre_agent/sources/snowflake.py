@@ -12,9 +12,11 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from sre_agent.config.slo import SloDoc
 from sre_agent.engine.histogram import BUCKETS
 from sre_agent.engine.rollups import HIST_COLUMNS, QUERY, WAREHOUSE_LOAD, WAREHOUSE_METERING, RollupDef
 from sre_agent.errors import SourceError
+from sre_agent.sources import slo_sql
 from sre_agent.sources import snowflake_sql as sql
 from sre_agent.store.rollups import BUCKET, LE
 
@@ -49,6 +51,22 @@ def parse_histogram(hist: pl.Series) -> np.ndarray:
         pairs["n"].to_numpy(),
     )
     return matrix
+
+
+VISIBLE_SERIES = "*"
+"""SLO rollup series counting every QUERY_HISTORY row per minute (the view's visibility frontier)."""
+
+
+def _slo_part(raw: pl.DataFrame, key: str, good: str, total: str, last_ok: str) -> pl.DataFrame:
+    """One SLO's columns of a statement result as rollup rows (minutes where it saw nothing are dropped)."""
+    frame = raw.select(
+        pl.col("bucket_start").dt.epoch("s").cast(pl.Int64).alias(BUCKET),
+        pl.lit(key).alias("slo"),
+        pl.col(good).cast(pl.Float64).fill_null(0).round(0).cast(pl.Int64).alias("good"),
+        pl.col(total).cast(pl.Float64).fill_null(0).round(0).cast(pl.Int64).alias("total"),
+        pl.col(last_ok).dt.epoch("s").fill_null(0).cast(pl.Int64).alias("last_ok"),
+    )
+    return frame.filter((pl.col("total") > 0) | (pl.col("good") > 0) | (pl.col("last_ok") > 0))
 
 
 class SnowflakeSource:
@@ -141,6 +159,38 @@ class SnowflakeSource:
                 how="horizontal",
             )
         return out
+
+    def fetch_slos(self, docs: list[SloDoc], start: datetime, end: datetime) -> pl.DataFrame:
+        """Per-minute SLO rollup rows (bucket, slo, good, total, last_ok) for ``docs`` in ``[start, end)``.
+
+        Besides one series per SLO key, SLIs over QUERY_HISTORY add the series ``*``: every row seen per
+        minute, which tells how far the view is visible (a quiet SLO is not a late one).
+        """
+        window: dict[str, object] = {
+            "window_start": ("TIMESTAMP_LTZ", start),
+            "window_end": ("TIMESTAMP_LTZ", end),
+        }
+        parts = []
+        if any(not slo_sql.from_tasks(d) for d in docs):
+            q = slo_sql.query_slo_rollup(docs)
+            raw = self.run(q.query, {**window, **q.values})
+            if not raw.is_empty():
+                raw = raw.with_columns(pl.lit(0).alias("zero"), pl.lit(None, pl.Datetime("us", "UTC")).alias("none"))
+                parts.append(_slo_part(raw, VISIBLE_SERIES, "zero", "seen", "none"))
+                parts.extend(
+                    _slo_part(raw, key, f"good_{i}", f"total_{i}", f"last_ok_{i}") for i, key in enumerate(q.keys)
+                )
+        if any(slo_sql.from_tasks(d) for d in docs):
+            q = slo_sql.query_task_freshness(docs)
+            raw = self.run(q.query, {**window, **q.values})
+            if not raw.is_empty():
+                raw = raw.with_columns(pl.lit(0).alias("zero"))
+                for i, key in enumerate(q.keys):
+                    rows = raw.filter(pl.col("task") == str(q.values[f"t{i}"]))
+                    parts.append(_slo_part(rows, key, "zero", "zero", "last_ok"))
+        schema = {BUCKET: pl.Int64, "slo": pl.String, "good": pl.Int64, "total": pl.Int64, "last_ok": pl.Int64}
+        frames = [p for p in parts if not p.is_empty()]
+        return pl.concat(frames) if frames else pl.DataFrame(schema=schema)
 
     def check(self, start: datetime, end: datetime) -> int:
         """Run the access check; return the number of queries Snowflake reports in ``[start, end)``."""

@@ -139,5 +139,18 @@ CREATE TABLE cycles (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (V1,)
+V2 = """
+CREATE TABLE rollup_slo (
+    series_id INTEGER NOT NULL REFERENCES series(series_id),
+    bucket INTEGER NOT NULL,
+    observed_at INTEGER NOT NULL,
+    good INTEGER NOT NULL,
+    total INTEGER NOT NULL,
+    last_ok INTEGER NOT NULL,
+    PRIMARY KEY (series_id, bucket)
+) WITHOUT ROWID;
+CREATE INDEX rollup_slo_bucket ON rollup_slo(bucket);
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2)
 """Migration n (1-based) brings the schema from version n-1 to n."""

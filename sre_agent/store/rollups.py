@@ -57,14 +57,22 @@ class RollupStore:
         end: int,
         frame: pl.DataFrame,
         observed_at: int,
+        series: list[tuple[object, ...]] | None = None,
     ) -> int:
         """Replace every row with ``start <= bucket < end`` by the rows of ``frame``; return rows written.
 
         Re-reading a window and replacing it whole is what makes late rows safe: a bucket is always
         the aggregate of everything visible at the last poll that covered it, never a sum of polls.
+        ``series`` (dimension values) limits the replacement to those series (SLOs are polled per SLO).
         """
         table = table_of(rollup)
-        conn.execute(f"DELETE FROM {table} WHERE {BUCKET} >= ? AND {BUCKET} < ?", (start, end))
+        if series is None:
+            conn.execute(f"DELETE FROM {table} WHERE {BUCKET} >= ? AND {BUCKET} < ?", (start, end))
+        else:
+            for sid in self._series_ids(conn, rollup, series):
+                conn.execute(
+                    f"DELETE FROM {table} WHERE series_id = ? AND {BUCKET} >= ? AND {BUCKET} < ?", (sid, start, end)
+                )
         if frame.is_empty():
             return 0
         dims = list(rollup.dims)
@@ -102,6 +110,13 @@ class RollupStore:
         for label, allowed in (where or {}).items():
             frame = frame.filter(pl.col(label).is_in(allowed))
         return frame.select(["series_id", BUCKET, OBSERVED, *rollup.dims, *values])
+
+    def series_id(self, rollup: RollupDef, values: tuple[object, ...]) -> int | None:
+        """Id of the series with these dimension values, if it exists."""
+        rows = self.db.read(
+            "SELECT series_id FROM series WHERE rollup = ? AND labels = ?", (rollup.name, _labels_json(rollup, values))
+        )
+        return int(rows[0]["series_id"]) if rows else None
 
     def series(self, rollup: RollupDef) -> pl.DataFrame:
         """Return every known series of ``rollup`` with its dimension values."""

@@ -13,6 +13,8 @@ import yaml
 from support import REPO
 
 from sre_agent.cli import main
+from sre_agent.config.loader import load_config
+from sre_agent.config.slo import slo_key
 from sre_agent.exit_codes import ExitCode
 
 pytestmark = pytest.mark.integration
@@ -36,6 +38,7 @@ def _embedded_config(tmp: Path, **snowflake: object) -> Path:
     data = yaml.safe_load((REPO / "examples" / "embedded.yaml").read_text())
     spec = data["spec"]
     spec["rules"] = [str(REPO / "rules")]
+    spec["slos"] = [str(REPO / "slo_definitions")]
     spec["runbooks"] = str(REPO / "runbooks")
     spec["store"]["path"] = str(tmp / "state.db")
     spec["sinks"] = [{"type": "jsonl", "name": "alerts-file", "path": str(tmp / "alerts.jsonl")}]
@@ -123,7 +126,9 @@ def test_once_runs_a_cycle_then_status_and_health_read_the_store(tmp_path: Path,
     assert main(["status", "--config", str(config), "--format", "json"]) == ExitCode.OK
     status = json.loads(capsys.readouterr().out)
     families = {s["family"]: s for s in status["sources"]}
-    assert set(families) == {"snowflake.query", "snowflake.warehouse_load", "snowflake.warehouse_metering"}
+    slos = {f"snowflake.slo:{slo_key(s)}" for s in load_config(config).slos}
+    assert len(slos) == 9
+    assert set(families) == {"snowflake.query", "snowflake.warehouse_load", "snowflake.warehouse_metering"} | slos
     assert all(s["consecutive_failures"] == 0 for s in families.values())
     assert main(["health", "--config", str(config)]) == ExitCode.OK
 

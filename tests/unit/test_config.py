@@ -33,6 +33,17 @@ SHIPPED_RULES = {
     "warehouse-queueing",
     "warehouse-remote-spill",
 }
+SHIPPED_SLOS = {
+    "trade-analytics-dashboard-p95",
+    "trade-analytics-dashboard-under-10s",
+    "risk-calculation-availability",
+    "risk-calculation-latency",
+    "trade-ingest-copy-success",
+    "trade-executions-freshness",
+    "desk-pnl-refresh-freshness",
+    "regulatory-reporting-batch-success",
+    "portfolio-api-availability",
+}
 
 AGENT_YAML = """\
 apiVersion: sre-agent/v1
@@ -603,7 +614,7 @@ SEMANTIC_ERRORS = [
         "unsupported kind 'LatencyAnomaly'; this version evaluates: Threshold",
         id="unsupported-kind",
     ),
-    pytest.param(["not", "a", "mapping"], "", "a rule document must be a mapping", id="not-a-mapping"),
+    pytest.param(["not", "a", "mapping"], "", "a document must be a mapping", id="not-a-mapping"),
 ]
 
 
@@ -850,7 +861,9 @@ def test_shipped_embedded_config_and_rules_load_without_any_issue() -> None:
     assert loaded.warnings == []
     assert {r.name for r in loaded.rules} == SHIPPED_RULES
     assert loaded.config.spec.snowflake.embedded is not None
-    assert {Path(f).resolve().parent for f in loaded.rule_files.values()} == {REPO / "rules"}
+    assert {Path(loaded.rule_files[r.name]).resolve().parent for r in loaded.rules} == {REPO / "rules"}
+    assert {Path(loaded.rule_files[s.name]).resolve().parent for s in loaded.slos} == {REPO / "slo_definitions"}
+    assert {s.name for s in loaded.slos} == SHIPPED_SLOS
 
 
 def test_every_shipped_rule_has_an_existing_runbook() -> None:
@@ -859,6 +872,10 @@ def test_every_shipped_rule_has_an_existing_runbook() -> None:
     for rule in loaded.rules:
         assert rule.spec.runbook, f"{rule.name} has no runbook"
         assert (REPO / "runbooks" / f"{rule.spec.runbook}.md").is_file(), rule.name
+    for slo in loaded.slos:
+        assert slo.spec.runbook, f"{slo.name} has no runbook"
+        runbook = (REPO / "runbooks" / f"{slo.spec.runbook}.md").read_text(encoding="utf-8")
+        assert slo.name in runbook.split("---")[1], f"{slo.name} is not in its runbook's alerts list"
 
 
 def test_shipped_rules_validate_against_the_embedded_inventory_and_runbooks() -> None:
@@ -885,7 +902,7 @@ def test_validate_command_accepts_the_shipped_default_config(
 
     out = capsys.readouterr().out
     assert code == 0
-    assert f"{len(SHIPPED_RULES)} rule(s) are valid" in _plain(out)
+    assert f"{len(SHIPPED_RULES)} rule(s) and {len(SHIPPED_SLOS)} SLO(s) are valid" in _plain(out)
 
 
 def test_validate_command_exits_3_and_prints_file_line_col_for_a_bad_rule(

@@ -1,0 +1,257 @@
+"""SLOs in an evaluation pass: stored minutes → engine → one alert per SLO (page/ticket) and its metrics.
+
+One SLO is one alert instance whatever tier fires: a ticket that turns into a page escalates in place,
+a page whose fast windows clear while a slow tier still burns de-escalates to a ticket without a new
+notification, and the alert resolves when no tier burns any more — one incident, one notification.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+
+from sre_agent.alerting.fingerprint import fingerprint
+from sre_agent.alerting.lifecycle import Instance, RulePolicy, Transition, step
+from sre_agent.config.durations import format_duration
+from sre_agent.config.slo import SloDoc, slo_key
+from sre_agent.config.slo_checks import slo_lookback
+from sre_agent.config.specs import NoDataPolicy
+from sre_agent.daemon.eval_context import EvalContext
+from sre_agent.daemon.poll import SLO_FAMILY
+from sre_agent.daemon.poll_slo import slo_watermark
+from sre_agent.daemon.runtime import Agent
+from sre_agent.engine import slo as engine
+from sre_agent.engine.frames import BoolArray
+from sre_agent.engine.rollups import SLO
+from sre_agent.engine.threshold import DataView
+from sre_agent.model import AlertState, Condition, ConditionState, EventKind, Labels, from_epoch, iso
+from sre_agent.sinks.render import human_span
+from sre_agent.sources import slo_sql
+from sre_agent.sources.snowflake import VISIBLE_SERIES
+from sre_agent.store.slo_minutes import SloMinutes
+from sre_agent.store.watermarks import Watermarks
+
+SLO_POLICY = RulePolicy(on_no_data=NoDataPolicy.KEEP_LAST, no_data_timeout=timedelta(hours=1))
+"""Tiers fire at once (their windows are the debounce); without data an alert holds for up to an hour."""
+STATE_CODES = {engine.OK: 0, engine.TICKET: 1, engine.PAGE: 2, engine.UNKNOWN: -1}
+"""``slo_state`` metric values."""
+
+
+@dataclass
+class SloReader:
+    """What reading an SLO's data needs: the agent spec, watermarks and stored minutes (daemon or CLI)."""
+
+    spec: Any
+    watermarks: Watermarks
+    minutes: SloMinutes
+
+    @classmethod
+    def of(cls, agent: Agent) -> SloReader:
+        """The reader of a running agent (shares its minute cache)."""
+        return cls(agent.spec, agent.watermarks, agent.slo_minutes)
+
+
+@dataclass
+class SloInputs:
+    """One SLO's events and how far they can be trusted, ready for the engine."""
+
+    events: engine.SloEvents
+    view: DataView
+    stale: BoolArray
+
+
+def slo_view(reader: SloReader, slo: SloDoc) -> DataView:
+    """What polling has established for ``slo``'s series."""
+    state = reader.watermarks.get(slo_watermark(slo_key(slo)))
+    grace = reader.spec.evaluation.stale_after.total_seconds()
+    interval = reader.spec.snowflake.poll(SLO_FAMILY).interval.total_seconds()
+    return DataView(
+        state.covered_from,
+        state.polled_to,
+        int(SLO.latency_horizon.total_seconds()),
+        int(interval + grace),
+        failing=state.consecutive_failures > 0,
+    )
+
+
+def slo_inputs(reader: SloReader, slo: SloDoc, instants: np.ndarray) -> SloInputs:
+    """Load ``slo``'s minutes for evaluating at ``instants`` and build its events."""
+    key = slo_key(slo)
+    view = slo_view(reader, slo)
+    hour = 3600
+    lo = (int(instants.min()) - int(slo_lookback(slo).total_seconds())) // hour * hour
+    hi = -(-int(instants.max()) // engine.MINUTE) * engine.MINUTE
+    overlap = int(reader.spec.snowflake.poll(SLO_FAMILY).overlap.total_seconds())
+    raw = reader.minutes.load(key, lo, (view.covered_from, view.polled_to), overlap)
+    visible: int | None = None
+    if not slo_sql.from_tasks(slo):
+        newest = reader.minutes.newest_bucket(VISIBLE_SERIES)
+        if newest is not None and view.polled_to is not None:
+            visible = min(newest + engine.MINUTE, view.polled_to)
+    coverage = engine.Coverage(view.covered_from, view.complete_before, visible)
+    events = engine.build_events(slo.spec, raw, lo, hi, coverage)
+    return SloInputs(events, view, view.stale(instants))
+
+
+def slo_labels(agent: Agent, slo: SloDoc) -> Labels:
+    """Labels of ``slo``'s alert: the agent's and the SLO's own, plus slo, service, owner and domain."""
+    labels = {**agent.spec.labels, **slo.metadata.labels, "slo": slo.name, "service": slo.spec.service}
+    labels["owner"] = slo.spec.owner
+    if slo.spec.domain:
+        labels["domain"] = slo.spec.domain
+    return labels
+
+
+def _pct(value: object) -> str:
+    return "unknown" if value is None else f"{float(value) * 100:.2f} %"  # type: ignore[arg-type]
+
+
+def _eta(seconds: int | None) -> str:
+    if seconds is None:
+        return ""
+    return ", already exhausted" if seconds <= 0 else f", exhausted in {human_span(seconds)} at this rate"
+
+
+def evidence_of(slo: SloDoc, snapshot: dict[str, Any], severity: str | None) -> dict[str, Any]:
+    """What a receiver needs to judge an SLO alert: both windows' burn, the budget, exhaustion, projection."""
+    spec = slo.spec
+    tiers = snapshot["tiers"]
+    firing = next((t for t in tiers if t["state"] == engine.BREACH and t["severity"] == severity), None)
+    evidence: dict[str, Any] = {
+        "slo": slo.name,
+        "objective_percent": float(spec.objective),
+        "budgeting_method": spec.budgeting_method,
+        "period": snapshot["period"]
+        | {
+            "start": iso(from_epoch(snapshot["period"]["start"])),
+            "end": iso(from_epoch(snapshot["period"]["end"])),
+        },
+        "window_end": iso(from_epoch(snapshot["window_end"])),
+        "budget_remaining": snapshot["budget_remaining"],
+        "burn_now": snapshot["burn_now"],
+        "exhaustion_s": snapshot["exhaustion_s"],
+        "projected_sli": snapshot["projected_sli"],
+        "projection_at": iso(from_epoch(snapshot["projection_at"])),
+        "tiers": tiers,
+    }
+    if firing is not None:
+        tier = next(t for t in spec.alerting.effective_tiers() if t.label == firing["windows"])
+        long_burn = firing["long_burn"] or 0.0
+        evidence["firing_tier"] = firing
+        evidence["windows"] = {
+            w: snapshot["windows"][w] for w in (format_duration(tier.long), format_duration(tier.short))
+        }
+        # Workbook: an alert on this tier fires having consumed burn × long window / period of the budget.
+        evidence["budget_consumed_by_window"] = round(long_burn * tier.long / spec.period.length, 9)
+    return evidence
+
+
+def _summary(slo: SloDoc, snapshot: dict[str, Any], kind: EventKind, spent: float | None) -> str:
+    spec = slo.spec
+    period = format_duration(spec.period.length) if spec.period.rolling else f"calendar {spec.period.calendar}"
+    left = _pct(snapshot["budget_remaining"])
+    if kind is EventKind.RESOLVED:
+        used = f"; this incident used {_pct(spent)} of the budget" if spent is not None else ""
+        return f"SLO {slo.name}: burn back under every alerting factor{used}; {left} of the {period} budget left"
+    firing = [t for t in snapshot["tiers"] if t["state"] == engine.BREACH]
+    worst = next((t for t in firing if t["severity"] == engine.PAGE), firing[0] if firing else None)
+    if worst is None:
+        return f"SLO {slo.name}: {left} of the {period} budget left"
+    long_w, short_w = worst["windows"].split("/")
+    return (
+        f"SLO {slo.name} ({spec.service}): error budget burning {worst['long_burn']:.1f}x over {long_w} and "
+        f"{worst['short_burn']:.1f}x over {short_w} ({worst['severity']} at {worst['factor']}x); {left} of the "
+        f"{period} budget left{_eta(snapshot['exhaustion_s'])}"
+    )
+
+
+def _condition(
+    slo: SloDoc, labels: Labels, result: engine.SloResult, k: int, stale: bool
+) -> tuple[Condition, dict[str, Any]]:
+    spec = slo.spec
+    state = str(result.state[k])
+    at = from_epoch(int(result.instants[k]))
+    snapshot = engine.at_instant(spec, result, k)
+    if stale:
+        return Condition(slo.name, labels, at, ConditionState.STALE), snapshot
+    if state in (engine.PAGE, engine.TICKET):
+        severity = spec.alerting.page_severity if state == engine.PAGE else spec.alerting.ticket_severity
+        tier = engine.firing_tier(result, k, state)
+        assert tier is not None
+        long_burn = result.windows[format_duration(tier.tier.long)].burn[k]
+        evidence = evidence_of(slo, snapshot, state)
+        return Condition(
+            slo.name, labels, at, ConditionState.BREACH, severity, float(long_burn), tier.factor, evidence
+        ), snapshot
+    cond_state = ConditionState.OK if state == engine.OK else ConditionState.NO_DATA
+    burn = snapshot["burn_now"]
+    assert burn is None or isinstance(burn, float)
+    evidence = evidence_of(slo, snapshot, None)
+    if cond_state is ConditionState.NO_DATA:
+        evidence["reason"] = "too few events (min_events), windows not covered by polls, or data still landing"
+    return Condition(slo.name, labels, at, cond_state, None, burn, None, evidence), snapshot
+
+
+def advance_slo(ctx: EvalContext, slo: SloDoc) -> None:
+    """Evaluate ``slo`` at the pass's instants, step its alert and queue its metrics."""
+    agent = ctx.agent
+    inputs = slo_inputs(SloReader.of(agent), slo, ctx.instants)
+    result = engine.evaluate_slo(slo.spec, inputs.events, ctx.instants, inputs.stale)
+    labels = slo_labels(agent, slo)
+    fp = fingerprint(slo.name, labels)
+    inst = ctx.instances.get(fp) or Instance(fp, slo.name, labels)
+    for k in range(len(ctx.instants)):
+        burning = str(result.state[k]) in (engine.PAGE, engine.TICKET)
+        if inst.state is AlertState.INACTIVE and not burning:
+            continue
+        cond, snapshot = _condition(slo, labels, result, k, bool(inputs.stale[k]))
+        new, transitions = step(inst, cond, SLO_POLICY)
+        for tr in transitions:
+            spent = None
+            if tr.kind is EventKind.RESOLVED:
+                spent = engine.budget_spent(
+                    slo.spec,
+                    inputs.events,
+                    int(tr.starts_at.timestamp()),
+                    int(result.anchors[k]),
+                    float(result.period_expected[k]),
+                )
+                tr = _with_evidence(tr, {**new.evidence, "budget_spent_by_incident": spent})  # noqa: PLW2901
+            annotations = {"summary": _summary(slo, snapshot, tr.kind, spent), "description": slo.spec.description}
+            if slo.spec.runbook:
+                annotations["runbook"] = agent.spec.runbook_url.format(id=slo.spec.runbook)
+            ctx.transitions.append((tr, annotations))
+        inst = ctx.keep(inst, new)
+    last = len(ctx.instants) - 1
+    ctx.metrics.append(metrics_record(slo, engine.at_instant(slo.spec, result, last), agent.spec.labels))
+
+
+def _with_evidence(tr: Transition, evidence: dict[str, Any]) -> Transition:
+    return replace(tr, instance=replace(tr.instance, evidence=evidence))
+
+
+def metrics_record(slo: SloDoc, snapshot: dict[str, Any], static: Labels) -> dict[str, Any]:
+    """The metric points of one SLO at one instant: SLI and burn per window, budget remaining, state."""
+    dims = {**static, "slo": slo.name, "service": slo.spec.service}
+    points: list[dict[str, Any]] = []
+    for window, figures in snapshot["windows"].items():
+        if figures["sli"] is not None and figures["known"]:
+            points.append({"name": "slo_sli", "dims": {**dims, "window": window}, "value": figures["sli"]})
+            points.append({"name": "slo_burn_rate", "dims": {**dims, "window": window}, "value": figures["burn_rate"]})
+    if snapshot["period"]["sli"] is not None:
+        points.append({"name": "slo_sli", "dims": {**dims, "window": "period"}, "value": snapshot["period"]["sli"]})
+    if snapshot["budget_remaining"] is not None:
+        points.append({"name": "slo_error_budget_remaining", "dims": dims, "value": snapshot["budget_remaining"]})
+    points.append({"name": "slo_state", "dims": dims, "value": STATE_CODES[snapshot["state"]]})
+    at = iso(from_epoch(snapshot["instant"]))
+    return {
+        "type": "metrics",
+        "dedup_key": f"metrics:{slo.name}:{snapshot['instant']}",
+        "slo": slo.name,
+        "at": at,
+        "state": snapshot["state"],
+        "points": points,
+    }

@@ -1,0 +1,360 @@
+"""The SLO commands: `slo status`, `slo export --openslo` and `backtest`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from sre_agent.backtest import Incident, Replay, instants_between, quality, read_events_csv, read_incidents, replay
+from sre_agent.config.durations import format_duration
+from sre_agent.config.loader import LoadedConfig, load_documents
+from sre_agent.config.openslo import to_openslo
+from sre_agent.config.slo import SloDoc, slo_key
+from sre_agent.config.slo_checks import slo_lookback
+from sre_agent.engine import slo as engine
+from sre_agent.errors import ConfigError, ConfigIssue, SreAgentError
+from sre_agent.exit_codes import ExitCode
+from sre_agent.model import from_epoch, iso, to_epoch
+
+Parse = Callable[[str], timedelta]
+
+
+def add_commands(
+    sub: Any, with_config: Callable[[argparse.ArgumentParser], argparse.ArgumentParser], duration: Parse
+) -> None:
+    """Register `slo` and `backtest` on the top-level subparsers."""
+    slo = sub.add_parser("slo", help="SLO status and OpenSLO export")
+    slo_sub = slo.add_subparsers(dest="slo_command", required=True, metavar="SLO_COMMAND")
+    status = with_config(
+        slo_sub.add_parser(
+            "status",
+            help="every SLO: SLI, objective, budget left, burn per window, state, exhaustion ETA (from the store)",
+        )
+    )
+    status.add_argument("--format", choices=["table", "json"], default="table")
+    status.add_argument("--at", type=_instant, default=None, help="ISO instant (default: the last evaluation)")
+    export = with_config(slo_sub.add_parser("export", help="print SLOs as OpenSLO v1 documents"))
+    export.add_argument("--openslo", action="store_true", required=True, help="OpenSLO v1 (the only format)")
+    export.add_argument("paths", nargs="*", type=Path, help="SLO files or folders (default: the config's slos)")
+
+    backtest = with_config(
+        sub.add_parser(
+            "backtest",
+            help="replay an SLO's alerting over history (store, Snowflake or an offline CSV)",
+            description="Replay the SLOs of FILE minute by minute with the agent's engine and alert state machine. "
+            "With --events, history is a CSV of timestamp (ISO 8601 UTC, one row per minute), good, total; "
+            "otherwise it is the state store (or, for an SLO the agent has not polled yet, Snowflake). "
+            "With labelled incidents (--incidents, or the embedded generator's) it reports precision, recall, "
+            "detection and reset time.",
+        )
+    )
+    backtest.add_argument("--slo", type=Path, required=True, help="SLO file (sre-agent/v1 or OpenSLO v1)")
+    backtest.add_argument("--since", type=duration, default=timedelta(days=30), help="how far back (default 30d)")
+    backtest.add_argument("--events", type=Path, default=None, help="offline CSV: timestamp,good,total per minute")
+    backtest.add_argument("--step", type=duration, default=timedelta(minutes=1), help="evaluation step (1m)")
+    backtest.add_argument("--incidents", type=Path, default=None, help="labelled incidents (CSV start,end,id,slo)")
+    backtest.add_argument("--format", choices=["table", "json"], default="table")
+
+
+def _instant(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected an ISO instant such as 2026-11-05T14:00:00Z, got {text!r}") from exc
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _read_store(loaded: LoadedConfig) -> Any:
+    from sre_agent.errors import StoreError
+    from sre_agent.store.db import Database
+
+    path = loaded.resolve(loaded.config.spec.store.path)
+    if not path.exists():
+        raise StoreError(f"no state store at {path}: the agent has not run with this config yet")
+    return Database(path, writer=False)
+
+
+def _reader(loaded: LoadedConfig, db: Any) -> Any:
+    from sre_agent.daemon.evaluate_slo import SloReader
+    from sre_agent.store.slo_minutes import SloMinutes
+    from sre_agent.store.watermarks import Watermarks
+
+    return SloReader(loaded.config.spec, Watermarks(db), SloMinutes(db))
+
+
+def _last_instant(db: Any) -> datetime | None:
+    rows = db.read("SELECT value FROM evaluation_state WHERE key = 'last_instant'")
+    return from_epoch(int(rows[0]["value"])) if rows else None
+
+
+def cmd_slo_status(args: argparse.Namespace, loaded: LoadedConfig, console: Console) -> int:
+    """Print every configured SLO's status as of the last evaluation (or ``--at``)."""
+    from sre_agent.slo_status import render, snapshot
+
+    if not loaded.slos:
+        console.print("no SLOs configured (spec.slos in the agent config)", style="yellow")
+        return ExitCode.OK
+    db = _read_store(loaded)
+    try:
+        at = args.at or _last_instant(db) or datetime.now(UTC)
+        reader = _reader(loaded, db)
+        snapshots = [snapshot(reader, slo, at) for slo in loaded.slos]
+    finally:
+        db.close()
+    if args.format == "json":
+        console.print_json(json.dumps({"at": iso(at), "slos": snapshots}, default=str))
+    else:
+        render(snapshots, console)
+    return ExitCode.OK
+
+
+def _load_slos(paths: list[Path], loaded: LoadedConfig | None) -> list[SloDoc]:
+    found = load_documents(paths, loaded.config if loaded else None)
+    errors = [i for i in found.issues if i.severity == "error"]
+    if errors:
+        raise ConfigError(found.issues)
+    if not found.slos:
+        where = ", ".join(str(p) for p in paths)
+        raise ConfigError([ConfigIssue(where, 1, 1, "", "no SLO documents found (kind: SLO, or OpenSLO kind: SLO)")])
+    return found.slos
+
+
+def cmd_slo_export(args: argparse.Namespace, loaded: LoadedConfig | None, console: Console) -> int:
+    """Print OpenSLO v1 for the given files (or the config's SLOs)."""
+    slos = _load_slos(list(args.paths), loaded) if args.paths else (loaded.slos if loaded else [])
+    docs = [doc for slo in slos for doc in to_openslo(slo)]
+    text = yaml.safe_dump_all(docs, sort_keys=False, allow_unicode=True)
+    console.print(text, markup=False, highlight=False, soft_wrap=True, end="")
+    return ExitCode.OK
+
+
+def _history_from_store(loaded: LoadedConfig, slo: SloDoc, lo: int) -> tuple[engine.SloEvents, int, int] | None:
+    from sre_agent.daemon.evaluate_slo import slo_view
+    from sre_agent.sources.slo_sql import from_tasks
+    from sre_agent.sources.snowflake import VISIBLE_SERIES
+
+    path = loaded.resolve(loaded.config.spec.store.path)
+    if not path.exists():
+        return None
+    db = _read_store(loaded)
+    try:
+        reader = _reader(loaded, db)
+        view = slo_view(reader, slo)
+        if view.polled_to is None or view.covered_from is None:
+            return None
+        raw = reader.minutes.load(slo_key(slo), lo, (view.covered_from, view.polled_to), 0)
+        newest = None if from_tasks(slo) else reader.minutes.newest_bucket(VISIBLE_SERIES)
+    finally:
+        db.close()
+    end = view.polled_to
+    visible = min(newest + 60, end) if newest is not None else None
+    # Hindsight: every stored minute is as complete as it will get (the live agent judged with the lag).
+    coverage = engine.Coverage(view.covered_from, end, visible if visible is not None else end)
+    return engine.build_events(slo.spec, raw, lo, end, coverage), view.covered_from, end
+
+
+def _history_from_snowflake(
+    loaded: LoadedConfig, slos: list[SloDoc], lo: int, now: datetime
+) -> tuple[dict[str, tuple[engine.SloEvents, int, int]], list[Incident]]:
+    from sre_agent.daemon.poll import chunks
+    from sre_agent.simulate.embedded import start_embedded
+    from sre_agent.sources.snowflake import VISIBLE_SERIES, SnowflakeSource
+    from sre_agent.sources.snowflake_conn import connect_kwargs, connector
+    from sre_agent.store.rollups import BUCKET
+
+    account = None
+    connect = None
+    incidents: list[Incident] = []
+    embedded = loaded.config.spec.snowflake.embedded
+    if embedded is not None:
+        account = start_embedded(embedded, now)
+        connect = connector(account.connect_kwargs())
+        incidents = generator_incidents(account.seeder.cfg.incidents)
+    elif loaded.config.spec.snowflake.connection is not None:
+        connect = connector(connect_kwargs(loaded.config.spec.snowflake.connection))
+    assert connect is not None  # the config validator requires embedded or connection
+    source = SnowflakeSource(connect, loaded.latency_thresholds_ms())
+    frames = []
+    try:
+        for a, b in chunks(from_epoch(lo), now, loaded.config.spec.snowflake.chunk):
+            frames.append(source.fetch_slos(slos, a, b))
+    finally:
+        source.close()
+        if account is not None:
+            account.stop()
+    frame = pl.concat([f for f in frames if f.height]) if any(f.height for f in frames) else frames[0]
+    end = to_epoch(now) // 60 * 60
+    seen = frame.filter(pl.col("slo") == VISIBLE_SERIES)[BUCKET]
+    visible = min(int(seen.max()) + 60, end) if seen.len() else end  # type: ignore[arg-type]
+    out = {}
+    for slo in slos:
+        rows = frame.filter(pl.col("slo") == slo_key(slo)).sort(BUCKET)
+        raw = engine.RawMinutes(
+            rows[BUCKET].to_numpy().astype(np.int64),
+            rows["good"].to_numpy().astype(np.float64),
+            rows["total"].to_numpy().astype(np.float64),
+            rows["last_ok"].to_numpy().astype(np.int64),
+        )
+        coverage = engine.Coverage(lo, end, visible)
+        out[slo.name] = (engine.build_events(slo.spec, raw, lo, end, coverage), lo, end)
+    return out, incidents
+
+
+def generator_incidents(scripted: Any) -> list[Incident]:
+    """The workload generator's scripted incidents as ground truth, each for the SLOs of its service."""
+    return [Incident(inc.id, inc.start, inc.end, service=inc.service) for inc in scripted]
+
+
+def _events_from_csv(path: Path, slos: list[SloDoc]) -> dict[str, tuple[engine.SloEvents, int, int]]:
+    raw, first, end = read_events_csv(path)
+    out = {}
+    for slo in slos:
+        if slo.spec.sli.kind == "freshness":
+            raise SreAgentError(f"SLO {slo.name}: a freshness SLI needs load times; a good/total CSV cannot drive it")
+        coverage = engine.Coverage(first, end, end)
+        out[slo.name] = (engine.build_events(slo.spec, raw, first, end, coverage), first, end)
+    return out
+
+
+def cmd_backtest(args: argparse.Namespace, loaded: LoadedConfig | None, console: Console) -> int:
+    """Replay the SLOs of ``--slo`` and print alerts (and quality against incidents)."""
+    slos = _load_slos([args.slo], loaded)
+    if args.step < timedelta(minutes=1) or args.step % timedelta(minutes=1):
+        raise SreAgentError("--step must be whole minutes (1m or more)")
+    incidents: list[Incident] = []
+    source = "events"
+    if args.events is not None:
+        histories = _events_from_csv(args.events, slos)
+    else:
+        if loaded is None:
+            raise SreAgentError("backtest without --events needs an agent config (--config) for the store")
+        now = datetime.now(UTC)
+        histories = {}
+        missing = []
+        for slo in slos:
+            lo = to_epoch(now - args.since - slo_lookback(slo)) // 3600 * 3600
+            stored = _history_from_store(loaded, slo, lo)
+            if stored is None:
+                missing.append(slo)
+            else:
+                histories[slo.name] = stored
+        source = "store"
+        if missing:
+            lo = min(to_epoch(now - args.since - slo_lookback(s)) for s in missing) // 3600 * 3600
+            fetched, incidents = _history_from_snowflake(loaded, missing, lo, now)
+            histories.update(fetched)
+            source = "snowflake" if not histories.keys() - fetched.keys() else "store+snowflake"
+    if args.incidents is not None:
+        incidents = read_incidents(args.incidents)
+    replays: list[Replay] = []
+    for slo in slos:
+        events, first, end = histories[slo.name]
+        start = first if args.events is not None else max(first, end - int(args.since.total_seconds()))
+        instants = instants_between(start, end, args.step)
+        if len(instants) == 0:
+            raise SreAgentError(f"SLO {slo.name}: no history to replay")
+        replays.append(replay(slo, events, instants))
+    report: dict[str, Any] = {
+        "alerts": [a.to_dict() for r in replays for a in r.alerts],
+        "slos": [r.summary() for r in replays],
+        "step": format_duration(args.step),
+        "history": source,
+    }
+    if incidents:
+        report["quality"] = quality(replays, incidents)
+    if args.format == "json":
+        console.print_json(json.dumps(report, default=str))
+    else:
+        _render(report, console)
+    return ExitCode.OK
+
+
+def _render(report: dict[str, Any], console: Console) -> None:
+    table = Table(title="Backtest: alerts the agent would have sent", show_lines=False)
+    for column in ("SLO", "severity", "windows", "start", "end", "peak burn"):
+        table.add_column(column)
+    for a in report["alerts"]:
+        table.add_row(
+            a["slo"],
+            a["severity"],
+            a["windows"],
+            a["start"],
+            a["end"] or "firing",
+            f"{a['peak_long_window_burn']:.1f}x",
+        )
+    console.print(table)
+    for s in report["slos"]:
+        final = s["final"]
+        sli = "—" if final["period_sli"] is None else f"{final['period_sli'] * 100:.3f} %"
+        left = "—" if final["budget_remaining"] is None else f"{final['budget_remaining'] * 100:.1f} %"
+        console.print(
+            f"{s['slo']}: {s['from']} → {s['to']} ({s['instants']} evaluations, history: {report['history']}); "
+            f"{s['pages']} page(s), {s['tickets']} ticket(s), {s['notifications']} notification(s); "
+            f"period SLI {sli}, budget left {left}",
+            highlight=False,
+        )
+    q = report.get("quality")
+    if q:
+
+        def fmt(seconds: float | None) -> str:
+            return "—" if seconds is None else f"{int(seconds) // 60}m {int(seconds) % 60:02d}s"
+
+        console.print(
+            f"precision {q['precision']} · recall {q['recall']} · detection median {fmt(q['detection_s']['median'])} "
+            f"(max {fmt(q['detection_s']['max'])}) · reset median {fmt(q['reset_s']['median'])}",
+            highlight=False,
+        )
+        for inc in q["incidents"]:
+            console.print(
+                f"  {inc['id']}: {'detected' if inc['detected'] else 'MISSED'} "
+                f"({inc['severity'] or '—'}, detection {fmt(inc['detection_s'])}, reset {fmt(inc['reset_s'])})",
+                highlight=False,
+            )
+
+
+def traffic_warnings(loaded: LoadedConfig, slos: list[SloDoc] | None = None) -> list[ConfigIssue]:
+    """Warnings for SLOs where, at the traffic the store has seen (last 7 days), one bad event pages.
+
+    Nothing when there is no store yet or the SLO has not been polled.
+    """
+    from sre_agent.config.slo_checks import one_failure_pages
+    from sre_agent.engine.rollups import SLO
+    from sre_agent.store.rollups import RollupStore
+
+    path = loaded.resolve(loaded.config.spec.store.path)
+    if not path.exists():
+        return []
+    db = _read_store(loaded)
+    issues = []
+    try:
+        rollups = RollupStore(db)
+        for slo in loaded.slos if slos is None else slos:
+            sid = rollups.series_id(SLO, (slo_key(slo),))
+            if sid is None:
+                continue
+            rows = db.read(
+                "SELECT COALESCE(SUM(total), 0) AS events, MIN(bucket) AS first, MAX(bucket) AS last FROM rollup_slo "
+                "WHERE series_id = ? AND bucket >= (SELECT MAX(bucket) FROM rollup_slo WHERE series_id = ?) - 604800",
+                (sid, sid),
+            )
+            row = rows[0]
+            if row["first"] is None:
+                continue
+            minutes = max(1, (int(row["last"]) - int(row["first"])) // 60 + 1)
+            message = one_failure_pages(slo, float(row["events"]) / minutes)
+            if message:
+                where = loaded.rule_files.get(slo.name, str(loaded.path))
+                issues.append(ConfigIssue(where, 1, 1, "spec.alerting", message, severity="warning"))
+    finally:
+        db.close()
+    return issues
