@@ -23,7 +23,7 @@ from sre_agent.alerting.lifecycle import Instance
 from sre_agent.alerting.lifecycle import step as lifecycle_step
 from sre_agent.config.durations import format_duration
 from sre_agent.config.slo import SloDoc
-from sre_agent.daemon.evaluate_slo import SLO_POLICY
+from sre_agent.daemon.evaluate_slo import slo_policy
 from sre_agent.engine import slo as engine
 from sre_agent.errors import SreAgentError
 from sre_agent.model import Condition, ConditionState, EventKind, Severity, from_epoch, iso
@@ -122,16 +122,16 @@ def replay(slo: SloDoc, events: engine.SloEvents, instants: np.ndarray) -> Repla
         else:
             tier = None
             cond = Condition(slo.name, inst.labels, at, ConditionState.NO_DATA)
-        inst, transitions = lifecycle_step(inst, cond, SLO_POLICY)
+        inst, transitions = lifecycle_step(inst, cond, slo_policy(slo, state))
         for tr in transitions:
             notifications += tr.kind.notifies
             severity = _NAME.get(tr.instance.severity) if tr.instance.severity else None
             windows = tier.tier.label if tier is not None else ""
             if tr.kind is EventKind.FIRING:
-                current = Alert(slo.name, severity or engine.TICKET, windows, tr.starts_at, None)
+                current = Alert(slo.name, severity or engine.TICKET, windows, at, None)  # when it notified
                 current.changes.append({"at": iso(at), "severity": current.severity, "windows": windows})
                 alerts.append(current)
-            elif tr.kind in (EventKind.ESCALATED, EventKind.DEESCALATED) and current is not None:
+            elif tr.kind in (EventKind.ESCALATED, EventKind.REESCALATED, EventKind.DEESCALATED) and current:
                 current.changes.append({"at": iso(at), "severity": severity or "", "windows": windows})
                 if tr.kind is EventKind.ESCALATED:
                     current.severity, current.windows = severity or current.severity, windows
@@ -298,7 +298,7 @@ def quality(replays: list[Replay], incidents: list[Incident], grace: timedelta =
     resets = [p["reset_s"] for p in detected if p["reset_s"] is not None]
     return {
         "precision": round(len(matched) / len(alerts), 4) if alerts else None,
-        "recall": round(len(detected) / len(incidents), 4) if incidents else None,
+        "recall": round(len(detected) / len(per_incident), 4) if per_incident else None,
         "detection_s": {"median": _median(detections), "max": max(detections, default=None)},
         "reset_s": {"median": _median(resets), "max": max(resets, default=None)},
         "alerts": len(alerts),

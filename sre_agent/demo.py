@@ -8,8 +8,10 @@ import time
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
+import yaml
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -19,7 +21,9 @@ from sre_agent.config.agent import ConsoleSinkConfig, JsonlSinkConfig, PollSetti
 from sre_agent.config.loader import LoadedConfig
 from sre_agent.daemon.cycle import run_cycle
 from sre_agent.daemon.evaluate import SOURCE_RULE
+from sre_agent.daemon.evaluate_slo import SloReader
 from sre_agent.daemon.runtime import open_agent
+from sre_agent.model import iso
 from sre_agent.simulate.fake_snowflake import EmbeddedSnowflake
 from sre_agent.simulate.history import HistorySeeder, write_ground_truth
 from sre_agent.simulate.incidents import default_incidents
@@ -29,6 +33,8 @@ from sre_agent.simulate.workload import WorkloadConfig, day_bounds
 from sre_agent.sinks.base import Sink
 from sre_agent.sinks.console import ConsoleSink
 from sre_agent.sinks.jsonl import JsonlSink
+from sre_agent.slo_status import render as render_slos
+from sre_agent.slo_status import snapshot as slo_snapshot
 from sre_agent.sources.snowflake_conn import connector, session_parameters
 
 DEFAULT_START = date(2026, 11, 2)  # a Monday: the week holds a full trading week and a weekend
@@ -52,6 +58,8 @@ class DemoResult:
     """What the demo produced."""
 
     scorecard: Scorecard
+    slos: list[dict[str, Any]]
+    """`slo status` of every SLO at the end of the replay."""
     queries: int
     notifications: int
     seconds_seed: float
@@ -82,7 +90,12 @@ def demo_config(loaded: LoadedConfig, opts: DemoOptions) -> LoadedConfig:
     new_spec = spec.model_copy(
         update={
             "snowflake": snowflake,
-            "store": spec.store.model_copy(update={"path": (opts.out / "state.db").resolve()}),
+            # The synthetic account begins with its history, where the replay starts: SLOs backfill (and
+            # count their budget against) what exists, not 28 empty days before it. (Retention caps the
+            # SLO backfill; the replay runs no housekeeping, so nothing is pruned.)
+            "store": spec.store.model_copy(
+                update={"path": (opts.out / "state.db").resolve(), "retention": timedelta(hours=1)}
+            ),
             "sinks": sinks,
         }
     )
@@ -105,6 +118,7 @@ def _fresh(out: Path) -> None:
         "alerts.jsonl",
         "slo_metrics.jsonl",
         "slo_status.json",
+        "agent.yaml",
         "ground_truth.json",
         "summary.json",
     ):
@@ -177,6 +191,9 @@ def run_demo(loaded: LoadedConfig, opts: DemoOptions, console: Console) -> DemoR
                     bar.update(task, completed=int((now - start).total_seconds() // 60), description=local)
                     clock.advance(opts.poll_interval)
             events = agent.alerts.events()
+            last = clock.now() - opts.poll_interval
+            reader = SloReader.of(agent)
+            slos = [slo_snapshot(reader, slo, last) for slo in config.slos]
         finally:
             agent.close()
         replay_s = time.perf_counter() - began
@@ -195,7 +212,26 @@ def run_demo(loaded: LoadedConfig, opts: DemoOptions, console: Console) -> DemoR
         **card.to_dict(),
     }
     (opts.out / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
-    return DemoResult(card, stats.queries, notifications, stats.seconds, replay_s, opts.out)
+    status = {"at": iso(last), "slos": slos}
+    (opts.out / "slo_status.json").write_text(json.dumps(status, indent=2, default=str) + "\n", encoding="utf-8")
+    write_demo_config(loaded, opts)
+    return DemoResult(card, slos, stats.queries, notifications, stats.seconds, replay_s, opts.out)
+
+
+def write_demo_config(loaded: LoadedConfig, opts: DemoOptions) -> Path:
+    """Write ``agent.yaml`` next to the demo's store, so `slo status`, `status` and `backtest` can read it."""
+    data = yaml.safe_load(loaded.path.read_text(encoding="utf-8"))
+    spec = data["spec"]
+    for key in ("rules", "slos"):
+        spec[key] = [str(loaded.resolve(Path(p))) for p in spec.get(key, [])]
+    if spec.get("runbooks"):
+        spec["runbooks"] = str(loaded.resolve(Path(spec["runbooks"])))
+    spec["store"] = {**spec.get("store", {}), "path": str((opts.out / "state.db").resolve())}
+    spec["sinks"] = [{"type": "jsonl", "name": "alerts-file", "path": str((opts.out / "alerts.jsonl").resolve())}]
+    path = opts.out / "agent.yaml"
+    header = "# Written by `sre-agent demo`: the demo's store, for `sre-agent slo status -c` and `backtest -c`.\n"
+    path.write_text(header + yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
 
 
 def _fmt_delay(delta: timedelta | None) -> str:
@@ -234,13 +270,26 @@ def print_summary(result: DemoResult, console: Console) -> None:
     )
     for e in result.scorecard.unexpected:
         console.print(f"  [yellow]unexpected[/] {e.at.astimezone(tz):%a %d %b %H:%M} {e.rule} {e.labels}")
+    if result.slos:
+        render_slos(result.slos, console)
+        console.print(
+            "SLO periods are longer than the demo's history ('seen'): budgets are counted against the events a "
+            "full period is expected to hold, extrapolated from the days seen.",
+            style="dim",
+        )
     console.print(
         f"Seeded {result.queries:,} queries in {result.seconds_seed:.1f}s, replayed in "
-        f"{result.seconds_replay:.1f}s. Files in {result.out}/: alerts.jsonl, ground_truth.json, "
-        "summary.json, state.db"
+        f"{result.seconds_replay:.1f}s. Files in {result.out}/: alerts.jsonl, slo_metrics.jsonl, slo_status.json, "
+        "ground_truth.json, summary.json, state.db, agent.yaml"
     )
     console.print(
         "Detection delays include ACCOUNT_USAGE's own latency (rows land up to 45 min late, metering "
         "up to 3 h) plus the poll interval and each rule's `for:`.",
+        style="dim",
+    )
+    config = result.out / "agent.yaml"
+    console.print(
+        f"Next: sre-agent slo status -c {config} · sre-agent backtest --slo slo_definitions/risk.yaml -c {config} "
+        f"--incidents {result.out / 'ground_truth.json'}",
         style="dim",
     )

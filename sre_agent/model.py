@@ -59,6 +59,8 @@ class EventKind(StrEnum):
     FIRING = "firing"
     ESCALATED = "escalated"
     DEESCALATED = "deescalated"
+    REESCALATED = "reescalated"
+    """Back up to a severity already notified in this incident (history only)."""
     RESOLVED = "resolved"
 
     @property

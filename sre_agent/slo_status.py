@@ -36,7 +36,7 @@ def snapshot(reader: SloReader, slo: SloDoc, at: datetime) -> dict[str, Any]:
         "budgeting_method": spec.budgeting_method,
         "period_kind": f"rolling {format_duration(period.rolling)}"
         if period.rolling
-        else f"calendar {period.calendar} ({period.time_zone})",
+        else f"{period.calendar} ({period.time_zone})",
         "stale": bool(inputs.stale[0]),
         **figures,
         "at": iso(from_epoch(int(instants[0]))),
@@ -55,25 +55,25 @@ def _eta(seconds: int | None) -> str:
 
 
 def render(snapshots: list[dict[str, Any]], console: Console) -> None:
-    """Print one row per SLO."""
-    table = Table(title="SLOs", show_lines=True)
-    for column in ("SLO", "objective", "period", "SLI", "budget left", "burn (long/short per tier)", "state", "ETA"):
-        table.add_column(column, overflow="fold")
+    """Print one row per SLO (every figure, with each tier's factor, is in ``--format json``)."""
+    table = Table(title="SLOs")
+    for column in ("SLO", "objective", "period", "SLI", "budget left", "burn long/short", "state", "exhausted in"):
+        table.add_column(column, overflow="fold", no_wrap=column in ("SLO", "period", "burn long/short"))
     for s in snapshots:
         burns = []
         for tier in s["tiers"]:
             long_burn = "—" if tier["long_burn"] is None else f"{tier['long_burn']:.2f}"
             short_burn = "—" if tier["short_burn"] is None else f"{tier['short_burn']:.2f}"
             mark = " ◀" if tier["state"] == engine.BREACH else ""
-            burns.append(f"{tier['windows']} {long_burn}/{short_burn} >{tier['factor']}x{mark}")
+            burns.append(f"{tier['windows']} {long_burn}/{short_burn}{mark}")
         state = s["state"] + (" (stale)" if s["stale"] else "")
         period = s["period"]
         coverage = period["coverage"]
-        partial = f"\n{_pct(coverage, 0)} covered" if coverage is not None and coverage < 0.999 else ""
+        seen = f"\n{_pct(coverage, 0)} seen" if coverage is not None and coverage < 0.999 else ""
         table.add_row(
-            f"{s['slo']}\n[dim]{s['service']} · {s['sli_kind']}[/]",
+            s["slo"],
             f"{s['objective']:g} %",
-            s["period_kind"] + partial,
+            s["period_kind"] + seen,
             _pct(period["sli"]),
             _pct(s["budget_remaining"], 1),
             "\n".join(burns),
@@ -82,4 +82,8 @@ def render(snapshots: list[dict[str, Any]], console: Console) -> None:
         )
     console.print(table)
     if snapshots:
-        console.print(f"as of {snapshots[0]['at']} (burn = error ratio / error budget; ◀ = tier firing)", style="dim")
+        console.print(
+            f"as of {snapshots[0]['at']}: burn = error ratio / error budget per window (— no events); ◀ tier firing; "
+            "unknown = a tier cannot be judged (too few events, data still landing)",
+            style="dim",
+        )

@@ -4,6 +4,8 @@ inactive ─breach─▶ pending ─held for `for`─▶ firing ─clear for > k
                       └──────clear──────▶ inactive (pending cancelled, never notified)
 
 A firing instance whose severity changes escalates or de-escalates in place: one incident, one key.
+Only an escalation past every severity already notified in the incident notifies again; going back
+up after a de-escalation (a page that cleared and returned) is recorded as ``reescalated``.
 STALE conditions (the source is not delivering) change nothing: a Snowflake outage never resolves
 or fires anything by itself. NO_DATA (too few events to judge) follows the rule's ``on_no_data``.
 """
@@ -45,6 +47,8 @@ class Instance:
     value: float | None = None
     threshold: float | None = None
     evidence: dict[str, Any] = field(default_factory=dict)
+    notified_severity: Severity | None = None
+    """The most severe severity receivers were told about in the current incident."""
 
 
 @dataclass(frozen=True)
@@ -97,14 +101,23 @@ def _on_breach(
     match inst.state:
         case AlertState.INACTIVE:
             if policy.for_ <= timedelta(0):
-                fired = replace(inst, state=AlertState.FIRING, severity=severity, active_since=at, fired_at=at)
+                fired = replace(
+                    inst,
+                    state=AlertState.FIRING,
+                    severity=severity,
+                    active_since=at,
+                    fired_at=at,
+                    notified_severity=severity,
+                )
                 return fired, [Transition(EventKind.FIRING, at, fired, at, None)]
             pending = replace(inst, state=AlertState.PENDING, severity=severity, active_since=at)
             return pending, [Transition(EventKind.PENDING, at, pending, at, None)]
         case AlertState.PENDING:
             assert inst.active_since is not None
             if at - inst.active_since >= policy.for_:
-                fired = replace(inst, state=AlertState.FIRING, severity=severity, fired_at=at)
+                fired = replace(
+                    inst, state=AlertState.FIRING, severity=severity, fired_at=at, notified_severity=severity
+                )
                 return fired, [Transition(EventKind.FIRING, at, fired, inst.active_since, None)]
             return replace(inst, severity=severity), []
         case AlertState.FIRING:
@@ -112,8 +125,14 @@ def _on_breach(
             assert inst.active_since is not None
             if severity is inst.severity:
                 return inst, []
-            kind = EventKind.ESCALATED if severity.more_severe_than(inst.severity) else EventKind.DEESCALATED
-            changed = replace(inst, severity=severity)
+            notified = inst.notified_severity or inst.severity
+            if not severity.more_severe_than(inst.severity):
+                kind = EventKind.DEESCALATED
+            elif severity.more_severe_than(notified):
+                kind, notified = EventKind.ESCALATED, severity
+            else:  # back up to a severity receivers already have for this incident: nothing new to tell
+                kind = EventKind.REESCALATED
+            changed = replace(inst, severity=severity, notified_severity=notified)
             return changed, [Transition(kind, at, changed, inst.active_since, None)]
     raise AssertionError(f"unknown state {inst.state}")  # pragma: no cover
 
@@ -145,4 +164,6 @@ def _on_clear(inst: Instance, at: datetime, policy: RulePolicy) -> tuple[Instanc
 
 
 def _reset(inst: Instance) -> Instance:
-    return replace(inst, state=AlertState.INACTIVE, severity=None, active_since=None, fired_at=None)
+    return replace(
+        inst, state=AlertState.INACTIVE, severity=None, active_since=None, fired_at=None, notified_severity=None
+    )

@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from sre_agent.config.durations import format_duration, parse_duration
-from sre_agent.config.slo import SloDoc
+from sre_agent.config.slo import AlertTier, SloDoc, default_tiers
 from sre_agent.config.yaml_source import Loc, YamlDocument
 from sre_agent.errors import ConfigIssue
 
@@ -53,6 +53,20 @@ def _duration(doc: YamlDocument, loc: Loc, text: Any) -> timedelta:
         return parse_duration(value)
     except ValueError as exc:
         raise _LocatedError(doc, loc, str(exc)) from None
+
+
+def _decimal(doc: YamlDocument, loc: Loc, value: Any) -> Decimal:
+    try:
+        return Decimal(str(value))
+    except ArithmeticError:
+        raise _LocatedError(doc, loc, f"expected a number, got {value!r}") from None
+
+
+def _json(doc: YamlDocument, loc: Loc, text: Any) -> Any:
+    try:
+        return json.loads(str(text))
+    except ValueError as exc:
+        raise _LocatedError(doc, loc, f"annotation is not valid JSON: {exc}") from None
 
 
 def _by_name(docs: list[YamlDocument], kind: str) -> dict[str, YamlDocument]:
@@ -152,20 +166,37 @@ def _tier(doc: YamlDocument, policy: YamlDocument, conditions: dict[str, YamlDoc
         )
     long = _duration(cond_doc, (*base, "condition", "lookbackWindow"), cond.get("lookbackWindow"))
     annotations = ((cond_doc.data.get("metadata") or {}).get("annotations") or {}) if cond_doc is not policy else {}
+    notes_loc: Loc = ("metadata", "annotations")
     short_text = annotations.get(PREFIX + "short-window")
-    short = parse_duration(short_text) if short_text else timedelta(minutes=max(1, round(long.total_seconds() / 720)))
+    short = (
+        _duration(cond_doc, (*notes_loc, PREFIX + "short-window"), short_text)
+        if short_text
+        else timedelta(minutes=max(1, round(long.total_seconds() / 720)))
+    )
     severity = str(body.get("severity", "ticket")).lower()
     tier: dict[str, Any] = {
         "severity": "page" if severity in ("page", "critical", "high") else "ticket",
         "long": format_duration(long),
         "short": format_duration(short),
     }
+    guard = annotations.get(PREFIX + "min-events")
+    if guard is not None:
+        tier["min_events"] = int(_decimal(cond_doc, (*notes_loc, PREFIX + "min-events"), guard))
     budget = annotations.get(PREFIX + "budget-percent")
     if budget is not None:
         tier["budget_percent"] = str(budget)
     else:
         tier["burn_rate"] = str(cond.get("threshold"))
     return tier
+
+
+def _is_default(tiers: list[dict[str, Any]]) -> bool:
+    """True when ``tiers`` are exactly the default table (by budget share, not a fixed factor)."""
+    try:
+        parsed = [AlertTier.model_validate(t) for t in tiers]
+    except ValidationError:
+        return False
+    return parsed == list(default_tiers())
 
 
 def _convert(doc: YamlDocument, index: dict[str, dict[str, YamlDocument]]) -> dict[str, Any]:
@@ -224,9 +255,9 @@ def _convert(doc: YamlDocument, index: dict[str, dict[str, YamlDocument]]) -> di
         {"displayName", "op", "value", "target", "targetPercent", "timeSliceTarget", "timeSliceWindow"},
     )
     if "targetPercent" in objective:
-        percent = Decimal(str(objective["targetPercent"]))
+        percent = _decimal(doc, ("spec", "objectives", 0, "targetPercent"), objective["targetPercent"])
     elif "target" in objective:
-        percent = Decimal(str(objective["target"])) * 100
+        percent = _decimal(doc, ("spec", "objectives", 0, "target"), objective["target"]) * 100
     else:
         raise _LocatedError(doc, ("spec", "objectives", 0), "an objective needs target or targetPercent")
     if metric_kind == "threshold":
@@ -234,9 +265,10 @@ def _convert(doc: YamlDocument, index: dict[str, dict[str, YamlDocument]]) -> di
             raise _LocatedError(doc, ("spec", "objectives", 0, "op"), "threshold SLIs are 'at or under': use op lte")
         if "value" in objective:
             if sli.get("kind") == "freshness":
-                sli["max_age"] = format_duration(timedelta(seconds=int(Decimal(str(objective["value"])))))
+                seconds = int(_decimal(doc, ("spec", "objectives", 0, "value"), objective["value"]))
+                sli["max_age"] = format_duration(timedelta(seconds=seconds))
             else:
-                sli["threshold_ms"] = int(Decimal(str(objective["value"])))
+                sli["threshold_ms"] = int(_decimal(doc, ("spec", "objectives", 0, "value"), objective["value"]))
     out_spec: dict[str, Any] = {
         "service": str(spec.get("service", "")),
         "owner": str(annotations.pop(PREFIX + "owner", labels.get("team", spec.get("service", "")))),
@@ -251,15 +283,19 @@ def _convert(doc: YamlDocument, index: dict[str, dict[str, YamlDocument]]) -> di
         if PREFIX + key in annotations:
             out_spec[key] = annotations.pop(PREFIX + key)
     if "timeSliceWindow" in objective:
-        out_spec["timeslice"] = format_duration(
-            _duration(doc, ("spec", "objectives", 0, "timeSliceWindow"), objective["timeSliceWindow"])
-        )
+        window_loc = ("spec", "objectives", 0, "timeSliceWindow")
+        slice_length = _duration(doc, window_loc, objective["timeSliceWindow"])
+        # Our export marks a slice length the SLO left at its default, so it stays implicit on the way back.
+        if annotations.pop(PREFIX + "timeslice", None) != "default":
+            out_spec["timeslice"] = format_duration(slice_length)
     if "timeSliceTarget" in objective and sli.get("kind") in ("availability", "latency"):
         out_spec["timeslice_target"] = str(objective["timeSliceTarget"])
     if PREFIX + "exclusions" in annotations:
-        out_spec["exclusions"] = json.loads(annotations.pop(PREFIX + "exclusions"))
+        where = ("metadata", "annotations", PREFIX + "exclusions")
+        out_spec["exclusions"] = _json(doc, where, annotations.pop(PREFIX + "exclusions"))
     if PREFIX + "alerting" in annotations:
-        out_spec["alerting"] = json.loads(annotations.pop(PREFIX + "alerting"))
+        where = ("metadata", "annotations", PREFIX + "alerting")
+        out_spec["alerting"] = _json(doc, where, annotations.pop(PREFIX + "alerting"))
     tiers = []
     for i, ref in enumerate(spec.get("alertPolicies") or []):
         if isinstance(ref, dict) and "alertPolicyRef" in ref:
@@ -273,7 +309,7 @@ def _convert(doc: YamlDocument, index: dict[str, dict[str, YamlDocument]]) -> di
             raise _LocatedError(
                 doc, ("spec", "alertPolicies", i), "use alertPolicyRef (inline policies are not supported)"
             )
-    if tiers:
+    if tiers and not _is_default(tiers):  # the Workbook table stays implicit: it follows future defaults
         out_spec.setdefault("alerting", {})["tiers"] = tiers
     return {
         "apiVersion": "sre-agent/v1",
@@ -338,6 +374,8 @@ def to_openslo(slo: SloDoc) -> list[dict[str, Any]]:
         tier_notes = {PREFIX + "short-window": format_duration(tier.short)}
         if tier.budget_percent is not None:
             tier_notes[PREFIX + "budget-percent"] = str(tier.budget_percent)
+        if tier.min_events is not None:
+            tier_notes[PREFIX + "min-events"] = str(tier.min_events)
         docs.append(
             {
                 "apiVersion": OPENSLO_API,
@@ -384,6 +422,8 @@ def to_openslo(slo: SloDoc) -> list[dict[str, Any]]:
         if spec.timeslice_target is not None:
             objective["timeSliceTarget"] = float(spec.timeslice_target)
     annotations: dict[str, str] = {PREFIX + "owner": spec.owner}
+    if spec.budgeting_method == "Timeslices" and spec.timeslice is None:
+        annotations[PREFIX + "timeslice"] = "default"
     if spec.domain:
         annotations[PREFIX + "domain"] = spec.domain
     if spec.runbook:

@@ -204,6 +204,10 @@ class SloAlerting(Strict):
     page_severity: Severity = Severity.SEV2
     ticket_severity: Severity = Severity.SEV3
     min_events: int = Field(default=0, ge=0, description="each window needs this many events to judge")
+    ticket_hold: Duration = Field(
+        default=timedelta(minutes=10),
+        description="a ticket waits this long before notifying, so a page that follows replaces it",
+    )
 
     def effective_tiers(self) -> tuple[AlertTier, ...]:
         """The configured tiers or the defaults."""
@@ -282,7 +286,8 @@ class Exclusion(Strict):
         out = []
         for found in rule.between(lo - self.duration, hi, inc=True):
             begin = found.astimezone(UTC)
-            out.append((begin, begin + self.duration))
+            if begin < hi and begin + self.duration > lo:
+                out.append((begin, begin + self.duration))
         return out
 
 
@@ -309,10 +314,14 @@ class SloSpec(Strict):
     @field_validator("objective", mode="before")
     @classmethod
     def _objective_text(cls, value: object) -> object:
-        # YAML gives 99.9 as a float; its shortest repr is the number the engineer wrote. Noise such as
-        # 99.90000000000001 (a computed value) is refused below rather than silently rounded.
+        # YAML gives 99.9 as a float: take the digits as written (YamlFloat keeps them), so noise such as
+        # 99.90000000000001 (a computed value pasted in) is refused below rather than silently rounded.
         if isinstance(value, float):
-            return Decimal(repr(value))
+            text = getattr(value, "text", None) or repr(value)
+            try:
+                return Decimal(text.replace("_", ""))
+            except ArithmeticError:
+                return Decimal(repr(value))
         return value
 
     @field_validator("objective")

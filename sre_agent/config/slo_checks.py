@@ -66,26 +66,31 @@ def one_failure_pages(slo: SloDoc, events_per_minute: float) -> str | None:
     """
     spec = slo.spec
     budget = float(spec.error_budget)
+
+    def expected(window: timedelta) -> float:
+        minutes = window.total_seconds() / 60
+        if spec.budgeting_method == "Timeslices":
+            return minutes / (spec.slice_length.total_seconds() / 60)
+        return events_per_minute * minutes
+
+    paging = []
     for tier in spec.alerting.effective_tiers():
         if tier.severity != "page":
             continue
         guard = tier.min_events if tier.min_events is not None else spec.alerting.min_events
         ratio = float(tier.factor(spec.period.length)) * budget
-
-        def expected(window: timedelta) -> float:
-            minutes = window.total_seconds() / 60
-            if spec.budgeting_method == "Timeslices":
-                return minutes / (spec.slice_length.total_seconds() / 60)
-            return events_per_minute * minutes
-
         short, long = max(expected(tier.short), guard, 1.0), max(expected(tier.long), guard, 1.0)
         if 1 / short > ratio and 1 / long > ratio:
-            need = int(1 / ratio) + 1
-            return (
-                f"one bad event would page on {tier.label}: at about {expected(tier.long):.1f} events per "
-                f"{format_duration(tier.long)} (traffic in the store), one failure is a "
-                f"{100 / long:.2g} % error ratio, over the tier's {ratio * 100:.2g} % "
-                f"({format_factor(tier.factor(spec.period.length))}x the {budget * 100:g} % budget); set "
-                f"alerting.min_events to at least {need}, use longer windows, or ticket instead of paging"
-            )
+            paging.append((tier, ratio, long))
+    if paging:
+        # The guard that stops it on every such tier: one failure among `need` events is under each ratio.
+        need = max(int(1 / ratio) + 1 for _, ratio, _ in paging)
+        tier, ratio, long = paging[0]
+        return (
+            f"one bad event would page on {', '.join(t.label for t, _, _ in paging)}: at about "
+            f"{expected(tier.long):.1f} events per {format_duration(tier.long)} (traffic in the store), one failure "
+            f"is a {100 / long:.2g} % error ratio, over the tier's {ratio * 100:.2g} % "
+            f"({format_factor(tier.factor(spec.period.length))}x the {budget * 100:g} % budget); set "
+            f"alerting.min_events to at least {need}, use longer windows, or ticket instead of paging"
+        )
     return None

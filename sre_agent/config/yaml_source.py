@@ -24,6 +24,21 @@ _MERGE_TAG = "tag:yaml.org,2002:merge"
 _COLLECTION_TAGS = frozenset({"tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"})
 
 
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+
+
+class YamlFloat(float):
+    """A float from YAML that remembers how it was written (``99.90000000000001`` is 99.9 as a float)."""
+
+    text: str
+
+    def __new__(cls, value: float, text: str) -> YamlFloat:
+        """Keep ``text``, the scalar as written."""
+        obj = super().__new__(cls, value)
+        obj.text = text
+        return obj
+
+
 @dataclass
 class YamlDocument:
     """One YAML document: its data plus the position of every value and mapping key."""
@@ -82,7 +97,10 @@ class _Builder:
     def build(self, node: Node, loc: Loc, marks: dict[Loc, tuple[int, int]]) -> Any:
         marks[loc] = (node.start_mark.line + 1, node.start_mark.column + 1)
         if isinstance(node, ScalarNode):
-            return self.constructor.construct_object(node, deep=True)
+            value = self.constructor.construct_object(node, deep=True)
+            if isinstance(value, float) and node.tag == _FLOAT_TAG:
+                return YamlFloat(value, node.value)
+            return value
         if node.tag not in _COLLECTION_TAGS and isinstance(node, SequenceNode | MappingNode):
             # Same refusal as yaml.safe_load; checked here because collections are built below, not by PyYAML.
             raise yaml.constructor.ConstructorError(

@@ -35,7 +35,20 @@ from sre_agent.store.slo_minutes import SloMinutes
 from sre_agent.store.watermarks import Watermarks
 
 SLO_POLICY = RulePolicy(on_no_data=NoDataPolicy.KEEP_LAST, no_data_timeout=timedelta(hours=1))
-"""Tiers fire at once (their windows are the debounce); without data an alert holds for up to an hour."""
+"""Pages fire at once (the windows are the debounce); without data an alert holds for up to an hour."""
+
+
+def slo_policy(slo: SloDoc, state: str) -> RulePolicy:
+    """The state machine's policy for ``slo`` when its state is ``state``.
+
+    A ticket is held pending for ``alerting.ticket_hold``: slow tiers often cross their factor a minute
+    before the fast ones, and a page arriving meanwhile fires as the incident's one notification.
+    """
+    if state == engine.TICKET:
+        return replace(SLO_POLICY, for_=slo.spec.alerting.ticket_hold)
+    return SLO_POLICY
+
+
 STATE_CODES = {engine.OK: 0, engine.TICKET: 1, engine.PAGE: 2, engine.UNKNOWN: -1}
 """``slo_state`` metric values."""
 
@@ -208,7 +221,7 @@ def advance_slo(ctx: EvalContext, slo: SloDoc) -> None:
         if inst.state is AlertState.INACTIVE and not burning:
             continue
         cond, snapshot = _condition(slo, labels, result, k, bool(inputs.stale[k]))
-        new, transitions = step(inst, cond, SLO_POLICY)
+        new, transitions = step(inst, cond, slo_policy(slo, str(result.state[k])))
         for tr in transitions:
             spent = None
             if tr.kind is EventKind.RESOLVED:

@@ -17,12 +17,11 @@ from rich.console import Console
 from sre_agent.clock import Clock, SystemClock
 from sre_agent.config.loader import LoadedConfig
 from sre_agent.daemon.cycle import deliver_now, evaluate_until, record_cycle
-from sre_agent.daemon.poll import poll_due
+from sre_agent.daemon.poll import POLL_FAMILIES, SLO_FAMILY, poll_due
 from sre_agent.daemon.runtime import Agent, open_agent
 from sre_agent.engine.rollups import ROLLUPS
 from sre_agent.model import to_epoch
 from sre_agent.simulate.embedded import EmbeddedAccount, start_embedded
-from sre_agent.sources.snowflake import FAMILIES
 from sre_agent.sources.snowflake_conn import connector
 
 log = logging.getLogger(__name__)
@@ -102,7 +101,9 @@ def run_daemon(
         report = evaluate_until(agent, clock.now())
         record_cycle(agent, clock.now(), time.perf_counter() - began, {}, report.instants, len(report.events), 0, [])
 
-    for family in FAMILIES:
+    for family in POLL_FAMILIES:
+        if family == SLO_FAMILY and not agent.loaded.slos:
+            continue
         interval = spec.snowflake.poll(family).interval
         scheduler.add_job(
             _guard(f"poll:{family}", poll_job(family)),

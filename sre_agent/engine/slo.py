@@ -354,7 +354,8 @@ def evaluate_slo(spec: SloSpec, events: SloEvents, instants: I64, stale: BoolArr
     state[~fresh] = UNKNOWN
 
     p_start, p_end = _period_bounds(spec, instants, anchors)
-    hi, lo = _index(events, anchors), _index(events, p_start)
+    # Data can lag a calendar boundary (the view's latency): the new period then has no visible events yet.
+    hi, lo = _index(events, np.maximum(anchors, p_start)), _index(events, p_start)
     period_good = cg[hi] - cg[lo]
     period_total = ct[hi] - ct[lo]
     covered_from = events.covered_from if events.covered_from is not None else np.iinfo(np.int64).max
@@ -367,19 +368,19 @@ def evaluate_slo(spec: SloSpec, events: SloEvents, instants: I64, stale: BoolArr
     with np.errstate(divide="ignore", invalid="ignore"):
         period_sli = np.where(period_total > 0, period_good / period_total, np.nan)
         consumed = (period_total - period_good) / (budget * expected)
-    budget_remaining = np.where(period_total > 0, 1.0 - consumed, np.where(observed > 0, 1.0, np.nan))
+    # No events yet: untouched if polls cover the period's start (a calendar period starts at 100 %).
+    untouched = (observed > 0) | (p_start >= covered_from)
+    budget_remaining = np.where(period_total > 0, 1.0 - consumed, np.where(untouched, 1.0, np.nan))
 
     fastest = min(tiers, key=lambda t: t.long)
     now = windows[format_duration(fastest.long)]
     burn_now = np.where(now.known, now.burn, np.nan)
     length = period.total_seconds()
     with np.errstate(divide="ignore", invalid="ignore"):
-        exhaustion = np.where(
-            budget_remaining <= 0,
-            0.0,
-            np.where(burn_now > 0, budget_remaining * length / burn_now, np.inf),
+        at_rate = np.where(
+            np.isnan(burn_now), np.nan, np.where(burn_now > 0, budget_remaining * length / burn_now, np.inf)
         )
-    exhaustion = np.where(np.isnan(budget_remaining) | np.isnan(burn_now), np.nan, exhaustion)
+    exhaustion = np.where(np.isnan(budget_remaining), np.nan, np.where(budget_remaining <= 0, 0.0, at_rate))
     projected, projection_at = _project(spec, events, cg, ct, anchors, p_start, p_end, now)
     return SloResult(
         instants=instants,
@@ -422,7 +423,8 @@ def _project(
         rolling, int(min(PROJECTION_HORIZON, spec.period.length).total_seconds()), np.maximum(p_end - anchors, 0)
     ).astype(np.int64)
     keep_from = np.where(rolling, p_start + horizon, p_start)
-    hi, lo, lo_all = _index(events, anchors), _index(events, keep_from), _index(events, p_start)
+    lo, lo_all = _index(events, keep_from), _index(events, p_start)
+    hi = _index(events, np.maximum(anchors, np.maximum(keep_from, p_start)))
     good = cg[hi] - cg[lo]
     total = ct[hi] - ct[lo]
     elapsed = np.maximum(anchors - np.maximum(p_start, events.start), MINUTE)

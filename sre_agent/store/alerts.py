@@ -29,6 +29,7 @@ def _instance(row: sqlite3.Row) -> Instance:
         value=row["value"],
         threshold=row["threshold"],
         evidence=json.loads(row["evidence"]),
+        notified_severity=Severity(row["notified_severity"]) if row["notified_severity"] else None,
     )
 
 
@@ -57,13 +58,15 @@ class AlertStore:
         conn.execute(
             """
             INSERT INTO alert_instances (fingerprint, rule, labels, state, severity, active_since, fired_at,
-                                         last_true_at, last_eval_at, value, threshold, evidence, updated_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                         last_true_at, last_eval_at, value, threshold, evidence, updated_at,
+                                         notified_severity)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT(fingerprint) DO UPDATE SET
                 state = excluded.state, severity = excluded.severity, active_since = excluded.active_since,
                 fired_at = excluded.fired_at, last_true_at = excluded.last_true_at,
                 last_eval_at = excluded.last_eval_at, value = excluded.value, threshold = excluded.threshold,
-                evidence = excluded.evidence, updated_at = excluded.updated_at
+                evidence = excluded.evidence, updated_at = excluded.updated_at,
+                notified_severity = excluded.notified_severity
             """,
             (
                 inst.fingerprint,
@@ -79,6 +82,7 @@ class AlertStore:
                 inst.threshold,
                 canonical_json(inst.evidence),
                 at,
+                inst.notified_severity.value if inst.notified_severity else None,
             ),
         )
 

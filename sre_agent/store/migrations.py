@@ -152,5 +152,10 @@ CREATE TABLE rollup_slo (
 CREATE INDEX rollup_slo_bucket ON rollup_slo(bucket);
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2)
+V3 = """
+-- The most severe severity notified in the current incident: returning to it is not notified again.
+ALTER TABLE alert_instances ADD COLUMN notified_severity TEXT;
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3)
 """Migration n (1-based) brings the schema from version n-1 to n."""

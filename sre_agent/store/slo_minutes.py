@@ -61,7 +61,9 @@ class SloMinutes:
         sid = self.rollups.series_id(SLO, (key,))
         if entry is not None and entry.lo <= lo:
             if entry.signature == signature:
-                return _since(entry.raw, lo)
+                raw = _since(entry.raw, lo)
+                self._cache[key] = _Entry(lo, signature, raw)  # windows only move forward: drop what fell out
+                return raw
             seen_to = entry.signature[1]
             if entry.signature[0] == signature[0] and seen_to is not None:
                 rewritable_from = seen_to - overlap_s - 60
@@ -73,8 +75,9 @@ class SloMinutes:
                     np.concatenate([entry.raw.total[keep], fresh.total]),
                     np.concatenate([entry.raw.last_ok[keep], fresh.last_ok]),
                 )
-                self._cache[key] = _Entry(entry.lo, signature, merged)
-                return _since(merged, lo)
+                raw = _since(merged, lo)
+                self._cache[key] = _Entry(lo, signature, raw)
+                return raw
         raw = self._read(sid, lo)
         self._cache[key] = _Entry(lo, signature, raw)
         return raw

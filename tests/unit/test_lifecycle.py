@@ -208,6 +208,36 @@ def test_deescalation_while_firing_emits_deescalated_and_stays_firing() -> None:
     assert deescalated.starts_at == at(0)
 
 
+def test_returning_to_an_already_notified_severity_is_recorded_but_not_notified_again() -> None:
+    """sev2 fires, drops to sev3, comes back to sev2 (reescalated, silent), then sev1 escalates (notified)."""
+
+    def series(m: int) -> Condition:
+        severity = Severity.SEV2 if m < 3 or 6 <= m < 9 else Severity.SEV3 if m < 6 else Severity.SEV1
+        return cond(m, BREACH, severity)
+
+    result = run(series, range(12), RulePolicy())
+
+    assert result.events == {
+        0: [EventKind.FIRING],
+        3: [EventKind.DEESCALATED],
+        6: [EventKind.REESCALATED],
+        9: [EventKind.ESCALATED],
+    }
+    assert [t.kind.notifies for t in result.transitions] == [True, False, False, True]
+    assert result.final is not None
+    assert result.final.notified_severity is Severity.SEV1
+
+
+def test_a_new_incident_after_a_resolve_notifies_its_severity_again() -> None:
+    def series(m: int) -> Condition:
+        return cond(m, BREACH, Severity.SEV2) if m < 2 or m >= 4 else cond(m, OK)
+
+    result = run(series, range(6), RulePolicy())
+
+    assert result.events == {0: [EventKind.FIRING], 2: [EventKind.RESOLVED], 4: [EventKind.FIRING]}
+    assert result.transitions[1].instance.state is AlertState.INACTIVE
+
+
 def test_severity_change_while_pending_is_silent_and_fires_at_the_latest_severity() -> None:
     def series(m: int) -> Condition:
         return cond(m, BREACH, Severity.SEV3 if m < 3 else Severity.SEV1)
@@ -227,6 +257,7 @@ def test_severity_change_while_pending_is_silent_and_fires_at_the_latest_severit
         (EventKind.PENDING, False),
         (EventKind.PENDING_CANCELLED, False),
         (EventKind.DEESCALATED, False),
+        (EventKind.REESCALATED, False),
     ],
 )
 def test_only_firing_escalated_and_resolved_notify(kind: EventKind, notifies: bool) -> None:
