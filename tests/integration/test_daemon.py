@@ -53,9 +53,9 @@ def test_the_daemon_polls_evaluates_and_drains_on_sigterm(tmp_path: Path, capsys
         env=os.environ.copy(),
     )
     try:
-        assert _wait_for(
-            lambda: _count(db, "SELECT COUNT(*) FROM source_state WHERE polled_to IS NOT NULL") == 3, 120
-        ), "all three families polled"
+        polled = "SELECT COUNT(*) FROM source_state WHERE polled_to IS NOT NULL AND family"
+        assert _wait_for(lambda: _count(db, f"{polled} NOT LIKE 'snowflake.slo:%'") == 3, 120), "three families polled"
+        assert _wait_for(lambda: _count(db, f"{polled} LIKE 'snowflake.slo:%'") == 9, 120), "the 9 SLOs polled"
         assert _wait_for(lambda: _count(db, "SELECT COUNT(*) FROM cycles") >= 1, 60), "an evaluation ran"
         assert main(["health", "--config", str(config)]) == ExitCode.OK
         daemon.send_signal(signal.SIGTERM)
