@@ -34,8 +34,10 @@ from sre_agent.sources.snowflake import VISIBLE_SERIES
 from sre_agent.store.slo_minutes import SloMinutes
 from sre_agent.store.watermarks import Watermarks
 
-SLO_POLICY = RulePolicy(on_no_data=NoDataPolicy.KEEP_LAST, no_data_timeout=timedelta(hours=1))
-"""Pages fire at once (the windows are the debounce); without data an alert holds for up to an hour."""
+SLO_POLICY = RulePolicy(on_no_data=NoDataPolicy.KEEP_LAST, no_data_timeout=timedelta.max)
+"""Pages fire at once (the windows are the debounce). While a tier cannot be judged (too few events at
+night, data still landing) an alert holds its state: it resolves only when every tier is judged under
+its factor, never on silence."""
 
 
 def slo_policy(slo: SloDoc, state: str) -> RulePolicy:
