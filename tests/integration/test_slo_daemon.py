@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 import yaml
-from support import REPO, connect_to, open_test_agent, seed
+from support import REPO, connect_to, open_test_agent, replay, seed
 
 from sre_agent.cli import main
 from sre_agent.clock import SimulatedClock
@@ -152,17 +152,6 @@ def _paging_copy(folder: Path) -> Path:
 # -- driving and reading -------------------------------------------------------------------------------------
 
 
-def _cycles(agent: Agent, server: Any, start: datetime, end: datetime) -> list[CycleResult]:
-    """``run_cycle`` every STEP from ``start`` to ``end`` with ACCOUNT_USAGE as visible at each instant."""
-    clock = SimulatedClock(start)
-    results = []
-    while clock.now() <= end:
-        server.set_clock(clock.now())
-        results.append(run_cycle(clock, agent))
-        clock.advance(STEP)
-    return results
-
-
 def _jsonl(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
@@ -261,7 +250,7 @@ def replayed(embedded_server: Any, tmp_path_factory: pytest.TempPathFactory) -> 
         agent = open_test_agent(loaded, embedded_server)
         try:
             end = history.start + timedelta(days=2, hours=14)
-            results = _cycles(agent, embedded_server, history.start, end)
+            results = replay(agent, embedded_server, history.start, end, STEP)
             events = agent.alerts.events()
         finally:
             agent.close()
@@ -631,7 +620,7 @@ def _drive(state: Path) -> int:
                 start = datetime.fromtimestamp(last, UTC) + STEP
         agent = open_test_agent(_crash_config(state), server)
         try:
-            _cycles(agent, server, start, end)
+            replay(agent, server, start, end, STEP)
         finally:
             agent.close()
     return 0
