@@ -65,6 +65,8 @@ class DemoResult:
     seconds_seed: float
     seconds_replay: float
     out: Path
+    repeats: int = 0
+    """Of the notifications, re-sends of alerts still firing after repeat_interval."""
 
 
 def demo_config(loaded: LoadedConfig, opts: DemoOptions) -> LoadedConfig:
@@ -165,7 +167,6 @@ def run_demo(loaded: LoadedConfig, opts: DemoOptions, console: Console) -> DemoR
         agent = open_agent(config, connect=connect, sinks=sinks)
         clock = SimulatedClock(start)
         began = time.perf_counter()
-        notifications = 0
         try:
             with Progress(
                 TextColumn("[bold]Replaying[/] {task.description}"),
@@ -182,8 +183,7 @@ def run_demo(loaded: LoadedConfig, opts: DemoOptions, console: Console) -> DemoR
                 while clock.now() <= end:
                     now = clock.now()
                     server.set_clock(now)
-                    result = run_cycle(clock, agent)
-                    notifications += len(result.notifications)
+                    run_cycle(clock, agent)
                     cycles += 1
                     if cycles % 48 == 0:
                         server.trim_result_cache()
@@ -191,6 +191,9 @@ def run_demo(loaded: LoadedConfig, opts: DemoOptions, console: Console) -> DemoR
                     bar.update(task, completed=int((now - start).total_seconds() // 60), description=local)
                     clock.advance(opts.poll_interval)
             events = agent.alerts.events()
+            sent = agent.notifications.sent_by_action("alerts-file")
+            notifications = sum(n for action, n in sent.items() if action != "held")
+            repeats = sent.get("repeat", 0)
             last = clock.now() - opts.poll_interval
             reader = SloReader.of(agent)
             slos = [slo_snapshot(reader, slo, last) for slo in config.slos]
@@ -208,6 +211,7 @@ def run_demo(loaded: LoadedConfig, opts: DemoOptions, console: Console) -> DemoR
         },
         "replay_seconds": round(replay_s, 1),
         "notifications": notifications,
+        "repeat_notifications": repeats,
         "transitions": len(events),
         **card.to_dict(),
     }
@@ -215,7 +219,7 @@ def run_demo(loaded: LoadedConfig, opts: DemoOptions, console: Console) -> DemoR
     status = {"at": iso(last), "slos": slos}
     (opts.out / "slo_status.json").write_text(json.dumps(status, indent=2, default=str) + "\n", encoding="utf-8")
     write_demo_config(loaded, opts)
-    return DemoResult(card, slos, stats.queries, notifications, stats.seconds, replay_s, opts.out)
+    return DemoResult(card, slos, stats.queries, notifications, stats.seconds, replay_s, opts.out, repeats)
 
 
 def write_demo_config(loaded: LoadedConfig, opts: DemoOptions) -> Path:
@@ -266,7 +270,8 @@ def print_summary(result: DemoResult, console: Console) -> None:
     console.print(
         f"Caught {caught}/{len(result.scorecard.incidents)} incidents; "
         f"{len(result.scorecard.unexpected)} alert(s) outside any incident; "
-        f"{result.notifications} notifications sent."
+        f"{result.notifications} notifications sent to alerts.jsonl ({result.repeats} of them repeats of alerts "
+        "still firing after repeat_interval)."
     )
     for e in result.scorecard.unexpected:
         console.print(f"  [yellow]unexpected[/] {e.at.astimezone(tz):%a %d %b %H:%M} {e.rule} {e.labels}")

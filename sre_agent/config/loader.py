@@ -12,8 +12,11 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from sre_agent.alerting.silences import Silence, from_doc
 from sre_agent.config.agent import AgentConfig
 from sre_agent.config.openslo import OPENSLO_API, from_openslo
+from sre_agent.config.routing import RoutingDoc, SilenceDoc
+from sre_agent.config.routing_checks import check_routing
 from sre_agent.config.slo import SloDoc
 from sre_agent.config.slo_checks import check_slo, slo_lookback
 from sre_agent.config.specs import RULE_KINDS, ThresholdRule
@@ -38,6 +41,9 @@ class LoadedConfig:
     """rule or SLO name → file it came from."""
     warnings: list[ConfigIssue] = field(default_factory=list)
     slos: list[SloDoc] = field(default_factory=list)
+    routing: RoutingDoc | None = None
+    silences: list[Silence] = field(default_factory=list)
+    """Silences declared in git (``kind: Silence``)."""
 
     @property
     def base_dir(self) -> Path:
@@ -216,6 +222,8 @@ class Documents:
     origin: dict[str, str] = field(default_factory=dict)
     """spec name → the file it came from."""
     issues: list[ConfigIssue] = field(default_factory=list)
+    routing: RoutingDoc | None = None
+    silences: list[Silence] = field(default_factory=list)
 
 
 def _register(found: Documents, name: str, doc: YamlDocument, file: Path, what: str = "rule") -> bool:
@@ -238,6 +246,8 @@ def load_documents(paths: list[Path], config: AgentConfig | None = None, runbook
     files, issues = rule_paths(paths)
     found = Documents(issues=issues)
     openslo_docs: list[tuple[Path, YamlDocument]] = []
+    routing_docs: list[tuple[RoutingDoc, YamlDocument]] = []
+    silence_names: dict[str, str] = {}
     for file in files:
         docs, file_issues = load_yaml_file(file)
         found.issues.extend(file_issues)
@@ -260,9 +270,12 @@ def load_documents(paths: list[Path], config: AgentConfig | None = None, runbook
                     _check_runbook(found, doc, slo.spec.runbook, runbooks)
                     found.slos.append(slo)
                 continue
+            if kind in ("AlertRouting", "Silence"):
+                _load_alerting_doc(found, doc, file, routing_docs, silence_names)
+                continue
             model = RULE_KINDS.get(str(kind))
             if model is None:
-                known = ", ".join([*RULE_KINDS, "SLO"])
+                known = ", ".join([*RULE_KINDS, "SLO", "AlertRouting", "Silence"])
                 found.issues.append(doc.issue(("kind",), f"unsupported kind {kind!r}; this version evaluates: {known}"))
                 continue
             rule = _parse(model, doc, found.issues)
@@ -280,7 +293,39 @@ def load_documents(paths: list[Path], config: AgentConfig | None = None, runbook
                 found.issues.extend(check_slo(slo, doc, config))
                 _check_runbook(found, doc, slo.spec.runbook, runbooks)
                 found.slos.append(slo)
+    for routing, ydoc in routing_docs[:1]:
+        found.routing = routing
+        found.issues.extend(check_routing(routing, ydoc, config, found.rules, found.slos))
+    for _, ydoc in routing_docs[1:]:
+        first = routing_docs[0][1].file
+        found.issues.append(
+            ydoc.issue(("kind",), f"a second AlertRouting document (the first is in {first}): keep one")
+        )
     return found
+
+
+def _load_alerting_doc(
+    found: Documents,
+    doc: YamlDocument,
+    file: Path,
+    routing_docs: list[tuple[RoutingDoc, YamlDocument]],
+    silence_names: dict[str, str],
+) -> None:
+    """Parse an AlertRouting or Silence document into ``found``."""
+    if doc.data.get("kind") == "AlertRouting":
+        routing = _parse(RoutingDoc, doc, found.issues)
+        if routing is not None:
+            routing_docs.append((routing, doc))
+        return
+    silence = _parse(SilenceDoc, doc, found.issues)
+    if silence is None:
+        return
+    if silence.name in silence_names:
+        message = f"duplicate silence name {silence.name!r} (first in {silence_names[silence.name]})"
+        found.issues.append(doc.issue(("metadata", "name"), message))
+        return
+    silence_names[silence.name] = str(file)
+    found.silences.append(from_doc(silence, str(file)))
 
 
 def load_rules(
@@ -335,6 +380,5 @@ def load_config(path: Path, extra_rule_paths: list[Path] | None = None) -> Loade
     errors = [i for i in issues if i.severity == "error"]
     if errors:
         raise ConfigError(issues)
-    return LoadedConfig(
-        config, path, found.rules, found.origin, [i for i in issues if i.severity != "error"], found.slos
-    )
+    warnings = [i for i in issues if i.severity != "error"]
+    return LoadedConfig(config, path, found.rules, found.origin, warnings, found.slos, found.routing, found.silences)

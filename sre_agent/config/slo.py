@@ -7,15 +7,15 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import cache
 from importlib import resources
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from dateutil.rrule import rrulestr
 from pydantic import Field, field_validator, model_validator
 
 from sre_agent.config.durations import Duration
 from sre_agent.config.specs import SpecDocument, Strict
+from sre_agent.config.time_windows import TimeWindow
 from sre_agent.model import Severity
 
 IDENT = r"^[A-Za-z_][A-Za-z0-9_$.\-]{0,254}$"
@@ -214,7 +214,7 @@ class SloAlerting(Strict):
         return tuple(self.tiers) if self.tiers else default_tiers()
 
 
-class Exclusion(Strict):
+class Exclusion(TimeWindow):
     """Time removed from both good and total: maintenance, trading hours, known upstream outages.
 
     One-off: ``start`` and ``end``. Recurring: an iCalendar ``rrule`` (RFC 5545, e.g.
@@ -223,72 +223,9 @@ class Exclusion(Strict):
     ``start``/``end`` may omit their offset.
     """
 
+    what: ClassVar[str] = "exclusion"
+
     reason: str = Field(min_length=3)
-    start: datetime | None = None
-    end: datetime | None = None
-    rrule: str | None = Field(default=None, description="iCalendar RRULE; `start` anchors it")
-    duration: Duration | None = None
-    time_zone: str | None = Field(default=None, description="IANA zone of start/end and of the rule's wall clock")
-
-    def _zone(self) -> ZoneInfo | None:
-        return ZoneInfo(self.time_zone) if self.time_zone else None
-
-    def _local(self, value: datetime | None) -> datetime | None:
-        zone = self._zone()
-        if value is None or zone is None:
-            return value
-        return value.replace(tzinfo=zone) if value.tzinfo is None else value.astimezone(zone)
-
-    @model_validator(mode="after")
-    def _shape(self) -> Exclusion:
-        if self.time_zone is not None:
-            try:
-                ZoneInfo(self.time_zone)
-            except (ZoneInfoNotFoundError, ValueError) as exc:
-                raise ValueError(f"unknown time zone {self.time_zone!r} (use an IANA name)") from exc
-        for name in ("start", "end"):
-            value = getattr(self, name)
-            if value is not None and value.tzinfo is None and self.time_zone is None:
-                raise ValueError(f"{name} needs a time zone (e.g. 2026-11-07T02:00:00Z) or set time_zone")
-        if self.rrule is None:
-            if self.start is None or self.end is None or self.duration is not None:
-                raise ValueError("a one-off exclusion has start and end; a recurring one has rrule and duration")
-            start, end = self._local(self.start), self._local(self.end)
-            assert start is not None
-            assert end is not None
-            if end <= start:
-                raise ValueError("end must be after start")
-            return self
-        if self.duration is None or self.duration <= timedelta(0):
-            raise ValueError("a recurring exclusion (rrule) needs a positive duration")
-        if self.end is not None:
-            raise ValueError("a recurring exclusion takes rrule + duration (and start), not end")
-        if self.start is None:
-            raise ValueError("a recurring exclusion needs start: the first occurrence, which anchors the rule")
-        if "DTSTART" in self.rrule.upper():
-            raise ValueError("put the rule's anchor in start, not DTSTART inside the rrule")
-        try:
-            self.occurrences(datetime(2000, 1, 1, tzinfo=UTC), datetime(2000, 1, 2, tzinfo=UTC))
-        except (ValueError, TypeError) as exc:
-            raise ValueError(f"invalid rrule: {exc}") from exc
-        return self
-
-    def occurrences(self, lo: datetime, hi: datetime) -> list[tuple[datetime, datetime]]:
-        """Excluded intervals (UTC) overlapping ``[lo, hi)``."""
-        start, end = self._local(self.start), self._local(self.end)
-        if self.rrule is None:
-            assert start is not None
-            assert end is not None
-            return [(start.astimezone(UTC), end.astimezone(UTC))] if start < hi and end > lo else []
-        assert self.duration is not None
-        assert start is not None
-        rule = rrulestr(self.rrule, dtstart=start)
-        out = []
-        for found in rule.between(lo - self.duration, hi, inc=True):
-            begin = found.astimezone(UTC)
-            if begin < hi and begin + self.duration > lo:
-                out.append((begin, begin + self.duration))
-        return out
 
 
 class SloSpec(Strict):

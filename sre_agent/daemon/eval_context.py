@@ -23,6 +23,8 @@ class EvalContext:
         self.agent = agent
         self.instants = instants
         self.instances: dict[str, Instance] = agent.alerts.active()
+        self.before: dict[str, Instance] = dict(self.instances)
+        """Active instances as the pass found them (where notification routing starts from)."""
         self.changed: dict[str, Instance] = {}
         self.transitions: list[tuple[Transition, dict[str, str]]] = []
         self.metrics: list[dict[str, Any]] = []

@@ -19,6 +19,7 @@ from sre_agent.config.slo import SloDoc
 from sre_agent.config.specs import NoDataPolicy, ThresholdRule
 from sre_agent.daemon.eval_context import EvalContext
 from sre_agent.daemon.evaluate_slo import advance_slo, slo_labels
+from sre_agent.daemon.notify import Dispatcher
 from sre_agent.daemon.poll import SLO_FAMILY, family_key
 from sre_agent.daemon.poll_slo import slo_source_state
 from sre_agent.daemon.runtime import Agent
@@ -38,7 +39,6 @@ from sre_agent.model import (
     Severity,
     from_epoch,
     iso,
-    to_epoch,
 )
 from sre_agent.sinks.render import human_value
 from sre_agent.sources.snowflake import FAMILIES
@@ -60,6 +60,8 @@ class EvalReport:
     """Rules and SLOs that could not be evaluated (the others still were), with the error."""
     metrics: int = 0
     """SLO metric records produced."""
+    deliveries: int = 0
+    """Notification records enqueued for receivers (after silences, inhibition, routing and grouping)."""
 
     @property
     def notifications(self) -> list[AlertEvent]:
@@ -438,10 +440,7 @@ def evaluate(agent: Agent, instants: list[int]) -> EvalReport:
         for transition, annotations in sorted(ctx.transitions, key=lambda ta: ta[0].at):
             event = agent.alerts.append(conn, transition, annotations)
             report.events.append(event)
-            if event.kind.notifies:
-                record = event.to_record()
-                for sink in agent.sinks:
-                    agent.outbox.enqueue(conn, sink.name, record["dedup_key"], record, to_epoch(event.at))
+        report.deliveries = Dispatcher(agent, ctx.before).run(conn, report.events, arr.tolist())
         metric_sinks = [sink for sink in agent.sinks if getattr(sink, "accepts_metrics", False)]
         for record in ctx.metrics:
             for sink in metric_sinks:

@@ -9,6 +9,7 @@ from typing import Any
 
 from rich.console import Console
 
+from sre_agent.alerting.routing import Routing, build_routing
 from sre_agent.config.agent import ConsoleSinkConfig, JsonlSinkConfig
 from sre_agent.config.loader import LoadedConfig
 from sre_agent.sinks.base import Sink
@@ -18,8 +19,10 @@ from sre_agent.sources.snowflake import SnowflakeSource
 from sre_agent.sources.snowflake_conn import connect_kwargs, connector
 from sre_agent.store.alerts import AlertStore
 from sre_agent.store.db import Database
+from sre_agent.store.notifications import NotificationStore
 from sre_agent.store.outbox import Outbox
 from sre_agent.store.rollups import RollupStore
+from sre_agent.store.silences import SilenceStore
 from sre_agent.store.slo_minutes import SloMinutes
 from sre_agent.store.watermarks import Watermarks
 
@@ -39,9 +42,15 @@ class Agent:
     alerts: AlertStore = field(init=False)
     outbox: Outbox = field(init=False)
     slo_minutes: SloMinutes = field(init=False)
+    notifications: NotificationStore = field(init=False)
+    silence_store: SilenceStore = field(init=False)
+    routing: Routing = field(init=False)
 
     def __post_init__(self) -> None:
         self.slo_minutes = SloMinutes(self.db)
+        self.notifications = NotificationStore(self.db)
+        self.silence_store = SilenceStore(self.db)
+        self.routing = build_routing(self.loaded.routing, [sink.name for sink in self.sinks])
         self.rollups = RollupStore(self.db)
         self.watermarks = Watermarks(self.db)
         self.alerts = AlertStore(self.db)

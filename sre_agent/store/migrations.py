@@ -157,5 +157,44 @@ V3 = """
 ALTER TABLE alert_instances ADD COLUMN notified_severity TEXT;
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3)
+V4 = """
+-- Silences added from the CLI (those in git are read from the rule files at every load).
+CREATE TABLE silences (
+    id TEXT PRIMARY KEY,
+    matchers TEXT NOT NULL,              -- JSON list of matcher strings
+    starts_at INTEGER NOT NULL,
+    ends_at INTEGER NOT NULL,            -- every silence expires
+    reason TEXT NOT NULL,
+    author TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expired_at INTEGER                   -- set by `silence expire` (ends_at is then moved to it)
+);
+
+-- Notification groups (receiver x route x group labels) with their timers and members, as JSON.
+CREATE TABLE notify_groups (
+    receiver TEXT NOT NULL,
+    group_key TEXT NOT NULL,
+    state TEXT NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (receiver, group_key)
+);
+
+-- What each receiver was told (or not told, and why) about each alert: the notification history.
+CREATE TABLE notifications (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,
+    receiver TEXT NOT NULL,
+    group_key TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    fingerprint TEXT NOT NULL,
+    event_id INTEGER,
+    action TEXT NOT NULL,                -- new | update | repeat | held
+    status TEXT NOT NULL,                -- firing | resolved
+    severity TEXT NOT NULL,
+    detail TEXT                          -- held: the silence or the inhibiting alert
+);
+CREATE INDEX notifications_fingerprint ON notifications(fingerprint, id);
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4)
 """Migration n (1-based) brings the schema from version n-1 to n."""

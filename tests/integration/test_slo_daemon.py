@@ -315,8 +315,15 @@ def test_the_latency_regression_pages_once_with_evidence_and_resolves_once(repla
     assert _of(replayed.events, AVAILABILITY) == [], "a latency regression leaves availability alone"
 
     lines = _jsonl(replayed.folder / "alerts.jsonl")
-    notified = [line["transition"] for line in lines if line["fingerprint"] == firing.fingerprint]
-    assert notified == ["firing", "resolved"], "one page and one resolve reach the receiver"
+    mine = [line for line in lines if line["fingerprint"] == firing.fingerprint]
+    told = [line["transition"] for line in mine if line["transition"] != "repeat"]
+    assert told == ["firing", "resolved"], "one page and one resolve reach the receiver"
+    assert mine[0]["severity"] == "sev2"
+    assert mine[0]["notification"]["reason"] == "new"
+    repeats = [datetime.fromisoformat(line["notification"]["sent_at"]) for line in mine[1:-1]]
+    assert all(line["transition"] == "repeat" for line in mine[1:-1]), "repeats only between the page and resolve"
+    sent = [datetime.fromisoformat(mine[0]["notification"]["sent_at"]), *repeats]
+    assert all(b - a >= timedelta(hours=4) for a, b in pairwise(sent)), "repeats follow the 4 h repeat_interval"
     assert len({line["dedup_key"] for line in lines}) == len(lines)
 
 

@@ -1,0 +1,155 @@
+"""From recorded transitions to deliveries: silences, inhibition, routing, grouping → outbox, in the evaluation's
+transaction.
+
+Instants are replayed in order: the transitions of an instant update which alerts fire (the sources
+of inhibition) and join their notification groups; then every group whose timer is due flushes. So a
+replay of many minutes yields exactly the notifications a minute-by-minute daemon would have sent.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from sre_agent.alerting.grouping import Flush, Group, Member, flush
+from sre_agent.alerting.lifecycle import Instance
+from sre_agent.alerting.matchers import alert_labels
+from sre_agent.alerting.routing import Routing, inhibited_by
+from sre_agent.alerting.silences import Silence, silenced_by
+from sre_agent.daemon.runtime import Agent
+from sre_agent.model import AlertEvent, AlertState, EventKind, Labels, from_epoch, iso, to_epoch
+
+log = logging.getLogger(__name__)
+
+_NOTIFYING = (EventKind.FIRING, EventKind.ESCALATED, EventKind.RESOLVED)
+_SILENT_CHANGES = (EventKind.DEESCALATED, EventKind.REESCALATED)
+
+
+class Dispatcher:
+    """Groups of one evaluation pass: loaded once, advanced instant by instant, saved with the pass."""
+
+    def __init__(self, agent: Agent, active_before: dict[str, Instance]) -> None:
+        self.agent = agent
+        self.routing: Routing = agent.routing
+        self.silences: list[Silence] = [*agent.loaded.silences, *agent.silence_store.all()]
+        self.groups: dict[tuple[str, str], Group] = agent.notifications.groups()
+        self.touched: set[tuple[str, str]] = set()
+        self.closed: list[Group] = []
+        self.firing: dict[str, Labels] = {
+            fp: alert_labels(inst.rule, inst.labels, inst.severity.value if inst.severity else None)
+            for fp, inst in active_before.items()
+            if inst.state is AlertState.FIRING
+        }
+        self.receivers = {sink.name for sink in agent.sinks}
+        self.records = 0
+
+    def run(self, conn: sqlite3.Connection, events: list[AlertEvent], instants: Iterable[int]) -> int:
+        """Process ``events`` (recorded, oldest first) and every due group timer at ``instants``; return the
+        number of deliveries enqueued."""
+        by_instant: dict[int, list[AlertEvent]] = defaultdict(list)
+        for event in events:
+            by_instant[to_epoch(event.at)].append(event)
+        for at in sorted(set(instants) | set(by_instant)):
+            for event in by_instant.get(at, []):
+                self._observe(event)
+            self._flush_due(conn, at)
+        self.agent.notifications.save_groups(
+            conn,
+            [self.groups[k] for k in self.touched if k in self.groups],
+            self.closed,
+            max(instants, default=0),
+        )
+        return self.records
+
+    def _observe(self, event: AlertEvent) -> None:
+        labels = alert_labels(event.rule, event.labels, event.severity.value)
+        if event.kind is EventKind.RESOLVED:
+            self.firing.pop(event.fingerprint, None)
+        elif event.kind in (*_NOTIFYING, *_SILENT_CHANGES):
+            self.firing[event.fingerprint] = labels
+        else:
+            return
+        record = event.to_record()
+        member_of = {key for key, group in self.groups.items() if event.fingerprint in group.members}
+        routed: set[tuple[str, str]] = set()
+        if event.kind is not EventKind.RESOLVED:
+            for route in self.routing.destinations(labels):
+                for receiver in route.receivers:
+                    if receiver not in self.receivers:
+                        log.warning("route %s names receiver %s, which is not a configured sink", route.path, receiver)
+                        continue
+                    key = (receiver, route.group_key(labels))
+                    routed.add(key)
+                    if key not in self.groups:
+                        at = to_epoch(event.at)
+                        self.groups[key] = Group(
+                            receiver,
+                            key[1],
+                            route.path,
+                            route.group_labels(labels),
+                            route.group_wait_s,
+                            route.group_interval_s,
+                            route.repeat_interval_s,
+                            created_at=at,
+                            next_flush_at=at + route.group_wait_s,
+                        )
+        notify = event.kind in _NOTIFYING
+        for key in routed | member_of:
+            group = self.groups[key]
+            member = Member(event.fingerprint, event.rule, event.status, event.severity.value, labels, record)
+            if key not in routed and event.kind is not EventKind.RESOLVED:
+                # Routed elsewhere at its new severity: this group keeps the alert until its resolve.
+                group.observe(member, resolved=False, notify=False)
+            else:
+                group.observe(member, resolved=event.kind is EventKind.RESOLVED, notify=notify)
+            self.touched.add(key)
+
+    def _hold(self, at: int) -> Any:
+        when = from_epoch(at)
+
+        def hold(member: Member) -> str | None:
+            silence = silenced_by(self.silences, member.labels, when)
+            if silence is not None:
+                return f"silenced by {silence}"
+            source = inhibited_by(self.routing, member.fingerprint, member.labels, self.firing)
+            return None if source is None else f"inhibited by {source}"
+
+        return hold
+
+    def _flush_due(self, conn: sqlite3.Connection, at: int) -> None:
+        hold = self._hold(at)
+        for key in sorted(self.groups):
+            group = self.groups[key]
+            if at < group.next_flush_at:
+                continue
+            done = flush(group, at, hold)
+            self.touched.add(key)
+            if done is not None:
+                self._enqueue(conn, done)
+            if not group.members:
+                self.closed.append(group)
+                del self.groups[key]
+
+    def _enqueue(self, conn: sqlite3.Connection, done: Flush) -> None:
+        group = done.group
+        self.agent.notifications.log(conn, done)
+        notification = {
+            "id": f"{group.receiver}:{group.key}:{done.seq}",
+            "receiver": group.receiver,
+            "group_key": group.key,
+            "group_labels": group.labels,
+            "reason": done.reason,
+            "sent_at": iso(from_epoch(done.at)),
+            "alerts": len(done.sent),
+        }
+        for member in done.sent:
+            record: dict[str, Any] = {**member.record, "notification": notification}
+            if done.reason == "repeat":
+                # No transition happened: the alert is still firing (at its current severity), said again.
+                record["transition"] = "repeat"
+                record["dedup_key"] = f"{member.record['dedup_key']}:repeat:{done.at}"
+            self.agent.outbox.enqueue(conn, group.receiver, record["dedup_key"], record, done.at)
+            self.records += 1
