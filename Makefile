@@ -35,6 +35,7 @@ unit: $(STAMP_TEST)
 
 test: lint typecheck
 	$(BIN)/sre-agent validate
+	$(BIN)/sre-agent test tests/rules
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP_DEMO)

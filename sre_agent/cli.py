@@ -104,6 +104,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     validate.add_argument("paths", nargs="*", type=Path, help="rule files or folders (default: the config's rules)")
 
+    rule_test = with_config(
+        sub.add_parser(
+            "test",
+            help="run rule unit tests (promtool-shaped files) through the agent's evaluator; exit 1 on a mismatch",
+            description="Each test writes its input_series (rollup measures per bucket in the 'a+bxN' notation: "
+            "queries, failed, latency_ms, avg_queued_load, credits_used, slo_good, slo_total, slo_loads, ...) into "
+            "a throwaway store, evaluates every evaluation_interval from t=0 with the daemon's own code, and "
+            "compares the alerts of each alertname at each eval_time with exp_alerts (labels, severity, state). "
+            "The config supplies global labels (left out of the comparison) and latency thresholds.",
+        )
+    )
+    rule_test.add_argument("files", nargs="+", type=Path, help="test files or folders (*.yaml)")
     with_config(sub.add_parser("sql", help="print every SQL statement the agent can run (for a DBA's review)"))
     sub.add_parser("metrics", help="list the metrics rules can use")
     sub.add_parser("schema", help="print the JSON Schema of the config and rule documents")
@@ -132,6 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     from sre_agent.slo_cli import add_commands
 
     add_commands(sub, with_config, _duration)
+    from sre_agent.alerts_cli import add_commands as add_alert_commands
+
+    add_alert_commands(sub, with_config, _duration)
     return parser
 
 
@@ -159,15 +174,15 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
             runbooks = base.runbooks if base.runbooks.is_absolute() else path.parent / base.runbooks
         found = load_documents(list(args.paths), config, runbooks)
         issues += found.issues
-        rules, slos = found.rules, found.slos
+        rules, slos, routing, silences = found.rules, found.slos, found.routing, found.silences
         if config is not None and not [i for i in issues if i.severity == "error"]:
             issues += traffic_warnings(LoadedConfig(config, path, rules, found.origin, [], slos))
     else:
-        rules, slos = [], []
+        rules, slos, routing, silences = [], [], None, []
         if config is not None:
             try:
                 loaded = load_config(path)
-                rules, slos = loaded.rules, loaded.slos
+                rules, slos, routing, silences = loaded.rules, loaded.slos, loaded.routing, loaded.silences
                 issues = loaded.warnings + traffic_warnings(loaded)
             except ConfigError as exc:
                 issues = exc.issues
@@ -176,7 +191,8 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
     if errors:
         console.print(f"{len(errors)} error(s)", style="bold red")
         return ExitCode.BAD_CONFIG
-    what = f"{len(rules)} rule(s) and {len(slos)} SLO(s)"
+    what = f"{len(rules)} rule(s), {len(slos)} SLO(s), {len(silences)} silence(s)"
+    what += f" and routing {routing.name}" if routing else " (no AlertRouting: every alert to every sink)"
     console.print(f"OK: {path} and {what} are valid", style="green", highlight=False)
     return ExitCode.OK
 
@@ -414,6 +430,58 @@ def cmd_slo(args: argparse.Namespace, console: Console) -> int:
     return cmd_slo_export(args, _maybe_load(args) if not args.paths else None, console)
 
 
+def cmd_test(args: argparse.Namespace, console: Console) -> int:
+    """`test`: run rule unit-test files; print a diff per mismatch."""
+    from sre_agent.config.loader import rule_paths
+    from sre_agent.ruletest.runner import run_file
+
+    base = _load(args)
+    files, issues = rule_paths(list(args.files))
+    if issues:
+        raise ConfigError(issues)
+    if not files:
+        raise ConfigError([ConfigIssue(str(args.files[0]), 1, 1, "", "no test files (*.yaml) found")])
+    failed = checks = 0
+    problems: list[ConfigIssue] = []
+    for path in files:
+        try:
+            result = run_file(path, base)
+        except ConfigError as exc:
+            problems.extend(exc.issues)
+            continue
+        checks += len(result.cases)
+        for case in result.failures:
+            failed += 1
+            console.print(f"FAIL {case.diff()}", markup=False, highlight=False, soft_wrap=True)
+        mark = "FAIL" if result.failures else "ok"
+        console.print(f"{mark:4} {path} ({len(result.cases)} check(s))", markup=False, highlight=False)
+    if problems:
+        raise ConfigError(problems)
+    summary = f"{checks - failed}/{checks} check(s) passed in {len(files)} file(s)"
+    console.print(summary, style="red" if failed else "green", highlight=False)
+    return ExitCode.ALERTS_FIRING if failed else ExitCode.OK
+
+
+def cmd_alerts(args: argparse.Namespace, console: Console) -> int:
+    """`alerts list|show`."""
+    from sre_agent.alerts_cli import cmd_alerts as run
+    from sre_agent.store.db import Database
+
+    db = _store(args)
+    assert isinstance(db, Database)
+    try:
+        return run(args, db, console)
+    finally:
+        db.close()
+
+
+def cmd_silence(args: argparse.Namespace, console: Console) -> int:
+    """`silence add|list|expire`."""
+    from sre_agent.alerts_cli import cmd_silence as run
+
+    return run(args, _load(args), console)
+
+
 def cmd_backtest(args: argparse.Namespace, console: Console) -> int:
     """`backtest`."""
     from sre_agent.slo_cli import cmd_backtest as run
@@ -443,6 +511,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "simulate": lambda: cmd_serve(args, console),
         "slo": lambda: cmd_slo(args, console),
         "backtest": lambda: cmd_backtest(args, console),
+        "alerts": lambda: cmd_alerts(args, console),
+        "test": lambda: cmd_test(args, console),
+        "silence": lambda: cmd_silence(args, console),
     }
     try:
         return int(handlers[args.command]())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -101,14 +101,7 @@ def demo_config(loaded: LoadedConfig, opts: DemoOptions) -> LoadedConfig:
             "sinks": sinks,
         }
     )
-    return LoadedConfig(
-        loaded.config.model_copy(update={"spec": new_spec}),
-        loaded.path,
-        loaded.rules,
-        loaded.rule_files,
-        loaded.warnings,
-        loaded.slos,
-    )
+    return replace(loaded, config=loaded.config.model_copy(update={"spec": new_spec}))
 
 
 def _fresh(out: Path) -> None:
@@ -231,7 +224,10 @@ def write_demo_config(loaded: LoadedConfig, opts: DemoOptions) -> Path:
     if spec.get("runbooks"):
         spec["runbooks"] = str(loaded.resolve(Path(spec["runbooks"])))
     spec["store"] = {**spec.get("store", {}), "path": str((opts.out / "state.db").resolve())}
-    spec["sinks"] = [{"type": "jsonl", "name": "alerts-file", "path": str((opts.out / "alerts.jsonl").resolve())}]
+    spec["sinks"] = [
+        {"type": "console"},
+        {"type": "jsonl", "name": "alerts-file", "path": str((opts.out / "alerts.jsonl").resolve())},
+    ]
     path = opts.out / "agent.yaml"
     header = "# Written by `sre-agent demo`: the demo's store, for `sre-agent slo status -c` and `backtest -c`.\n"
     path.write_text(header + yaml.safe_dump(data, sort_keys=False), encoding="utf-8")

@@ -48,6 +48,20 @@ class AlertStore:
         rows = self.db.read("SELECT * FROM alert_instances WHERE state != 'inactive'")
         return {r["fingerprint"]: _instance(r) for r in rows}
 
+    def instances(self, include_inactive: bool = False) -> list[Instance]:
+        """Every known instance (by default only pending and firing ones), most recently updated first."""
+        where = "" if include_inactive else "WHERE state != 'inactive'"
+        rows = self.db.read(f"SELECT * FROM alert_instances {where} ORDER BY updated_at DESC, fingerprint")
+        return [_instance(r) for r in rows]
+
+    def find(self, prefix: str) -> list[str]:
+        """Fingerprints starting with ``prefix`` (a git-style short id)."""
+        rows = self.db.read(
+            "SELECT fingerprint FROM alert_instances WHERE substr(fingerprint, 1, ?) = ? ORDER BY fingerprint",
+            (len(prefix), prefix),
+        )
+        return [r["fingerprint"] for r in rows]
+
     def get(self, fingerprint: str) -> Instance | None:
         """Return the instance with ``fingerprint``, if known."""
         rows = self.db.read("SELECT * FROM alert_instances WHERE fingerprint = ?", (fingerprint,))
@@ -129,10 +143,15 @@ class AlertStore:
             self.db.store_id,
         )
 
-    def events(self, kinds: tuple[EventKind, ...] | None = None, since: int | None = None) -> list[AlertEvent]:
-        """Return recorded events, oldest first (optionally only some kinds / since an instant)."""
+    def events(
+        self, kinds: tuple[EventKind, ...] | None = None, since: int | None = None, fingerprint: str | None = None
+    ) -> list[AlertEvent]:
+        """Return recorded events, oldest first (optionally only some kinds / since an instant / of one alert)."""
         sql = "SELECT * FROM alert_events WHERE 1 = 1"
         params: list[object] = []
+        if fingerprint is not None:
+            sql += " AND fingerprint = ?"
+            params.append(fingerprint)
         if kinds:
             sql += f" AND kind IN ({', '.join('?' for _ in kinds)})"
             params += [k.value for k in kinds]

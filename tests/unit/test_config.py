@@ -902,7 +902,8 @@ def test_validate_command_accepts_the_shipped_default_config(
 
     out = capsys.readouterr().out
     assert code == 0
-    assert f"{len(SHIPPED_RULES)} rule(s) and {len(SHIPPED_SLOS)} SLO(s) are valid" in _plain(out)
+    shipped = f"{len(SHIPPED_RULES)} rule(s), {len(SHIPPED_SLOS)} SLO(s), 1 silence(s) and routing capital-markets-platform"
+    assert f"{shipped} are valid" in _plain(out)
 
 
 def test_validate_command_exits_3_and_prints_file_line_col_for_a_bad_rule(
