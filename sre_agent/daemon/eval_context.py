@@ -27,6 +27,8 @@ class EvalContext:
         """Active instances as the pass found them (where notification routing starts from)."""
         self.changed: dict[str, Instance] = {}
         self.transitions: list[tuple[Transition, dict[str, str]]] = []
+        self.resumed_at: int | None = None
+        """When evaluation last resumed after the agent was down (epoch s)."""
         self.metrics: list[dict[str, Any]] = []
         """Metric records (one per SLO) to hand to the sinks that take metrics."""
 

@@ -71,7 +71,15 @@ class EvalReport:
 
 def last_instant(agent: Agent) -> int | None:
     """Return the last evaluated instant (epoch s), if any."""
-    rows = agent.db.read("SELECT value FROM evaluation_state WHERE key = ?", (LAST_INSTANT,))
+    return _state(agent, LAST_INSTANT)
+
+
+RESUMED_AT = "resumed_at"
+"""The instant evaluation resumed after the agent itself was down (a paused VM, a stopped pod)."""
+
+
+def _state(agent: Agent, key: str) -> int | None:
+    rows = agent.db.read("SELECT value FROM evaluation_state WHERE key = ?", (key,))
     return int(rows[0]["value"]) if rows else None
 
 
@@ -347,6 +355,9 @@ def _advance_sources(ctx: EvalContext) -> None:
     """The agent's own rule: a family whose polls fail, or that has not succeeded within its interval."""
     agent = ctx.agent
     grace = agent.spec.evaluation.stale_after.total_seconds()
+    # While the agent itself was down nobody polled: that is not the source's fault. Its staleness
+    # clock restarts when evaluation resumes.
+    resumed = ctx.resumed_at or 0
     states = [(family, agent.watermarks.get(family_key(family))) for family in FAMILIES]
     slo_state = slo_source_state(agent)
     if slo_state is not None:
@@ -368,7 +379,7 @@ def _advance_sources(ctx: EvalContext) -> None:
         }
         for t in ctx.instants.tolist():
             # Each committed chunk of a backfill counts as a success, so a long first poll is not "stale".
-            stale = state.last_success_at is not None and t - state.last_success_at > limit
+            stale = state.last_success_at is not None and t - max(state.last_success_at, resumed) > limit
             unhealthy = failing or stale
             if not unhealthy and inst.state is AlertState.INACTIVE:
                 continue
@@ -414,6 +425,10 @@ def evaluate(agent: Agent, instants: list[int]) -> EvalReport:
         return report
     arr = np.array(sorted(instants), dtype=np.int64)
     ctx = EvalContext(agent, arr)
+    previous = last_instant(agent)
+    step = int(agent.spec.evaluation.interval.total_seconds())
+    resumed = previous is not None and int(arr[0]) - previous > step
+    ctx.resumed_at = int(arr[-1]) if resumed else _state(agent, RESUMED_AT)
     views = data_views(agent)
     rules_by_rollup: dict[str, list[ThresholdRule]] = defaultdict(list)
     for rule in agent.loaded.rules:
@@ -451,5 +466,11 @@ def evaluate(agent: Agent, instants: list[int]) -> EvalReport:
             "ON CONFLICT(key) DO UPDATE SET value = MAX(value, excluded.value)",
             (LAST_INSTANT, now),
         )
+        if resumed:
+            conn.execute(
+                "INSERT INTO evaluation_state (key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (RESUMED_AT, now),
+            )
         failpoint("evaluate.before_commit")
     return report

@@ -41,7 +41,8 @@ def _embedded_config(tmp: Path, **snowflake: object) -> Path:
     spec["slos"] = [str(REPO / "slo_definitions")]
     spec["runbooks"] = str(REPO / "runbooks")
     spec["store"]["path"] = str(tmp / "state.db")
-    spec["sinks"] = [{"type": "jsonl", "name": "alerts-file", "path": str(tmp / "alerts.jsonl")}]
+    # rules/routing.yaml routes pages to `console` and everything to `alerts-file`.
+    spec["sinks"] = [{"type": "console"}, {"type": "jsonl", "name": "alerts-file", "path": str(tmp / "alerts.jsonl")}]
     spec["snowflake"]["embedded"].update({"history": "1d", "queries_per_day": 3000})
     spec["snowflake"]["backfill"] = "1d"
     spec["snowflake"].update(snowflake)
