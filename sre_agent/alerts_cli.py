@@ -17,7 +17,7 @@ from sre_agent.alerting.matchers import parse_matcher
 from sre_agent.alerting.silences import Silence
 from sre_agent.clock import SystemClock
 from sre_agent.config.loader import LoadedConfig
-from sre_agent.errors import SreAgentError
+from sre_agent.errors import UsageError
 from sre_agent.exit_codes import ExitCode
 from sre_agent.model import iso
 from sre_agent.store.alerts import AlertStore
@@ -101,7 +101,7 @@ def _silence_json(s: Silence, now: datetime) -> dict[str, Any]:
         "id": s.id,
         "matchers": [str(m) for m in s.matchers],
         "state": state,
-        "starts_at": iso(s.window.start) if s.window.start else None,
+        "starts_at": iso(first) if (first := s.window.starts_at()) else None,
         "ends_at": iso(ends) if ends else None,
         "next": iso(upcoming[0][0]) if upcoming and state == "pending" else None,
         "recurring": s.window.rrule,
@@ -120,21 +120,21 @@ def cmd_silence(args: argparse.Namespace, loaded: LoadedConfig, console: Console
         if args.silence_command == "add":
             start = args.start or now
             if (args.end is None) == (args.duration is None):
-                raise SreAgentError("give exactly one of --duration or --end: every silence expires")
+                raise UsageError("give exactly one of --duration or --end: every silence expires")
             end = args.end or start + args.duration
             try:
                 added = store.add(args.matchers, start, end, args.reason, args.author or getpass.getuser(), now)
             except ValueError as exc:
-                raise SreAgentError(f"silence not added: {exc}") from exc
+                raise UsageError(f"silence not added: {exc}") from exc
             _print_silences([_silence_json(added, now)], args.format, console, f"Added silence {added.id}")
             return ExitCode.OK
         if args.silence_command == "expire":
             if args.id.startswith("git:"):
-                raise SreAgentError(f"{args.id} is declared in git: remove or edit its Silence document")
+                raise UsageError(f"{args.id} is declared in git: remove or edit its Silence document")
             try:
                 ended = store.expire(args.id, now)
             except KeyError:
-                raise SreAgentError(f"no active silence {args.id!r} (see `sre-agent silence list --all`)") from None
+                raise UsageError(f"no active silence {args.id!r} (see `sre-agent silence list --all`)") from None
             console.print(f"Expired silence {ended.id} ({', '.join(str(m) for m in ended.matchers)})")
             return ExitCode.OK
         silences = [*loaded.silences, *store.all(None if args.all else now)]
@@ -169,12 +169,12 @@ def _print_silences(rows: list[dict[str, Any]], fmt: str, console: Console, titl
 
 def _resolve(store: AlertStore, prefix: str) -> str:
     if not _HEX.match(prefix):
-        raise SreAgentError(f"{prefix!r} is not a fingerprint (4 to 16 hex digits; see `sre-agent alerts list`)")
+        raise UsageError(f"{prefix!r} is not a fingerprint (4 to 16 hex digits; see `sre-agent alerts list`)")
     found = store.find(prefix)
     if not found:
-        raise SreAgentError(f"no alert with fingerprint {prefix} in this store")
+        raise UsageError(f"no alert with fingerprint {prefix} in this store")
     if len(found) > 1:
-        raise SreAgentError(f"{prefix} is ambiguous: {', '.join(found[:5])}")
+        raise UsageError(f"{prefix} is ambiguous: {', '.join(found[:5])}")
     return found[0]
 
 

@@ -17,7 +17,7 @@ from sre_agent import __version__, logs
 from sre_agent.config.defaults import default_config_path
 from sre_agent.config.durations import parse_duration
 from sre_agent.config.loader import LoadedConfig, load_agent_config, load_config, load_documents
-from sre_agent.errors import ConfigError, ConfigIssue, SreAgentError
+from sre_agent.errors import ConfigError, ConfigIssue, SreAgentError, UsageError
 from sre_agent.exit_codes import ExitCode
 
 log = logging.getLogger("sre_agent")
@@ -521,6 +521,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print_issues(err, exc.issues)
         err.print(f"{len([i for i in exc.issues if i.severity == 'error'])} config error(s)", style="bold red")
         return ExitCode.BAD_CONFIG
+    except UsageError as exc:
+        err.print(f"error: {logs.redact(str(exc))}", style="red", markup=False, highlight=False)
+        return ExitCode.USAGE
     except SreAgentError as exc:
         err.print(f"error: {logs.redact(str(exc))}", style="red", markup=False, highlight=False)
         return ExitCode.AGENT_FAILURE

@@ -9,6 +9,10 @@ class SreAgentError(Exception):
     """Base of every error the agent raises on purpose."""
 
 
+class UsageError(SreAgentError):
+    """The command was asked something it cannot do (a bad argument value, an unknown id): exit 2."""
+
+
 @dataclass(frozen=True)
 class ConfigIssue:
     """One problem found in a config or rule file, located as ``file:line:col``."""

@@ -11,7 +11,7 @@ class ExitCode(IntEnum):
     ALERTS_FIRING = 1
     """The agent worked and at least one alert is firing (`once`) or a rule test failed (`test`)."""
     USAGE = 2
-    """Bad command line (argparse's own code)."""
+    """Bad command line (argparse's own code), or an argument value the command cannot act on."""
     BAD_CONFIG = 3
     """A config or rule file is invalid; nothing was started."""
     AGENT_FAILURE = 4

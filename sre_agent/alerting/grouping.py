@@ -80,7 +80,13 @@ class Group:
                 return
             known.status, known.record, known.changed = "resolved", member.record, True
             return
-        if known is None or known.status == "resolved":
+        if known is None:
+            self.members[member.fingerprint] = member
+            return
+        if known.status == "resolved":
+            # Fired again before its resolve went out: the receiver still believes it fires, so it is
+            # owed the next resolve; the new firing record goes out with the next tick.
+            member.notified = known.notified
             self.members[member.fingerprint] = member
             return
         if not known.notified and known.record.get("transition") == "firing":

@@ -99,6 +99,11 @@ class TimeWindow(Strict):
                 out.append((begin, begin + self.duration))
         return out
 
+    def starts_at(self) -> datetime | None:
+        """The first start (UTC), ``start`` read on ``time_zone``'s wall clock when it has no offset."""
+        start = self._local(self.start)
+        return None if start is None else start.astimezone(UTC)
+
     def active_at(self, at: datetime) -> bool:
         """Return whether ``at`` falls inside an occurrence (start inclusive, end exclusive)."""
         return any(lo <= at < hi for lo, hi in self.occurrences(at, at + timedelta(seconds=1)))

@@ -75,7 +75,9 @@ class Dispatcher:
         record = event.to_record()
         member_of = {key for key, group in self.groups.items() if event.fingerprint in group.members}
         routed: set[tuple[str, str]] = set()
-        if event.kind is not EventKind.RESOLVED:
+        # Firing and escalation are routed (an escalation may reach new receivers, e.g. the paging route);
+        # a resolve goes to whoever holds the alert; a silent severity change only updates those groups.
+        if event.kind in (EventKind.FIRING, EventKind.ESCALATED):
             for route in self.routing.destinations(labels):
                 for receiver in route.receivers:
                     if receiver not in self.receivers:
@@ -101,7 +103,7 @@ class Dispatcher:
             group = self.groups[key]
             member = Member(event.fingerprint, event.rule, event.status, event.severity.value, labels, record)
             if key not in routed and event.kind is not EventKind.RESOLVED:
-                # Routed elsewhere at its new severity: this group keeps the alert until its resolve.
+                # Routed elsewhere now, or a silent change: this group keeps the alert, quietly, until its resolve.
                 group.observe(member, resolved=False, notify=False)
             else:
                 group.observe(member, resolved=event.kind is EventKind.RESOLVED, notify=notify)

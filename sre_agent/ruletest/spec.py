@@ -110,6 +110,8 @@ class AlertCase(Strict):
 class TestCase(Strict):
     """One scenario: input series from ``start`` every ``interval``, and the alert checks."""
 
+    __test__ = False  # a spec, not a pytest class
+
     name: str = ""
     interval: Duration | None = Field(default=None, description="sample spacing (default: evaluation_interval)")
     start: datetime | None = Field(default=None, description="t = 0 (default 2026-01-05T00:00:00Z, a Monday)")

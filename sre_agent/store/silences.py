@@ -81,8 +81,9 @@ class SilenceStore:
         at = to_epoch(now)
         with self.db.transaction() as conn:
             cur = conn.execute(
-                "UPDATE silences SET expired_at = ?, ends_at = MAX(starts_at + 1, ?) WHERE id = ? AND ends_at > ?",
-                (at, at, silence_id, at),
+                "UPDATE silences SET expired_at = ?, ends_at = ?, starts_at = MIN(starts_at, ?) "
+                "WHERE id = ? AND ends_at > ?",
+                (at, at, at - 1, silence_id, at),
             )
             if cur.rowcount == 0:
                 raise KeyError(silence_id)

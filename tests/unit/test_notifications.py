@@ -9,6 +9,7 @@ US DST in the window used here: clocks fall back on Sunday 2026-11-01 and spring
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -133,7 +134,7 @@ def test_matcher_semantics(text: str, alert: dict[str, str], expected: bool) -> 
 
 
 def test_parsed_matcher_renders_back_in_canonical_quoted_form() -> None:
-    matcher = parse_matcher(' severity =~ sev1|sev2 ')
+    matcher = parse_matcher(" severity =~ sev1|sev2 ")
 
     assert (matcher.name, matcher.op, matcher.value) == ("severity", MatchOp.RE, "sev1|sev2")
     assert str(matcher) == 'severity=~"sev1|sev2"'
@@ -159,11 +160,10 @@ def test_quotes_and_backslashes_survive_a_render_and_parse_round_trip(value: str
     ],
 )
 def test_bad_matcher_is_rejected_with_the_text_and_the_reason(text: str, fragment: str) -> None:
-    with pytest.raises(ValueError) as caught:
+    with pytest.raises(ValueError, match=re.escape(fragment)) as caught:
         parse_matcher(text)
 
-    assert repr(text) in str(caught.value)
-    assert fragment in str(caught.value)
+    assert str(caught.value).startswith(repr(text))
 
 
 def test_alert_labels_add_rule_alertname_and_severity() -> None:
@@ -216,9 +216,7 @@ def test_first_matching_route_wins_without_continue() -> None:
 
 
 def test_alert_no_child_takes_stays_at_the_parent() -> None:
-    tree = routing(
-        {"receiver": "alerts-file", "routes": [{"matchers": ['severity="sev1"'], "receiver": "console"}]}
-    )
+    tree = routing({"receiver": "alerts-file", "routes": [{"matchers": ['severity="sev1"'], "receiver": "console"}]})
 
     found = tree.destinations(labels(severity="sev4"))
 
@@ -387,7 +385,9 @@ def test_equal_label_missing_on_both_alerts_counts_as_equal() -> None:
 
 def test_one_off_silence_mutes_matching_alerts_from_start_inclusive_to_end_exclusive() -> None:
     silence = from_doc(
-        silence_doc("rebuild", matchers=['warehouse="RISK_WH"'], start="2026-11-25T20:00:00Z", end="2026-11-25T22:00:00Z"),
+        silence_doc(
+            "rebuild", matchers=['warehouse="RISK_WH"'], start="2026-11-25T20:00:00Z", end="2026-11-25T22:00:00Z"
+        ),
         "rules/silences.yaml",
     )
     risk = labels(warehouse="RISK_WH")
@@ -461,7 +461,10 @@ def test_recurring_silence_lists_its_occurrences_in_utc_and_expires_after_the_la
     around_fall_back = window.occurrences(utc(2026, 10, 30), utc(2026, 11, 9))
     around_spring_forward = window.occurrences(utc(2027, 3, 12), utc(2027, 3, 31))
 
-    assert around_fall_back == [(utc(2026, 10, 31, 10), utc(2026, 10, 31, 14)), (utc(2026, 11, 7, 11), utc(2026, 11, 7, 15))]
+    assert around_fall_back == [
+        (utc(2026, 10, 31, 10), utc(2026, 10, 31, 14)),
+        (utc(2026, 11, 7, 11), utc(2026, 11, 7, 15)),
+    ]
     assert around_spring_forward == [
         (utc(2027, 3, 13, 11), utc(2027, 3, 13, 15)),
         (utc(2027, 3, 20, 10), utc(2027, 3, 20, 14)),

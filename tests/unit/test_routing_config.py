@@ -368,7 +368,10 @@ def test_silence_mistake_is_reported_at_its_line_and_column(
 
 def test_recurring_silence_ending_with_count_is_accepted(tmp_path: Path, agent: AgentConfig) -> None:
     counted = RECURRING_NO_END.replace("BYDAY=SA", "BYDAY=SA;COUNT=4")
-    write_text(tmp_path / "silence.yaml", SILENCE_YAML.replace("  start: 2026-11-25T20:00:00Z\n  end: 2026-11-25T22:00:00Z\n", counted))
+    write_text(
+        tmp_path / "silence.yaml",
+        SILENCE_YAML.replace("  start: 2026-11-25T20:00:00Z\n  end: 2026-11-25T22:00:00Z\n", counted),
+    )
 
     found = load(tmp_path, agent)
 
@@ -384,7 +387,9 @@ def test_duplicate_silence_name_names_the_first_file(tmp_path: Path, agent: Agen
 
     found = load(tmp_path, agent)
 
-    assert located(found.issues) == [(4, 9, "metadata.name", f"duplicate silence name 'risk-rebuild' (first in {first})")]
+    assert located(found.issues) == [
+        (4, 9, "metadata.name", f"duplicate silence name 'risk-rebuild' (first in {first})")
+    ]
     assert len(found.silences) == 1
 
 
