@@ -20,6 +20,7 @@ from sre_agent.alerting.matchers import alert_labels
 from sre_agent.alerting.routing import Routing, inhibited_by
 from sre_agent.alerting.silences import Silence, silenced_by
 from sre_agent.daemon.runtime import Agent
+from sre_agent.failpoints import failpoint
 from sre_agent.model import AlertEvent, AlertState, EventKind, Labels, from_epoch, iso, to_epoch
 
 log = logging.getLogger(__name__)
@@ -155,3 +156,4 @@ class Dispatcher:
                 record["dedup_key"] = f"{member.record['dedup_key']}:repeat:{done.at}"
             self.agent.outbox.enqueue(conn, group.receiver, record["dedup_key"], record, done.at)
             self.records += 1
+            failpoint("notify.after_enqueue")

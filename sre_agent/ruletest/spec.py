@@ -17,8 +17,8 @@ DEFAULT_START = datetime(2026, 1, 5, tzinfo=UTC)
 
 _SERIES_RE = re.compile(r"^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:\{(.*)\})?\s*$")
 _LABEL_RE = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(?:,|$)')
-_NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
-_TERM_RE = re.compile(rf"^(?P<a>{_NUM})(?:(?P<op>[-+])(?P<b>{_NUM}))?(?:x(?P<n>\d+))?$")
+_UNSIGNED = r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
+_TERM_RE = re.compile(rf"^(?P<a>[-+]?{_UNSIGNED})(?:(?P<op>[-+])(?P<b>{_UNSIGNED}))?(?:x(?P<n>\d+))?$")
 _GAP_RE = re.compile(r"^(?:_|stale)(?:x(?P<n>\d+))?$")
 
 

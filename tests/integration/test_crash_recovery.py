@@ -37,7 +37,7 @@ def _events(state: Path) -> list[tuple[str, str, str, int]]:
 
 def _notifications(state: Path) -> list[tuple[str, str, str]]:
     lines = [json.loads(x) for x in (state / "alerts.jsonl").read_text().splitlines() if x.strip()]
-    return [(x["fingerprint"], x["transition"], x["at"]) for x in lines]
+    return [(x["fingerprint"], x["transition"], x["at"], x["notification"]["sent_at"]) for x in lines]
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +55,14 @@ def clean_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ["evaluate.before_commit:6"],
         ["deliver.after_send:1", "deliver.after_send:1"],
         ["poll.after_replace:4", "evaluate.before_commit:3"],
+        ["notify.after_enqueue:2", "deliver.after_send:2"],
     ],
-    ids=["mid-evaluation", "after-send-before-ack-twice", "mid-poll-then-mid-evaluation"],
+    ids=[
+        "mid-evaluation",
+        "after-send-before-ack-twice",
+        "mid-poll-then-mid-evaluation",
+        "mid-notification-then-after-send",
+    ],
 )
 def test_kill_9_then_restart_ends_exactly_like_an_uninterrupted_run(clean_run: Path, tmp_path: Path, failpoints):
     """Transitions and notifications after crashes + restarts equal the clean run's, with no duplicate line."""
@@ -69,4 +75,4 @@ def test_kill_9_then_restart_ends_exactly_like_an_uninterrupted_run(clean_run: P
     notified = _notifications(tmp_path)
     assert notified == _notifications(clean_run)
     assert len(notified) == len(set(notified)), "a crash between send and acknowledgement must not re-send"
-    assert any(kind == "firing" for _, kind, _ in notified)
+    assert any(kind == "firing" for _, kind, _, _ in notified)
