@@ -38,6 +38,8 @@ class Member:
     """The receiver was told this alert fired (so it gets the resolve)."""
     held: str | None = None
     """Why a pending change is held back right now (``silenced by …``, ``inhibited by …``)."""
+    routed: bool = True
+    """The alert's current labels still route to this group (else: no repeats here, only its resolve)."""
 
 
 @dataclass
@@ -135,7 +137,9 @@ def flush(group: Group, at: int, hold: Callable[[Member], str | None]) -> Flush 
             sendable.append(member)
     reason = UPDATE if group.flushed else NEW
     if not sendable and group.last_sent_at is not None and at - group.last_sent_at >= group.repeat_interval_s:
-        sendable = [m for m in group.members.values() if m.status == "firing" and m.notified and m.held is None]
+        sendable = [
+            m for m in group.members.values() if m.status == "firing" and m.notified and m.held is None and m.routed
+        ]
         reason = REPEAT
     if not sendable:
         return Flush(group, at, group.seq, reason, [], newly_held) if newly_held else None

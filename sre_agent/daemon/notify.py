@@ -11,13 +11,12 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections import defaultdict
-from collections.abc import Iterable
 from typing import Any
 
 from sre_agent.alerting.grouping import Flush, Group, Member, flush
 from sre_agent.alerting.lifecycle import Instance
 from sre_agent.alerting.matchers import alert_labels
-from sre_agent.alerting.routing import Routing, inhibited_by
+from sre_agent.alerting.routing import Route, Routing, inhibited_by
 from sre_agent.alerting.silences import Silence, silenced_by
 from sre_agent.daemon.runtime import Agent
 from sre_agent.failpoints import failpoint
@@ -35,21 +34,30 @@ class Dispatcher:
     def __init__(self, agent: Agent, active_before: dict[str, Instance]) -> None:
         self.agent = agent
         self.routing: Routing = agent.routing
-        self.silences: list[Silence] = [*agent.loaded.silences, *agent.silence_store.all()]
-        self.groups: dict[tuple[str, str], Group] = agent.notifications.groups()
+        self.silences: list[Silence] = list(agent.loaded.silences)
+        self.receivers = {sink.name for sink in agent.sinks}
+        self.groups: dict[tuple[str, str], Group] = {}
         self.touched: set[tuple[str, str]] = set()
         self.closed: list[Group] = []
+        for key, group in agent.notifications.groups().items():
+            if group.receiver in self.receivers:
+                self.groups[key] = group
+            else:  # the sink was removed from the config: nobody is left to tell
+                log.warning("dropping notification group %s of removed receiver %s", group.key, group.receiver)
+                self.closed.append(group)
         self.firing: dict[str, Labels] = {
             fp: alert_labels(inst.rule, inst.labels, inst.severity.value if inst.severity else None)
             for fp, inst in active_before.items()
             if inst.state is AlertState.FIRING
         }
-        self.receivers = {sink.name for sink in agent.sinks}
         self.records = 0
 
-    def run(self, conn: sqlite3.Connection, events: list[AlertEvent], instants: Iterable[int]) -> int:
+    def run(self, conn: sqlite3.Connection, events: list[AlertEvent], instants: list[int]) -> int:
         """Process ``events`` (recorded, oldest first) and every due group timer at ``instants``; return the
         number of deliveries enqueued."""
+        first = min([*instants, *(to_epoch(e.at) for e in events)], default=None)
+        if first is not None:
+            self.silences += self.agent.silence_store.all(from_epoch(first))
         by_instant: dict[int, list[AlertEvent]] = defaultdict(list)
         for event in events:
             by_instant[to_epoch(event.at)].append(event)
@@ -76,9 +84,10 @@ class Dispatcher:
         record = event.to_record()
         member_of = {key for key, group in self.groups.items() if event.fingerprint in group.members}
         routed: set[tuple[str, str]] = set()
-        # Firing and escalation are routed (an escalation may reach new receivers, e.g. the paging route);
-        # a resolve goes to whoever holds the alert; a silent severity change only updates those groups.
-        if event.kind in (EventKind.FIRING, EventKind.ESCALATED):
+        # Every change but a resolve is routed on the alert's current labels and severity: an escalation
+        # may reach new receivers (the paging route), a de-escalation moves the alert to the ticket route's
+        # timers. A resolve goes to every group holding the alert.
+        if event.kind is not EventKind.RESOLVED:
             for route in self.routing.destinations(labels):
                 for receiver in route.receivers:
                     if receiver not in self.receivers:
@@ -86,29 +95,56 @@ class Dispatcher:
                         continue
                     key = (receiver, route.group_key(labels))
                     routed.add(key)
-                    if key not in self.groups:
-                        at = to_epoch(event.at)
-                        self.groups[key] = Group(
-                            receiver,
-                            key[1],
-                            route.path,
-                            route.group_labels(labels),
-                            route.group_wait_s,
-                            route.group_interval_s,
-                            route.repeat_interval_s,
-                            created_at=at,
-                            next_flush_at=at + route.group_wait_s,
-                        )
+                    self._open_group(key, route, labels, to_epoch(event.at))
         notify = event.kind in _NOTIFYING
         for key in routed | member_of:
             group = self.groups[key]
             member = Member(event.fingerprint, event.rule, event.status, event.severity.value, labels, record)
-            if key not in routed and event.kind is not EventKind.RESOLVED:
-                # Routed elsewhere now, or a silent change: this group keeps the alert, quietly, until its resolve.
+            if event.kind is EventKind.RESOLVED:
+                group.observe(member, resolved=True, notify=True)
+            elif key not in routed:
+                # No longer routed here: the group keeps the alert quietly (no repeats) until its resolve.
                 group.observe(member, resolved=False, notify=False)
+                group.members[event.fingerprint].routed = False
+            elif event.fingerprint in group.members or notify or not self._knows(key[0], event.fingerprint):
+                # A change to tell, or news to this receiver (it has not heard of the alert yet: for it
+                # the alert starts firing now, at its current severity).
+                news = event.fingerprint not in group.members
+                if news and not notify:
+                    member.record = {**record, "transition": EventKind.FIRING.value}
+                group.observe(member, resolved=False, notify=notify or news)
+                group.members[event.fingerprint].routed = True
             else:
-                group.observe(member, resolved=event.kind is EventKind.RESOLVED, notify=notify)
+                # A silent change moves an alert the receiver already knows into this group: it is told
+                # nothing now; repeats and the resolve follow this route.
+                member.changed, member.notified = False, True
+                group.observe(member, resolved=False, notify=False)
             self.touched.add(key)
+
+    def _open_group(self, key: tuple[str, str], route: Route, labels: Labels, at: int) -> None:
+        """Open the group ``key`` on ``route`` unless it exists (then refresh its timers from the route)."""
+        if key in self.groups:
+            group = self.groups[key]
+            group.group_interval_s, group.repeat_interval_s = route.group_interval_s, route.repeat_interval_s
+            return
+        self.groups[key] = Group(
+            key[0],
+            key[1],
+            route.path,
+            route.group_labels(labels),
+            route.group_wait_s,
+            route.group_interval_s,
+            route.repeat_interval_s,
+            created_at=at,
+            next_flush_at=at + route.group_wait_s,
+        )
+
+    def _knows(self, receiver: str, fingerprint: str) -> bool:
+        """Whether ``receiver`` has been told ``fingerprint`` fires (in any of its groups)."""
+        return any(
+            key[0] == receiver and (m := group.members.get(fingerprint)) is not None and m.notified
+            for key, group in self.groups.items()
+        )
 
     def _hold(self, at: int) -> Any:
         when = from_epoch(at)

@@ -19,7 +19,9 @@ def format_record(record: dict[str, Any]) -> Text:
     labels = record.get("labels") or {}
     shown = ", ".join(f"{k}={v}" for k, v in sorted(labels.items()) if k not in ("rule", "alertname"))
     annotations = record.get("annotations") or {}
-    at = str(record.get("at", ""))[:16].replace("T", " ")
+    sent = (record.get("notification") or {}).get("sent_at")
+    # A repeat happened now, not when the alert last changed.
+    at = str(sent if status == "REPEAT" and sent else record.get("at", ""))[:16].replace("T", " ")
     line = Text()
     line.append(f"{at}Z ", style="dim")
     line.append(f"{status:<9}", style="green" if status == "RESOLVED" else _STYLE.get(severity, ""))

@@ -121,7 +121,10 @@ def test_queueing_inhibits_the_latency_alerts_it_explains_and_both_are_recorded(
     assert log
     assert {n.action for n in log} == {"held"}
     assert all(n.detail == f"inhibited by {queueing[0]['fingerprint']}" for n in log)
-    assert "warehouse-queueing" in harness.screen.getvalue(), "a page also reaches the console receiver"
+    screen = [line for line in harness.screen.getvalue().splitlines() if "warehouse-queueing" in line]
+    assert [line.split()[2] for line in screen] == ["FIRING", "RESOLVED"], (
+        "the page reaches the console receiver; its later de-escalation to a ticket does not, its resolve does"
+    )
 
 
 def test_a_silenced_alert_is_sent_when_its_silence_ends_and_a_resolve_always_reaches_who_was_told(

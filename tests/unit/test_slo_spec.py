@@ -787,7 +787,9 @@ def test_shipped_freshness_slo_excludes_new_york_nights_and_weekends() -> None:
 
     assert doc.spec.period.start(utc(2026, 11, 15)) == utc(2026, 11, 1, 4)
     assert nights.occurrences(utc(2026, 11, 4, 12, 30), utc(2026, 11, 4, 13)) == []  # Wednesday 07:30 EST: open
-    assert nights.occurrences(utc(2026, 11, 5, 1), utc(2026, 11, 5, 2)) == [(utc(2026, 11, 5, 0), utc(2026, 11, 5, 12))]
+    assert nights.occurrences(utc(2026, 11, 5, 1), utc(2026, 11, 5, 2)) == [
+        (utc(2026, 11, 5, 0), utc(2026, 11, 5, 12, 5))
+    ]  # until 07:05 EST
     assert weekend.occurrences(utc(2026, 11, 8, 12), utc(2026, 11, 8, 13)) == [
         (utc(2026, 11, 7, 5), utc(2026, 11, 9, 5))
     ]
