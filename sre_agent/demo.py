@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from sre_agent.daemon.cycle import run_cycle
 from sre_agent.daemon.evaluate import SOURCE_RULE
 from sre_agent.daemon.evaluate_slo import SloReader
 from sre_agent.daemon.runtime import open_agent
-from sre_agent.model import iso
+from sre_agent.model import EventKind, iso
 from sre_agent.simulate.fake_snowflake import EmbeddedSnowflake
 from sre_agent.simulate.history import HistorySeeder, write_ground_truth
 from sre_agent.simulate.incidents import default_incidents
@@ -67,6 +67,8 @@ class DemoResult:
     out: Path
     repeats: int = 0
     """Of the notifications, re-sends of alerts still firing after repeat_interval."""
+    escalations: dict[str, list[str]] = field(default_factory=dict)
+    """Fingerprint → the severities it fired and escalated at, in order."""
 
 
 def demo_config(loaded: LoadedConfig, opts: DemoOptions) -> LoadedConfig:
@@ -212,7 +214,11 @@ def run_demo(loaded: LoadedConfig, opts: DemoOptions, console: Console) -> DemoR
     status = {"at": iso(last), "slos": slos}
     (opts.out / "slo_status.json").write_text(json.dumps(status, indent=2, default=str) + "\n", encoding="utf-8")
     write_demo_config(loaded, opts)
-    return DemoResult(card, slos, stats.queries, notifications, stats.seconds, replay_s, opts.out, repeats)
+    escalations: dict[str, list[str]] = {}
+    for e in events:
+        if e.kind in (EventKind.FIRING, EventKind.ESCALATED):
+            escalations.setdefault(e.fingerprint, []).append(e.severity.value)
+    return DemoResult(card, slos, stats.queries, notifications, stats.seconds, replay_s, opts.out, repeats, escalations)
 
 
 def write_demo_config(loaded: LoadedConfig, opts: DemoOptions) -> Path:
@@ -250,7 +256,9 @@ def print_summary(result: DemoResult, console: Console) -> None:
     for s in result.scorecard.incidents:
         inc = s.incident
         when = f"{inc.start.astimezone(tz):%a %d %b %H:%M} – {inc.end.astimezone(tz):%a %H:%M}"
-        rules = sorted({f"{d.rule} ({d.severity})" for d in s.detections})
+        rules = sorted(
+            {f"{d.rule} ({'→'.join(result.escalations.get(d.fingerprint, [d.severity]))})" for d in s.detections}
+        )
         first = s.first
         table.add_row(
             inc.id,
@@ -290,7 +298,8 @@ def print_summary(result: DemoResult, console: Console) -> None:
     )
     config = result.out / "agent.yaml"
     console.print(
-        f"Next: sre-agent slo status -c {config} · sre-agent backtest --slo slo_definitions/risk.yaml -c {config} "
+        f"Next: sre-agent alerts list --all -c {config} · sre-agent alerts show FINGERPRINT -c {config} · "
+        f"sre-agent slo status -c {config} · sre-agent backtest --slo slo_definitions/risk.yaml -c {config} "
         f"--incidents {result.out / 'ground_truth.json'}",
         style="dim",
     )

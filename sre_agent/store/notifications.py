@@ -6,7 +6,7 @@ import json
 import sqlite3
 from dataclasses import dataclass
 
-from sre_agent.alerting.grouping import Flush, Group
+from sre_agent.alerting.grouping import Flush, Group, Member
 from sre_agent.model import canonical_json
 from sre_agent.store.db import Database
 
@@ -52,36 +52,23 @@ class NotificationStore:
     def log(self, conn: sqlite3.Connection, done: Flush) -> None:
         """Record what ``done`` sent and what it held back."""
         group = done.group
-        rows: list[tuple[object, ...]] = [
-            (
+
+        def row(m: Member, action: str, detail: str | None) -> tuple[object, ...]:
+            event_id = m.record.get("event_id")
+            return (
                 done.at,
                 group.receiver,
                 group.key,
                 done.seq,
                 m.fingerprint,
-                m.record.get("event_id"),
-                done.reason,
+                event_id,
+                action,
                 m.status,
                 m.severity,
-                None,
+                detail,
             )
-            for m in done.sent
-        ]
-        rows += [
-            (
-                done.at,
-                group.receiver,
-                group.key,
-                done.seq,
-                m.fingerprint,
-                m.record.get("event_id"),
-                "held",
-                m.status,
-                m.severity,
-                m.held,
-            )
-            for m in done.held
-        ]
+
+        rows = [row(m, done.reason, None) for m in done.sent] + [row(m, "held", m.held) for m in done.held]
         conn.executemany(
             "INSERT INTO notifications (at, receiver, group_key, seq, fingerprint, event_id, action, status, severity,"
             " detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
