@@ -20,6 +20,7 @@ from sre_agent.config.loader import LoadedConfig
 from sre_agent.errors import UsageError
 from sre_agent.exit_codes import ExitCode
 from sre_agent.model import iso
+from sre_agent.sinks.render import add_plain_row
 from sre_agent.store.alerts import AlertStore
 from sre_agent.store.db import Database
 from sre_agent.store.notifications import NotificationStore
@@ -135,7 +136,8 @@ def cmd_silence(args: argparse.Namespace, loaded: LoadedConfig, console: Console
                 ended = store.expire(args.id, now)
             except KeyError:
                 raise UsageError(f"no active silence {args.id!r} (see `sre-agent silence list --all`)") from None
-            console.print(f"Expired silence {ended.id} ({', '.join(str(m) for m in ended.matchers)})")
+            matchers = ", ".join(str(m) for m in ended.matchers)
+            console.print(f"Expired silence {ended.id} ({matchers})", markup=False, highlight=False)
             return ExitCode.OK
         silences = [*loaded.silences, *store.all(None if args.all else now)]
         rows = [_silence_json(s, now) for s in silences]
@@ -155,7 +157,8 @@ def _print_silences(rows: list[dict[str, Any]], fmt: str, console: Console, titl
     for column in ("id", "matchers", "state", "starts", "ends", "reason", "author"):
         table.add_column(column, overflow="fold")
     for r in rows:
-        table.add_row(
+        add_plain_row(
+            table,
             r["id"],
             "\n".join(r["matchers"]),
             r["state"] + (f" (next {r['next']})" if r["next"] else ""),
@@ -210,7 +213,8 @@ def cmd_alerts(args: argparse.Namespace, db: Database, console: Console) -> int:
         for column in ("fingerprint", "rule", "state", "severity", "labels", "last transition", "sent", "summary"):
             table.add_column(column, overflow="fold")
         for r in rows:
-            table.add_row(
+            add_plain_row(
+                table,
                 r["fingerprint"],
                 r["rule"],
                 r["state"],
@@ -240,20 +244,22 @@ def cmd_alerts(args: argparse.Namespace, db: Database, console: Console) -> int:
         }
         console.print_json(json.dumps(data, default=str))
         return ExitCode.OK
-    console.print(f"[bold]{inst.rule}[/] {fingerprint} — {inst.state.value}", highlight=False)
+    console.print(f"{inst.rule} {fingerprint} — {inst.state.value}", style="bold", markup=False, highlight=False)
     console.print(", ".join(f"{k}={v}" for k, v in inst.labels.items()), markup=False, highlight=False)
     table = Table(title=f"Transitions ({len(events)})")
     for column in ("at", "transition", "severity", "value", "summary"):
         table.add_column(column, overflow="fold")
     for e in events:
         value = "" if e.value is None else f"{e.value:g}" + ("" if e.threshold is None else f" (thr {e.threshold:g})")
-        table.add_row(iso(e.at), e.kind.value, e.severity.value, value, e.annotations.get("summary", ""))
+        add_plain_row(table, iso(e.at), e.kind.value, e.severity.value, value, e.annotations.get("summary", ""))
     console.print(table)
     sent = Table(title=f"Notifications ({len([n for n in log if n.action != 'held'])} sent)")
     for column in ("at", "receiver", "action", "status", "severity", "detail"):
         sent.add_column(column, overflow="fold")
     for n in log:
-        sent.add_row(iso(datetime.fromtimestamp(n.at, UTC)), n.receiver, n.action, n.status, n.severity, n.detail or "")
+        add_plain_row(
+            sent, iso(datetime.fromtimestamp(n.at, UTC)), n.receiver, n.action, n.status, n.severity, n.detail or ""
+        )
     console.print(sent)
     if events:
         console.print("Evidence of the last transition:", style="bold")

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -278,7 +279,7 @@ def print_summary(result: DemoResult, console: Console) -> None:
         "still firing after repeat_interval)."
     )
     for e in result.scorecard.unexpected:
-        console.print(f"  [yellow]unexpected[/] {e.at.astimezone(tz):%a %d %b %H:%M} {e.rule} {e.labels}")
+        console.print(f"  [yellow]unexpected[/] {e.at.astimezone(tz):%a %d %b %H:%M} {e.rule} {escape(str(e.labels))}")
     if result.slos:
         render_slos(result.slos, console)
         console.print(

@@ -25,6 +25,7 @@ from sre_agent.engine import slo as engine
 from sre_agent.errors import ConfigError, ConfigIssue, SreAgentError
 from sre_agent.exit_codes import ExitCode
 from sre_agent.model import from_epoch, iso, to_epoch
+from sre_agent.sinks.render import add_plain_row
 
 Parse = Callable[[str], timedelta]
 
@@ -284,7 +285,8 @@ def _render(report: dict[str, Any], console: Console) -> None:
     for column in ("SLO", "severity", "windows", "start", "end", "peak burn"):
         table.add_column(column)
     for a in report["alerts"]:
-        table.add_row(
+        add_plain_row(
+            table,
             a["slo"],
             a["severity"],
             a["windows"],

@@ -8,13 +8,14 @@ from typing import Any
 import numpy as np
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from sre_agent.config.durations import format_duration
 from sre_agent.config.slo import SloDoc
 from sre_agent.daemon.evaluate_slo import SloReader, slo_inputs
 from sre_agent.engine import slo as engine
 from sre_agent.model import from_epoch, iso, to_epoch
-from sre_agent.sinks.render import human_span
+from sre_agent.sinks.render import add_plain_row, human_span
 
 _STYLE = {engine.PAGE: "bold red", engine.TICKET: "yellow", engine.OK: "green", engine.UNKNOWN: "cyan"}
 
@@ -70,14 +71,15 @@ def render(snapshots: list[dict[str, Any]], console: Console) -> None:
         period = s["period"]
         coverage = period["coverage"]
         seen = f"\n{_pct(coverage, 0)} seen" if coverage is not None and coverage < 0.999 else ""
-        table.add_row(
+        add_plain_row(
+            table,
             s["slo"],
             f"{s['objective']:g} %",
             s["period_kind"] + seen,
             _pct(period["sli"]),
             _pct(s["budget_remaining"], 1),
             "\n".join(burns),
-            f"[{_STYLE.get(s['state'], '')}]{state}[/]",
+            Text(state, style=_STYLE.get(s["state"], "")),
             _eta(s["exhaustion_s"]),
         )
     console.print(table)

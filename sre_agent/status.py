@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sre_agent.model import from_epoch, iso
+from sre_agent.sinks.render import add_plain_row
 from sre_agent.store.alerts import AlertStore
 from sre_agent.store.db import Database
 from sre_agent.store.outbox import Outbox
@@ -105,7 +106,7 @@ def _table(title: str, columns: tuple[str, ...], rows: list[tuple[str, ...]]) ->
     for column in columns:
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(*row)
+        add_plain_row(table, *row)
     return table
 
 

@@ -40,6 +40,8 @@ class Member:
     """Why a pending change is held back right now (``silenced by …``, ``inhibited by …``)."""
     routed: bool = True
     """The alert's current labels still route to this group (else: no repeats here, only its resolve)."""
+    last_sent_at: int | None = None
+    """When this receiver was last told about the alert (its repeat timer)."""
 
 
 @dataclass
@@ -100,20 +102,34 @@ class Group:
 
 @dataclass
 class Flush:
-    """One notification of one group: the records to send and the alerts held back."""
+    """One notification of one group: the records to send (with why) and the alerts held back."""
 
     group: Group
     at: int
     seq: int
-    reason: str
-    sent: list[Member]
+    sent: list[tuple[Member, str]]
+    """Each member sent with its reason: ``new`` (the group's first notification), ``update`` or ``repeat``."""
     held: list[Member]
     """Members whose hold began at this flush (the history records them once)."""
+
+    @property
+    def members(self) -> list[Member]:
+        """The members sent, in order."""
+        return [member for member, _ in self.sent]
+
+    @property
+    def reason(self) -> str:
+        """Why the notification went out: ``new`` or ``update`` if anything changed, else ``repeat``."""
+        reasons = {reason for _, reason in self.sent}
+        return next((r for r in (NEW, UPDATE, REPEAT) if r in reasons), "")
 
 
 def flush(group: Group, at: int, hold: Callable[[Member], str | None]) -> Flush | None:
     """Send what is due in ``group`` at ``at`` (epoch s); ``hold`` says why a firing member is muted, if it is.
 
+    Changed members go out (firing ones only where the alert still routes and is not muted; resolves
+    to whoever was told it fired); a firing member the receiver has not heard of for
+    ``repeat_interval`` is said again — per member, so a busy group does not starve its repeats.
     Returns None when no timer is due or nothing is to be said. Mutates ``group``: sent members are
     marked notified, resolved ones leave it.
     """
@@ -121,35 +137,43 @@ def flush(group: Group, at: int, hold: Callable[[Member], str | None]) -> Flush 
         return None
     group.next_flush_at = at + group.group_interval_s
     newly_held: list[Member] = []
-    sendable: list[Member] = []
-    for member in group.members.values():
-        if member.status == "firing":
-            why = hold(member)
-            if why is not None:
-                if member.changed and member.held != why:
-                    newly_held.append(member)
-                member.held = why
-                continue
-            member.held = None
-            if member.changed:
-                sendable.append(member)
-        elif member.changed and member.notified:
-            sendable.append(member)
+    changed: list[Member] = []
+    repeats: list[Member] = []
+    for member in list(group.members.values()):
+        if member.status != "firing":
+            if member.changed and member.notified:
+                changed.append(member)
+            continue
+        if not member.routed:
+            # Its labels now route elsewhere: nothing to tell this receiver until the resolve.
+            member.changed = False
+            if not member.notified:
+                del group.members[member.fingerprint]
+            continue
+        why = hold(member)
+        if why is not None:
+            if member.changed and member.held != why:
+                newly_held.append(member)
+            member.held = why
+            continue
+        member.held = None
+        if member.changed:
+            changed.append(member)
+        elif member.notified and at - (member.last_sent_at or 0) >= group.repeat_interval_s:
+            repeats.append(member)
+    if not changed and not repeats:
+        return Flush(group, at, group.seq, [], newly_held) if newly_held else None
     reason = UPDATE if group.flushed else NEW
-    if not sendable and group.last_sent_at is not None and at - group.last_sent_at >= group.repeat_interval_s:
-        sendable = [
-            m for m in group.members.values() if m.status == "firing" and m.notified and m.held is None and m.routed
-        ]
-        reason = REPEAT
-    if not sendable:
-        return Flush(group, at, group.seq, reason, [], newly_held) if newly_held else None
     group.seq += 1
     group.flushed = True
     group.last_sent_at = at
-    for member in sendable:
+    for member in [*changed, *repeats]:
         member.changed = False
+        member.last_sent_at = at
         if member.status == "firing":
             member.notified = True
-    for member in [m for m in sendable if m.status == "resolved"]:
-        del group.members[member.fingerprint]
-    return Flush(group, at, group.seq, reason, sendable, newly_held)
+        else:
+            del group.members[member.fingerprint]
+    # A resolve is always an update: the receiver heard of the alert before.
+    sent = [(m, reason if m.status == "firing" else UPDATE) for m in changed] + [(m, REPEAT) for m in repeats]
+    return Flush(group, at, group.seq, sent, newly_held)

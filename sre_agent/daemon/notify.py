@@ -13,7 +13,7 @@ import sqlite3
 from collections import defaultdict
 from typing import Any
 
-from sre_agent.alerting.grouping import Flush, Group, Member, flush
+from sre_agent.alerting.grouping import REPEAT, Flush, Group, Member, flush
 from sre_agent.alerting.lifecycle import Instance
 from sre_agent.alerting.matchers import alert_labels
 from sre_agent.alerting.routing import Route, Routing, inhibited_by
@@ -65,10 +65,12 @@ class Dispatcher:
             for event in by_instant.get(at, []):
                 self._observe(event)
             self._flush_due(conn, at)
+        # A group that emptied and opened again within the pass is open: it must not be deleted.
+        closed = [g for g in self.closed if (g.receiver, g.key) not in self.groups]
         self.agent.notifications.save_groups(
             conn,
             [self.groups[k] for k in self.touched if k in self.groups],
-            self.closed,
+            closed,
             max(instants, default=0),
         )
         return self.records
@@ -106,7 +108,9 @@ class Dispatcher:
                 # No longer routed here: the group keeps the alert quietly (no repeats) until its resolve.
                 group.observe(member, resolved=False, notify=False)
                 group.members[event.fingerprint].routed = False
-            elif event.fingerprint in group.members or notify or not self._knows(key[0], event.fingerprint):
+            elif (
+                event.fingerprint in group.members or notify or (told := self._told(key[0], event.fingerprint)) is None
+            ):
                 # A change to tell, or news to this receiver (it has not heard of the alert yet: for it
                 # the alert starts firing now, at its current severity).
                 news = event.fingerprint not in group.members
@@ -117,7 +121,7 @@ class Dispatcher:
             else:
                 # A silent change moves an alert the receiver already knows into this group: it is told
                 # nothing now; repeats and the resolve follow this route.
-                member.changed, member.notified = False, True
+                member.changed, member.notified, member.last_sent_at = False, True, told.last_sent_at
                 group.observe(member, resolved=False, notify=False)
             self.touched.add(key)
 
@@ -139,12 +143,13 @@ class Dispatcher:
             next_flush_at=at + route.group_wait_s,
         )
 
-    def _knows(self, receiver: str, fingerprint: str) -> bool:
-        """Whether ``receiver`` has been told ``fingerprint`` fires (in any of its groups)."""
-        return any(
-            key[0] == receiver and (m := group.members.get(fingerprint)) is not None and m.notified
-            for key, group in self.groups.items()
-        )
+    def _told(self, receiver: str, fingerprint: str) -> Member | None:
+        """How ``receiver`` knows ``fingerprint`` fires (its member in one of its groups), if it does."""
+        for key, group in self.groups.items():
+            member = group.members.get(fingerprint)
+            if key[0] == receiver and member is not None and member.notified:
+                return member
+        return None
 
     def _hold(self, at: int) -> Any:
         when = from_epoch(at)
@@ -174,22 +179,25 @@ class Dispatcher:
 
     def _enqueue(self, conn: sqlite3.Connection, done: Flush) -> None:
         group = done.group
-        self.agent.notifications.log(conn, done)
         notification = {
-            "id": f"{group.receiver}:{group.key}:{done.seq}",
+            # created_at tells apart the incidents of a group key that closed and opened again.
+            "id": f"{group.receiver}:{group.key}:{group.created_at}:{done.seq}",
             "receiver": group.receiver,
             "group_key": group.key,
             "group_labels": group.labels,
-            "reason": done.reason,
             "sent_at": iso(from_epoch(done.at)),
             "alerts": len(done.sent),
         }
-        for member in done.sent:
-            record: dict[str, Any] = {**member.record, "notification": notification}
-            if done.reason == "repeat":
+        logged: list[tuple[Member, str]] = []
+        for member, reason in done.sent:
+            record: dict[str, Any] = {**member.record, "notification": {**notification, "reason": reason}}
+            if reason == REPEAT:
                 # No transition happened: the alert is still firing (at its current severity), said again.
                 record["transition"] = "repeat"
                 record["dedup_key"] = f"{member.record['dedup_key']}:repeat:{done.at}"
-            self.agent.outbox.enqueue(conn, group.receiver, record["dedup_key"], record, done.at)
-            self.records += 1
+            # The same transition reaching one receiver through two of its groups is one delivery.
+            if self.agent.outbox.enqueue(conn, group.receiver, record["dedup_key"], record, done.at):
+                logged.append((member, reason))
+                self.records += 1
             failpoint("notify.after_enqueue")
+        self.agent.notifications.log(conn, done, logged)

@@ -114,9 +114,9 @@ def _measures(rollup: RollupDef, given: dict[str, float], thresholds: list[int])
     if latency is not None and out["succeeded"]:
         hist[int(bucket_index([latency])[0])] = out["succeeded"]
         if "elapsed_ms_sum" not in given:
-            out["elapsed_ms_sum"] = round(latency * out["queries"])
+            out["elapsed_ms_sum"] = round(latency * out["succeeded"])  # the pushdown sums successes only
         if "execution_ms_sum" not in given:
-            out["execution_ms_sum"] = round(latency * out["queries"])
+            out["execution_ms_sum"] = round(latency * out["succeeded"])
         out["elapsed_ms_max"] = round(max(latency, given.get("elapsed_ms_max", 0)))
         le = {str(t): out["succeeded"] if latency <= t else 0 for t in thresholds}
     out["le_counts"] = json.dumps(le, sort_keys=True)

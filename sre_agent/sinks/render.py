@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import math
 
+from rich.table import Table
+from rich.text import Text
+
 
 def human_ms(ms: float) -> str:
     """Return ``ms`` as 850 ms, 12.4 s, 3m 05s or 1h 02m."""
@@ -58,3 +61,9 @@ def human_span(seconds: float) -> str:
     if days:
         return f"{days}d {hours}h"
     return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m"
+
+
+def add_plain_row(table: Table, *cells: object) -> None:
+    """Add a table row whose strings are shown as they are: label values come from Snowflake query tags
+    and YAML, and a ``[`` in them must never be read as Rich markup."""
+    table.add_row(*(Text(cell) if isinstance(cell, str) else cell for cell in cells))  # type: ignore[arg-type]

@@ -49,8 +49,8 @@ class NotificationStore:
             "DELETE FROM notify_groups WHERE receiver = ? AND group_key = ?", [(g.receiver, g.key) for g in closed]
         )
 
-    def log(self, conn: sqlite3.Connection, done: Flush) -> None:
-        """Record what ``done`` sent and what it held back."""
+    def log(self, conn: sqlite3.Connection, done: Flush, sent: list[tuple[Member, str]]) -> None:
+        """Record what ``done`` delivered (``sent``: member and action) and what it held back."""
         group = done.group
 
         def row(m: Member, action: str, detail: str | None) -> tuple[object, ...]:
@@ -68,7 +68,7 @@ class NotificationStore:
                 detail,
             )
 
-        rows = [row(m, done.reason, None) for m in done.sent] + [row(m, "held", m.held) for m in done.held]
+        rows = [row(m, action, None) for m, action in sent] + [row(m, "held", m.held) for m in done.held]
         conn.executemany(
             "INSERT INTO notifications (at, receiver, group_key, seq, fingerprint, event_id, action, status, severity,"
             " detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

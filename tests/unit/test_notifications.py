@@ -100,7 +100,7 @@ def never(_: Member) -> str | None:
 def sent(done: Flush | None) -> list[tuple[str, str, str]]:
     """(fingerprint, status, transition) of each record a flush sends."""
     assert done is not None
-    return [(m.fingerprint, m.status, m.record["transition"]) for m in done.sent]
+    return [(m.fingerprint, m.status, m.record["transition"]) for m in done.members]
 
 
 # ---------------------------------------------------------------------------------------------- matchers
@@ -575,7 +575,9 @@ def test_repeat_interval_resends_firing_alerts_when_nothing_changed() -> None:
     assert [done.seq for _, done in repeats if done is not None] == [2, 3]
 
 
-def test_a_change_resets_the_repeat_timer() -> None:
+def test_each_alert_keeps_its_own_repeat_timer_so_a_busy_group_does_not_starve_it() -> None:
+    """a was last told at T0+30 and b at T0+12030: a is repeated 4 h after its own notification although b
+    changed meanwhile, and b 4 h after its own (Alertmanager would resend the whole group on b's change)."""
     group = new_group()
     fire(group, "a")
     flush(group, T0 + 30, never)
@@ -584,11 +586,14 @@ def test_a_change_resets_the_repeat_timer() -> None:
 
     assert update is not None
     assert sent(update) == [("b", "firing", "firing")]
-    assert flush(group, T0 + 30 + 14400, never) is None, "only 2400 s since the last notification"
-    repeat = flush(group, T0 + 12030 + 14400, never)
-    assert repeat is not None
-    assert repeat.reason == REPEAT
-    assert sent(repeat) == [("a", "firing", "firing"), ("b", "firing", "firing")]
+    a_due = flush(group, T0 + 30 + 14400, never)
+    assert a_due is not None
+    assert a_due.reason == REPEAT
+    assert sent(a_due) == [("a", "firing", "firing")]
+    assert flush(group, T0 + 12030 + 14400 - 300, never) is None, "b's own 4 h are not over"
+    b_due = flush(group, T0 + 12030 + 14400, never)
+    assert b_due is not None
+    assert sent(b_due) == [("b", "firing", "firing")]
 
 
 def test_escalation_before_the_first_notification_is_sent_as_firing_at_the_new_severity() -> None:
@@ -599,7 +604,9 @@ def test_escalation_before_the_first_notification_is_sent_as_firing_at_the_new_s
     first = flush(group, T0 + 30, never)
 
     assert first is not None
-    assert [(m.severity, m.record["transition"], m.record["event_id"]) for m in first.sent] == [("sev1", "firing", 2)]
+    assert [(m.severity, m.record["transition"], m.record["event_id"]) for m in first.members] == [
+        ("sev1", "firing", 2)
+    ]
 
 
 def test_escalation_after_notification_is_an_update_but_a_silent_deescalation_is_not() -> None:
@@ -614,7 +621,7 @@ def test_escalation_after_notification_is_an_update_but_a_silent_deescalation_is
 
     assert escalated is not None
     assert escalated.reason == UPDATE
-    assert [(m.severity, m.record["transition"]) for m in escalated.sent] == [("sev1", "escalated")]
+    assert [(m.severity, m.record["transition"]) for m in escalated.members] == [("sev1", "escalated")]
 
 
 def test_a_muted_alert_is_held_once_and_sent_when_the_hold_ends() -> None:
@@ -627,7 +634,7 @@ def test_a_muted_alert_is_held_once_and_sent_when_the_hold_ends() -> None:
 
     first = flush(group, T0 + 30, hold)
     assert first is not None
-    assert (first.sent, [m.fingerprint for m in first.held]) == ([], ["a"])
+    assert (first.members, [m.fingerprint for m in first.held]) == ([], ["a"])
     assert first.seq == 0, "nothing was sent"
     assert group.members["a"].held == "silenced by git:maintenance"
     assert flush(group, T0 + 330, hold) is None, "the hold is recorded once, not at every tick"

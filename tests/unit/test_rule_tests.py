@@ -170,3 +170,26 @@ def test_a_missing_rule_file_is_located(tmp_path: Path, capsys: pytest.CaptureFi
 def test_no_test_files_is_an_error_not_a_pass(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["test", str(tmp_path)]) == ExitCode.BAD_CONFIG
     assert "no test files" in capsys.readouterr().err
+
+
+def test_latency_ms_feeds_the_mean_of_successful_queries_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """latency_mean_ms divides the successful queries' elapsed sum by their count, as the pushdown does: half
+    the queries failing must not double the mean."""
+    rule = tmp_path / "mean.yaml"
+    rule.write_text(
+        "apiVersion: sre-agent/v1\nkind: Threshold\nmetadata: {name: mean-latency}\n"
+        "spec:\n  metric: latency_mean_ms\n  group_by: [warehouse]\n  window: 5m\n"
+        "  thresholds: [{severity: sev3, value: 1500}]\n"
+    )
+    test = tmp_path / "mean.test.yaml"
+    test.write_text(
+        f"rule_files: [{rule}]\ntests:\n  - input_series:\n"
+        "      - {series: 'queries{warehouse=\"W\"}', values: '10x20'}\n"
+        "      - {series: 'failed{warehouse=\"W\"}', values: '5x20'}\n"
+        "      - {series: 'latency_ms{warehouse=\"W\"}', values: '1000x20'}\n"
+        "    alert_rule_test:\n      - {eval_time: 15m, alertname: mean-latency}\n"
+    )
+    code = main(["test", str(test)])
+    assert code == ExitCode.OK, capsys.readouterr().out

@@ -358,7 +358,8 @@ def seed_alert(store: Path, fingerprint: str = FP) -> None:
             )
             group = Group("console", "root/abc", "root", {}, 30, 300, 14400, 0, 0)
             sent = Member(fingerprint, inst.rule, "firing", "sev2", {}, event.to_record())
-            notes.log(conn, Flush(group, int(NOW.timestamp()) + 30, 1, "new", [sent], []))
+            done = Flush(group, int(NOW.timestamp()) + 30, 1, [(sent, "new")], [])
+            notes.log(conn, done, done.sent)
     finally:
         db.close()
 
@@ -424,3 +425,17 @@ def test_alerts_commands_without_a_store_say_the_agent_has_not_run(cli: Cli, tmp
     assert code == ExitCode.AGENT_FAILURE
     assert f"error: no state store at {tmp_path / 'state.db'}: the agent has not run with this config yet" in cli.err
     assert not (tmp_path / "state.db").exists(), "reading never creates a store"
+
+
+def test_user_text_in_tables_is_shown_verbatim_never_read_as_markup(cli: Cli) -> None:
+    """Reasons, matchers and label values (which come from Snowflake query tags) may contain [brackets]."""
+    code = cli("silence", "add", 'rule=~"risk-[a-z]+"', "--duration", "1h", "--reason", "fix [/] the [bold]thing")
+    assert code == ExitCode.OK, cli.err
+    table = " ".join(cli.out.split())
+    assert 'rule=~"risk-[a-z]+"' in table
+    assert "fix [/] the [bold]thing" in table
+    assert cli("silence", "list") == ExitCode.OK
+    assert "[/]" in cli.out
+    assert "[bold]thing" in cli.out
+    listed = cli.json("silence", "list")
+    assert "fix [/] the [bold]thing" in [row["reason"] for row in listed]
