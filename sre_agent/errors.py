@@ -57,9 +57,15 @@ class StoreError(SreAgentError):
 class SinkError(SreAgentError):
     """A sink could not deliver; ``retryable`` says whether the outbox should try again."""
 
-    def __init__(self, sink: str, message: str, *, retryable: bool = True) -> None:
+    def __init__(
+        self, sink: str, message: str, *, retryable: bool = True, retry_after: float | None = None, sent: int = 0
+    ) -> None:
         self.sink = sink
         self.retryable = retryable
+        self.retry_after = retry_after
+        """Seconds the destination asked us to wait (``Retry-After``), if it said."""
+        self.sent = sent
+        """How many records of the batch, in order, were delivered before the failure."""
         super().__init__(f"sink {sink}: {message}")
 
 

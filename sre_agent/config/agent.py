@@ -6,6 +6,7 @@ import string
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
@@ -136,7 +137,42 @@ class JsonlSinkConfig(Strict):
     metrics_path: Path | None = Field(default=None, description="also append SLO metric records to this file")
 
 
-SinkConfig = Annotated[ConsoleSinkConfig | JsonlSinkConfig, Field(discriminator="type")]
+class WebhookSinkConfig(Strict):
+    """POST each notification to a webhook: Azure Common Alert Schema or PagerDuty Events v2."""
+
+    type: Literal["webhook"]
+    name: str = "webhook"
+    url: str = Field(description="https URL (http only for 127.0.0.1/localhost); may use ${VAR} for signed URLs")
+    format: Literal["common_alert_schema", "pagerduty"] = "common_alert_schema"
+    secret_env: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="environment variable with the secret: a header value, or PagerDuty's routing key",
+    )
+    secret_header: str = Field(default="Authorization", pattern=r"^[A-Za-z0-9-]{1,64}$")
+    timeout: Duration = timedelta(seconds=10)
+    ca_bundle: Path | None = Field(default=None, description="PEM of a private CA the receiver's certificate chains to")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError("url must be an absolute https URL")
+        if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError("url must use https (plain http only to 127.0.0.1/localhost)")
+        return value
+
+    @model_validator(mode="after")
+    def _pagerduty_key(self) -> WebhookSinkConfig:
+        if self.format == "pagerduty" and self.secret_env is None:
+            raise ValueError("format pagerduty needs secret_env: the variable holding the integration's routing key")
+        if not timedelta(seconds=1) <= self.timeout <= timedelta(minutes=2):
+            raise ValueError("timeout must be between 1s and 2m")
+        return self
+
+
+SinkConfig = Annotated[ConsoleSinkConfig | JsonlSinkConfig | WebhookSinkConfig, Field(discriminator="type")]
 
 
 class StoreSettings(Strict):

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from sre_agent.alerting.silences import Silence, from_doc
-from sre_agent.config.agent import AgentConfig
+from sre_agent.config.agent import AgentConfig, WebhookSinkConfig
 from sre_agent.config.openslo import OPENSLO_API, from_openslo
 from sre_agent.config.routing import RoutingDoc, SilenceDoc
 from sre_agent.config.routing_checks import check_routing
@@ -357,6 +357,29 @@ def _retention_issues(
     return [where.issue(("spec", "store", "retention"), message)]
 
 
+def _sink_issues(path: Path, config: AgentConfig) -> list[ConfigIssue]:
+    """Sinks must be usable at start, not at the first send: secrets present, CA bundles readable."""
+    issues = []
+    docs, _ = load_yaml_file(path)
+    where = docs[0] if docs else None
+    for i, sink in enumerate(config.spec.sinks):
+        problems: list[tuple[str, str]] = []
+        if isinstance(sink, WebhookSinkConfig):
+            if sink.secret_env is not None and not os.environ.get(sink.secret_env):
+                problems.append(("secret_env", f"environment variable {sink.secret_env} is not set"))
+            if sink.ca_bundle is not None:
+                bundle = sink.ca_bundle if sink.ca_bundle.is_absolute() else path.parent / sink.ca_bundle
+                if not bundle.is_file():
+                    problems.append(("ca_bundle", f"no such file: {bundle}"))
+        for field_name, message in problems:
+            loc: Loc = ("spec", "sinks", i, field_name)
+            if where is None:
+                issues.append(ConfigIssue(str(path), 1, 1, f"spec.sinks[{i}].{field_name}", message))
+            else:
+                issues.append(where.issue(loc, message))
+    return issues
+
+
 def load_config(path: Path, extra_rule_paths: list[Path] | None = None) -> LoadedConfig:
     """Load a config and its rules.
 
@@ -377,6 +400,7 @@ def load_config(path: Path, extra_rule_paths: list[Path] | None = None) -> Loade
     found = load_documents(paths, config, runbooks)
     issues.extend(found.issues)
     issues.extend(_retention_issues(path, config, found.rules, found.slos))
+    issues.extend(_sink_issues(path, config))
     errors = [i for i in issues if i.severity == "error"]
     if errors:
         raise ConfigError(issues)

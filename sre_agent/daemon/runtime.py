@@ -10,11 +10,12 @@ from typing import Any
 from rich.console import Console
 
 from sre_agent.alerting.routing import Routing, build_routing
-from sre_agent.config.agent import ConsoleSinkConfig, JsonlSinkConfig
+from sre_agent.config.agent import ConsoleSinkConfig, JsonlSinkConfig, WebhookSinkConfig
 from sre_agent.config.loader import LoadedConfig
 from sre_agent.sinks.base import Sink
 from sre_agent.sinks.console import ConsoleSink
 from sre_agent.sinks.jsonl import JsonlSink
+from sre_agent.sinks.webhook import WebhookSink, secret_from_env
 from sre_agent.sources.snowflake import SnowflakeSource
 from sre_agent.sources.snowflake_conn import connect_kwargs, connector
 from sre_agent.store.alerts import AlertStore
@@ -78,6 +79,18 @@ def build_sinks(loaded: LoadedConfig, console: Console | None = None) -> list[Si
         elif isinstance(cfg, JsonlSinkConfig):
             metrics = loaded.resolve(cfg.metrics_path) if cfg.metrics_path else None
             sinks.append(JsonlSink(loaded.resolve(cfg.path), cfg.name, metrics))
+        elif isinstance(cfg, WebhookSinkConfig):
+            sinks.append(
+                WebhookSink(
+                    cfg.name,
+                    cfg.url,
+                    cfg.format,
+                    secret_from_env(cfg.secret_env),  # checked at load: the variable is set
+                    cfg.secret_header,
+                    cfg.timeout.total_seconds(),
+                    loaded.resolve(cfg.ca_bundle) if cfg.ca_bundle else None,
+                )
+            )
     return sinks
 
 

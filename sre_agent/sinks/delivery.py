@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import random
 from dataclasses import dataclass, field
 
@@ -50,9 +51,16 @@ def deliver(
                 except Exception as unexpected:  # a sink bug or a broken pipe must not block the others
                     raise SinkError(sink.name, f"{type(unexpected).__name__}: {unexpected}") from unexpected
             except SinkError as exc:
+                done, batch = batch[: exc.sent], batch[exc.sent :]
+                if done:  # the records before the failing one did arrive: never send them again
+                    outbox.delivered([item.id for item in done], now)
+                    report.delivered += len(done)
                 attempts = max(item.attempts for item in batch) + 1
                 give_up = not exc.retryable or attempts >= settings.max_attempts
-                retry_at = None if give_up else now + backoff_seconds(attempts, settings, rng)
+                wait = backoff_seconds(attempts, settings, rng)
+                if exc.retry_after is not None:  # the destination's Retry-After wins over our own backoff
+                    wait = max(wait, math.ceil(exc.retry_after))
+                retry_at = None if give_up else now + wait
                 outbox.failed([item.id for item in batch], str(exc), now, retry_at)
                 if give_up:
                     report.dead += len(batch)

@@ -37,11 +37,11 @@ def _embedded_config(tmp: Path, **snowflake: object) -> Path:
     """A copy of examples/embedded.yaml with its state under ``tmp`` and a small, fast history."""
     data = yaml.safe_load((REPO / "examples" / "embedded.yaml").read_text())
     spec = data["spec"]
-    spec["rules"] = [str(REPO / "rules")]
+    spec["rules"] = [str(REPO / "rules"), str(REPO / "examples" / "routing" / "embedded.yaml")]
     spec["slos"] = [str(REPO / "slo_definitions")]
     spec["runbooks"] = str(REPO / "runbooks")
     spec["store"]["path"] = str(tmp / "state.db")
-    # rules/routing.yaml routes pages to `console` and everything to `alerts-file`.
+    # examples/routing/embedded.yaml routes pages to `console` and everything to `alerts-file`.
     spec["sinks"] = [{"type": "console"}, {"type": "jsonl", "name": "alerts-file", "path": str(tmp / "alerts.jsonl")}]
     spec["snowflake"]["embedded"].update({"history": "1d", "queries_per_day": 3000})
     spec["snowflake"]["backfill"] = "1d"

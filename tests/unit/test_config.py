@@ -1029,3 +1029,25 @@ def test_retention_shorter_than_a_rules_look_back_is_a_located_error(project: Pa
     issue = next(i for i in caught.value.issues if i.path == "spec.store.retention")
     assert (issue.line, issue.column) == (16, 16)
     assert "shorter than the longest look-back" in issue.message
+
+
+def test_the_real_account_example_is_valid_with_its_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """examples/azure.yaml (documentation people copy) loads once its variables are set; its routing pages the
+    Teams webhook and files everything; without the webhook URL it fails at load, naming the variable."""
+    from sre_agent.daemon.runtime import build_sinks
+
+    azure = REPO / "examples" / "azure.yaml"
+    monkeypatch.setenv("SNOWFLAKE_ACCOUNT", "myorg-prod")
+    monkeypatch.delenv("SRE_AGENT_TEAMS_WEBHOOK_URL", raising=False)
+    with pytest.raises(ConfigError) as caught:
+        load_config(azure)
+    assert any("SRE_AGENT_TEAMS_WEBHOOK_URL is not set" in str(i) for i in caught.value.issues)
+
+    monkeypatch.setenv("SRE_AGENT_TEAMS_WEBHOOK_URL", "https://prod.westeurope.logic.azure.com/workflows/1/run?sig=x")
+    loaded = load_config(azure)
+    assert loaded.routing is not None
+    assert loaded.routing.name == "capital-markets-prod"
+    sinks = build_sinks(loaded)
+    assert [s.name for s in sinks] == ["console", "alerts-file", "teams-oncall"]
+    for sink in sinks:
+        sink.close()

@@ -399,7 +399,8 @@ def test_duplicate_silence_name_names_the_first_file(tmp_path: Path, agent: Agen
 def test_shipped_routing_and_silence_load_with_the_shipped_rules_and_slos_without_any_issue(
     agent: AgentConfig,
 ) -> None:
-    found = load_documents([REPO / "rules", REPO / "slo_definitions"], agent, REPO / "runbooks")
+    routing = REPO / "examples" / "routing" / "embedded.yaml"
+    found = load_documents([REPO / "rules", routing, REPO / "slo_definitions"], agent, REPO / "runbooks")
 
     assert found.issues == []
     assert found.routing is not None
@@ -412,7 +413,7 @@ def test_shipped_routing_and_silence_load_with_the_shipped_rules_and_slos_withou
 def test_shipped_routing_pages_the_console_files_everything_and_inhibits_latency_behind_queueing(
     agent: AgentConfig,
 ) -> None:
-    found = load_documents([REPO / "rules" / "routing.yaml"], agent)
+    found = load_documents([REPO / "examples" / "routing" / "embedded.yaml"], agent)
     assert found.routing is not None
     tree = build_routing(found.routing, ["console", "alerts-file"])
     queueing = alert_labels("warehouse-queueing", {"warehouse": "RISK_WH"}, "sev2")
