@@ -172,7 +172,40 @@ class WebhookSinkConfig(Strict):
         return self
 
 
-SinkConfig = Annotated[ConsoleSinkConfig | JsonlSinkConfig | WebhookSinkConfig, Field(discriminator="type")]
+def _https(value: str, what: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme != "https" or not parts.hostname or parts.query:
+        raise ValueError(
+            f"{what} must be an https URL without a query, e.g. https://my-dce.westeurope-1.ingest.monitor.azure.com"
+        )
+    return value.rstrip("/")
+
+
+class AzureLogsSinkConfig(Strict):
+    """Alert records into a Log Analytics custom table through the Logs Ingestion API (DCE/DCR)."""
+
+    type: Literal["azure_logs"]
+    name: str = "azure-logs"
+    endpoint: str = Field(description="the Data Collection Endpoint (or the DCR's logsIngestion endpoint)")
+    rule_id: str = Field(pattern=r"^dcr-[0-9a-f]{32}$", description="the DCR's immutable id (dcr-<32 hex>)")
+    stream_name: str = Field(
+        default="Custom-SreAgentAlerts_CL", pattern=r"^Custom-[A-Za-z0-9_]{1,100}$", description="the DCR stream"
+    )
+    credential: Literal["default"] = Field(
+        default="default", description="DefaultAzureCredential: workload/managed identity, environment, Azure CLI"
+    )
+    timeout: Duration = timedelta(seconds=30)
+    ca_bundle: Path | None = Field(default=None, description="PEM of a private CA (TLS-inspecting proxies)")
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, value: str) -> str:
+        return _https(value, "endpoint")
+
+
+SinkConfig = Annotated[
+    ConsoleSinkConfig | JsonlSinkConfig | WebhookSinkConfig | AzureLogsSinkConfig, Field(discriminator="type")
+]
 
 
 class StoreSettings(Strict):

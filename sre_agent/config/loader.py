@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from sre_agent.alerting.silences import Silence, from_doc
-from sre_agent.config.agent import AgentConfig, WebhookSinkConfig
+from sre_agent.config.agent import AgentConfig, AzureLogsSinkConfig, WebhookSinkConfig
 from sre_agent.config.openslo import OPENSLO_API, from_openslo
 from sre_agent.config.routing import RoutingDoc, SilenceDoc
 from sre_agent.config.routing_checks import check_routing
@@ -364,13 +364,12 @@ def _sink_issues(path: Path, config: AgentConfig) -> list[ConfigIssue]:
     where = docs[0] if docs else None
     for i, sink in enumerate(config.spec.sinks):
         problems: list[tuple[str, str]] = []
-        if isinstance(sink, WebhookSinkConfig):
-            if sink.secret_env is not None and not os.environ.get(sink.secret_env):
-                problems.append(("secret_env", f"environment variable {sink.secret_env} is not set"))
-            if sink.ca_bundle is not None:
-                bundle = sink.ca_bundle if sink.ca_bundle.is_absolute() else path.parent / sink.ca_bundle
-                if not bundle.is_file():
-                    problems.append(("ca_bundle", f"no such file: {bundle}"))
+        if isinstance(sink, WebhookSinkConfig) and sink.secret_env is not None and not os.environ.get(sink.secret_env):
+            problems.append(("secret_env", f"environment variable {sink.secret_env} is not set"))
+        if isinstance(sink, WebhookSinkConfig | AzureLogsSinkConfig) and sink.ca_bundle is not None:
+            bundle = sink.ca_bundle if sink.ca_bundle.is_absolute() else path.parent / sink.ca_bundle
+            if not bundle.is_file():
+                problems.append(("ca_bundle", f"no such file: {bundle}"))
         for field_name, message in problems:
             loc: Loc = ("spec", "sinks", i, field_name)
             if where is None:

@@ -7,11 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from azure.core.credentials import TokenCredential
 from rich.console import Console
 
 from sre_agent.alerting.routing import Routing, build_routing
-from sre_agent.config.agent import ConsoleSinkConfig, JsonlSinkConfig, WebhookSinkConfig
+from sre_agent.config.agent import AzureLogsSinkConfig, ConsoleSinkConfig, JsonlSinkConfig, WebhookSinkConfig
 from sre_agent.config.loader import LoadedConfig
+from sre_agent.sinks.azure_logs import AzureLogsSink
 from sre_agent.sinks.base import Sink
 from sre_agent.sinks.console import ConsoleSink
 from sre_agent.sinks.jsonl import JsonlSink
@@ -70,8 +72,10 @@ class Agent:
         self.db.close()
 
 
-def build_sinks(loaded: LoadedConfig, console: Console | None = None) -> list[Sink]:
-    """Instantiate the configured sinks."""
+def build_sinks(
+    loaded: LoadedConfig, console: Console | None = None, credential: TokenCredential | None = None
+) -> list[Sink]:
+    """Instantiate the configured sinks (Azure ones with ``credential``, default: DefaultAzureCredential)."""
     sinks: list[Sink] = []
     for cfg in loaded.config.spec.sinks:
         if isinstance(cfg, ConsoleSinkConfig):
@@ -79,6 +83,20 @@ def build_sinks(loaded: LoadedConfig, console: Console | None = None) -> list[Si
         elif isinstance(cfg, JsonlSinkConfig):
             metrics = loaded.resolve(cfg.metrics_path) if cfg.metrics_path else None
             sinks.append(JsonlSink(loaded.resolve(cfg.path), cfg.name, metrics))
+        elif isinstance(cfg, AzureLogsSinkConfig):
+            from azure.identity import DefaultAzureCredential  # imported only where Azure is configured
+
+            sinks.append(
+                AzureLogsSink(
+                    cfg.name,
+                    cfg.endpoint,
+                    cfg.rule_id,
+                    cfg.stream_name,
+                    credential or DefaultAzureCredential(),
+                    cfg.timeout.total_seconds(),
+                    loaded.resolve(cfg.ca_bundle) if cfg.ca_bundle else None,
+                )
+            )
         elif isinstance(cfg, WebhookSinkConfig):
             sinks.append(
                 WebhookSink(

@@ -1,0 +1,129 @@
+"""Alert records into a Log Analytics custom table through the Logs Ingestion API (`azure-monitor-ingestion`).
+
+One row per notification into e.g. ``SreAgentAlerts_CL`` via a Data Collection Rule: a scheduled query (log
+search) alert rule on that table raises Azure alerts (action groups → phone, Teams, PagerDuty), and the
+``Fingerprint`` column makes the KQL side dedup-safe (``summarize arg_max(TimeGenerated, *) by Fingerprint``).
+The SDK chunks at 1 MiB and gzips; its own retries are off: the outbox retries, honouring ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from azure.core.credentials import TokenCredential
+from azure.core.exceptions import AzureError, HttpResponseError
+from azure.monitor.ingestion import LogsIngestionClient, LogsUploadError
+
+from sre_agent.errors import SinkError
+from sre_agent.sinks.webhook import retry_after_seconds, safe_url
+
+INGESTION_SCOPE = "https://monitor.azure.com/.default"
+_RETRYABLE = {408, 429}
+
+
+def alert_row(record: dict[str, Any]) -> dict[str, Any]:
+    """The table row of one notification record (columns of ``deploy``'s SreAgentAlerts_CL)."""
+    labels: dict[str, str] = record.get("labels") or {}
+    annotations: dict[str, str] = record.get("annotations") or {}
+    notification: dict[str, Any] = record.get("notification") or {}
+    return {
+        "TimeGenerated": notification.get("sent_at") or record.get("at"),
+        "Fingerprint": record.get("fingerprint"),
+        "DedupKey": record.get("dedup_key"),
+        "Rule": record.get("rule"),
+        "Severity": str(record.get("severity", "sev4")).capitalize(),
+        "State": "Resolved" if record.get("status") == "resolved" else "Fired",
+        "Transition": record.get("transition"),
+        "Summary": annotations.get("summary", ""),
+        "Description": annotations.get("description", ""),
+        "Runbook": annotations.get("runbook", ""),
+        "Owner": labels.get("owner") or labels.get("team") or "",
+        "Labels": json.dumps(labels, sort_keys=True),
+        "Value": record.get("value"),
+        "Threshold": record.get("threshold"),
+        "Evidence": json.dumps(record.get("evidence") or {}, sort_keys=True, default=str),
+        "StartsAt": record.get("starts_at"),
+        "EndsAt": record.get("ends_at"),
+        "NotificationId": notification.get("id"),
+    }
+
+
+def _status(error: Exception) -> int | None:
+    return error.status_code if isinstance(error, HttpResponseError) else None
+
+
+class AzureLogsSink:
+    """Uploads alert records to one DCR stream."""
+
+    def __init__(
+        self,
+        name: str,
+        endpoint: str,
+        rule_id: str,
+        stream_name: str,
+        credential: TokenCredential,
+        timeout_s: float = 30.0,
+        ca_bundle: Path | None = None,
+    ) -> None:
+        self.name = name
+        self.endpoint = endpoint
+        self.rule_id = rule_id
+        self.stream_name = stream_name
+        self.timeout_s = timeout_s
+        verify: str | bool = str(ca_bundle) if ca_bundle is not None else True
+        self._client = LogsIngestionClient(
+            endpoint=endpoint,
+            credential=credential,
+            retry_total=0,
+            connection_verify=verify,
+            connection_timeout=timeout_s,
+            read_timeout=timeout_s,
+        )
+
+    def send(self, records: list[dict[str, Any]]) -> None:
+        """Upload the alert records of a batch (metric records are not for this table).
+
+        Raises:
+            SinkError: ``sent`` counts the records (in order) in chunks accepted before the first failed one.
+        """
+        rows = [(i, alert_row(r)) for i, r in enumerate(records) if r.get("type") != "metrics"]
+        if not rows:
+            return
+        failed: list[LogsUploadError] = []
+        try:
+            self._client.upload(
+                rule_id=self.rule_id,
+                stream_name=self.stream_name,
+                logs=[row for _, row in rows],
+                on_error=failed.append,
+            )
+        except AzureError as exc:  # raised outside a chunk (token, transport before any chunk)
+            failed.append(LogsUploadError(exc, [row for _, row in rows]))
+        if not failed:
+            return
+        first = failed[0]
+        first_row = first.failed_logs[0] if first.failed_logs else None
+        index = next((i for i, row in rows if row is first_row), rows[0][0])
+        error = first.error
+        status = _status(error)
+        retryable = status is None or status in _RETRYABLE or status >= 500
+        wait = None
+        response = getattr(error, "response", None)
+        if response is not None:
+            wait = retry_after_seconds(getattr(response, "headers", {}).get("Retry-After"))
+        where = f"{safe_url(self.endpoint)} stream {self.stream_name}"
+        what = f"HTTP {status}" if status is not None else type(error).__name__
+        code = getattr(getattr(error, "error", None), "code", None)
+        raise SinkError(
+            self.name,
+            f"upload to {where}: {what}" + (f" ({code})" if code else ""),
+            retryable=retryable,
+            retry_after=wait,
+            sent=index,
+        )
+
+    def close(self) -> None:
+        """Close the client's session."""
+        self._client.close()
