@@ -69,6 +69,7 @@ def read_status(db: Database) -> Status:
             "pending": s.pending,
             "dead": s.dead,
             "delivered": s.delivered,
+            "dropped": s.dropped,
             "oldest_pending": _iso(s.oldest_pending_at),
             "last_error": s.last_error,
         }
@@ -147,12 +148,13 @@ def render_status(status: Status, console: Console) -> None:
     console.print(
         _table(
             "Outbox",
-            ("sink", "pending", "dead", "delivered", "oldest pending", "last error"),
+            ("sink", "pending", "dead", "dropped", "delivered", "oldest pending", "last error"),
             [
                 (
                     o["sink"],
                     str(o["pending"]),
                     str(o["dead"]),
+                    str(o["dropped"]),
                     str(o["delivered"]),
                     o["oldest_pending"] or "—",
                     (o["last_error"] or "")[:80],

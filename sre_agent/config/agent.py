@@ -242,6 +242,12 @@ class DeliverySettings(Strict):
     batch_size: int = Field(default=100, gt=0, le=10_000)
     max_attempts: int = Field(default=8, gt=0)
     max_backoff: Duration = timedelta(minutes=10)
+    max_pending: int = Field(
+        default=100_000, gt=0, description="per sink: beyond this many pending items the oldest are dropped (counted)"
+    )
+    max_age: Duration = Field(
+        default=timedelta(days=7), description="pending items older than this are dropped (counted), not sent late"
+    )
 
 
 class Inventory(Strict):

@@ -53,7 +53,7 @@ def housekeeping(agent: Agent, now: datetime) -> None:
             "DELETE FROM outbox WHERE status = 'delivered' AND delivered_at < ?",
             (to_epoch(now - timedelta(days=7)),),
         )
-        conn.execute("DELETE FROM outbox WHERE status = 'dead' AND created_at < ?", (cutoff,))
+        conn.execute("DELETE FROM outbox WHERE status IN ('dead', 'dropped') AND created_at < ?", (cutoff,))
         conn.execute("DELETE FROM alert_events WHERE at < ?", (cutoff,))
         conn.execute("DELETE FROM alert_instances WHERE state = 'inactive' AND updated_at < ?", (cutoff,))
     if pruned:

@@ -23,6 +23,8 @@ class DeliveryReport:
     delivered: int = 0
     retried: int = 0
     dead: int = 0
+    dropped: int = 0
+    """Items dropped by the outbox bounds (too old, or too many pending)."""
     errors: list[str] = field(default_factory=list)
 
 
@@ -39,6 +41,10 @@ def deliver(
     rng = rng or random.Random()  # noqa: S311 - jitter, not security
     report = DeliveryReport()
     for sink in sinks:
+        dropped = outbox.bound(sink.name, now, int(settings.max_age.total_seconds()), settings.max_pending)
+        if dropped:
+            report.dropped += dropped
+            log.warning("outbox of %s over its bounds: %d item(s) dropped (see sre-agent status)", sink.name, dropped)
         while True:
             batch = outbox.due(sink.name, now, settings.batch_size)
             if not batch:

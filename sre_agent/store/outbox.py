@@ -31,6 +31,7 @@ class OutboxStats:
     delivered: int
     oldest_pending_at: int | None
     last_error: str | None
+    dropped: int = 0
 
 
 class Outbox:
@@ -83,13 +84,30 @@ class Outbox:
                     [(error[:2000], retry_at, i) for i in ids],
                 )
 
+    def bound(self, sink: str, now: int, max_age_s: int, max_pending: int) -> int:
+        """Drop ``sink``'s pending items older than ``max_age_s`` and, beyond ``max_pending``, the oldest;
+        return how many were dropped (status ``dropped``, kept for ``status`` and the history)."""
+        with self.db.transaction() as conn:
+            aged = conn.execute(
+                "UPDATE outbox SET status = 'dropped', last_error = 'dropped: older than delivery.max_age' "
+                "WHERE sink = ? AND status = 'pending' AND created_at < ?",
+                (sink, now - max_age_s),
+            ).rowcount
+            excess = conn.execute(
+                "UPDATE outbox SET status = 'dropped', last_error = 'dropped: over delivery.max_pending' "
+                "WHERE id IN (SELECT id FROM outbox WHERE sink = ? AND status = 'pending' ORDER BY id DESC "
+                "LIMIT -1 OFFSET ?)",
+                (sink, max_pending),
+            ).rowcount
+        return int(aged) + int(excess)
+
     def stats(self) -> list[OutboxStats]:
         """Return queue health per sink."""
         rows = self.db.read(
             """
             SELECT sink,
                    SUM(status = 'pending') AS pending, SUM(status = 'dead') AS dead,
-                   SUM(status = 'delivered') AS delivered,
+                   SUM(status = 'delivered') AS delivered, SUM(status = 'dropped') AS dropped,
                    MIN(CASE WHEN status = 'pending' THEN created_at END) AS oldest,
                    (SELECT last_error FROM outbox o2 WHERE o2.sink = outbox.sink AND last_error IS NOT NULL
                     ORDER BY id DESC LIMIT 1) AS last_error
@@ -104,6 +122,7 @@ class Outbox:
                 r["delivered"] or 0,
                 r["oldest"],
                 r["last_error"],
+                r["dropped"] or 0,
             )
             for r in rows
         ]

@@ -278,3 +278,27 @@ def test_a_good_webhook_config_loads_and_builds_its_sink(tmp_path: Path, monkeyp
     assert "Bearer t" not in repr(loaded.config), "the secret lives in the environment, not in the config"
     for s in sinks:
         s.close()
+
+
+def test_the_outbox_is_bounded_by_age_and_size_and_counts_what_it_drops(receiver, outbox) -> None:
+    """Items older than delivery.max_age, and the oldest beyond delivery.max_pending, are dropped — counted in
+    the delivery report and `status`, never sent late — and the rest are delivered."""
+    from sre_agent.status import read_status
+
+    hook = sink(receiver)
+    with outbox.db.transaction() as conn:
+        outbox.enqueue(conn, "hook", "old", record(0), NOW - 8 * 86_400)
+        for n in range(1, 6):
+            outbox.enqueue(conn, "hook", f"k{n}", record(n), NOW)
+    bounded = SETTINGS.model_copy(update={"max_pending": 3, "max_age": timedelta(days=7)})
+    report = deliver(outbox, [hook], NOW, bounded)
+    hook.close()
+    assert (report.dropped, report.delivered) == (3, 3)
+    assert [s.headers["X-Sre-Agent-Dedup-Key"] for s in receiver.seen] == ["k3", "k4", "k5"]
+    [stats] = outbox.stats()
+    assert (stats.dropped, stats.delivered, stats.pending) == (3, 3, 0)
+    [row] = read_status(outbox.db).outbox
+    assert row["dropped"] == 3
+    errors = {r["dedup_key"]: r["last_error"] for r in outbox.db.read("SELECT dedup_key, last_error FROM outbox")}
+    assert errors["old"] == "dropped: older than delivery.max_age"
+    assert errors["k1"] == "dropped: over delivery.max_pending"
