@@ -1031,6 +1031,13 @@ def test_retention_shorter_than_a_rules_look_back_is_a_located_error(project: Pa
     assert "shorter than the longest look-back" in issue.message
 
 
+class _NoCredential:
+    """Building sinks must not ask for a token; a test credential that would fail loudly if it were asked."""
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        raise AssertionError("no token may be requested while building sinks")
+
+
 def test_the_real_account_example_is_valid_with_its_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """examples/azure.yaml (documentation people copy) loads once its variables are set; its routing pages the
     Teams webhook and files everything; without the webhook URL it fails at load, naming the variable."""
@@ -1044,10 +1051,12 @@ def test_the_real_account_example_is_valid_with_its_environment(monkeypatch: pyt
     assert any("SRE_AGENT_TEAMS_WEBHOOK_URL is not set" in str(i) for i in caught.value.issues)
 
     monkeypatch.setenv("SRE_AGENT_TEAMS_WEBHOOK_URL", "https://prod.westeurope.logic.azure.com/workflows/1/run?sig=x")
+    monkeypatch.setenv("SRE_AGENT_DCE_ENDPOINT", "https://sre-dce.westeurope-1.ingest.monitor.azure.com")
+    monkeypatch.setenv("SRE_AGENT_DCR_ID", "dcr-00112233445566778899aabbccddeeff")
     loaded = load_config(azure)
     assert loaded.routing is not None
     assert loaded.routing.name == "capital-markets-prod"
-    sinks = build_sinks(loaded)
-    assert [s.name for s in sinks] == ["console", "alerts-file", "teams-oncall"]
+    sinks = build_sinks(loaded, credential=_NoCredential())
+    assert [s.name for s in sinks] == ["console", "alerts-file", "azure-alerts", "teams-oncall"]
     for sink in sinks:
         sink.close()
