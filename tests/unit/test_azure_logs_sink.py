@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from azure.core.credentials import AccessToken
 from https_fake import FakeHttps, start
-from test_webhook_sink import NOW, SETTINGS, enqueue, record, states
+from test_webhook_sink import NOW, SETTINGS, _config, enqueue, record, states
 
 from sre_agent.config.loader import load_config
 from sre_agent.errors import ConfigError, SinkError
@@ -127,19 +126,6 @@ def test_a_failed_second_chunk_keeps_the_first_chunk_delivered(receiver) -> None
     assert caught.value.retryable
 
 
-def _config(tmp: Path, sink_cfg: dict[str, Any]) -> Path:
-    data = yaml.safe_load((REPO / "examples" / "embedded.yaml").read_text())
-    spec = data["spec"]
-    spec["rules"] = [str(REPO / "rules")]
-    spec["slos"] = [str(REPO / "slo_definitions")]
-    spec["runbooks"] = str(REPO / "runbooks")
-    spec["store"]["path"] = str(tmp / "state.db")
-    spec["sinks"] = [{"type": "console"}, sink_cfg]
-    path = tmp / "agent.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
-
-
 GOOD = {"type": "azure_logs", "endpoint": "https://dce.westeurope-1.ingest.monitor.azure.com", "rule_id": DCR}
 
 
@@ -160,7 +146,7 @@ def test_malformed_azure_logs_config_fails_at_load(
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     rendered = [str(i) for i in caught.value.issues]
-    assert any(f"spec.sinks[1].{field}" in r and message in r for r in rendered), rendered
+    assert any(f"spec.sinks[2].{field}" in r and message in r for r in rendered), rendered
 
 
 def test_a_good_azure_logs_config_builds_its_sink_without_touching_the_network(tmp_path: Path) -> None:
@@ -168,6 +154,6 @@ def test_a_good_azure_logs_config_builds_its_sink_without_touching_the_network(t
 
     loaded = load_config(_config(tmp_path, GOOD))
     sinks = build_sinks(loaded, credential=FakeCredential())
-    assert [type(s).__name__ for s in sinks] == ["ConsoleSink", "AzureLogsSink"]
+    assert [type(s).__name__ for s in sinks] == ["ConsoleSink", "JsonlSink", "AzureLogsSink"]
     for s in sinks:
         s.close()
