@@ -261,10 +261,7 @@ def _apply(
                 new = replace(new, evidence={**new.evidence, "contributors": contributors})
                 t = replace(t, instance=new)  # noqa: PLW2901 - the recorded transition carries the evidence
         ctx.transitions.append((t, _annotations(ctx.agent, rule, t.instance, t.kind)))
-    if new is not inst:
-        ctx.instances[new.fingerprint] = new
-        ctx.changed[new.fingerprint] = new
-    return new
+    return ctx.keep(inst, new)
 
 
 RULE_ERROR = "agent-rule-error"
@@ -306,9 +303,7 @@ def _advance_rule_errors(ctx: EvalContext, report: EvalReport) -> None:
                     },
                 )
             )
-        if new is not inst:
-            ctx.changed[fp] = new
-            ctx.instances[fp] = new
+        ctx.keep(inst, new)
 
 
 def _retire_orphans(ctx: EvalContext) -> None:
@@ -317,7 +312,7 @@ def _retire_orphans(ctx: EvalContext) -> None:
     rules = {r.name: r for r in agent.loaded.rules}
     slos = {s.name: s for s in agent.loaded.slos}
     at = from_epoch(int(ctx.instants[-1]))
-    for fp, inst in list(ctx.instances.items()):
+    for inst in list(ctx.instances.values()):
         if inst.state is AlertState.INACTIVE or inst.rule in (SOURCE_RULE, RULE_ERROR):
             continue
         rule: ThresholdRule | SloDoc | None = rules.get(inst.rule)
@@ -343,8 +338,7 @@ def _retire_orphans(ctx: EvalContext) -> None:
                     },
                 )
             )
-        ctx.changed[fp] = new
-        ctx.instances[fp] = new
+        ctx.keep(inst, new)
 
 
 SOURCE_POLICY = RulePolicy(for_=timedelta(minutes=10))
@@ -412,10 +406,7 @@ def _advance_sources(ctx: EvalContext) -> None:
                         },
                     )
                 )
-            if new is not inst:
-                ctx.changed[fp] = new
-                ctx.instances[fp] = new
-            inst = new
+            inst = ctx.keep(inst, new)
 
 
 def evaluate(agent: Agent, instants: list[int]) -> EvalReport:
