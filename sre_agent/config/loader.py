@@ -7,6 +7,7 @@ import re
 import string
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from sre_agent.config.routing_checks import check_routing
 from sre_agent.config.slo import SloDoc
 from sre_agent.config.slo_checks import check_slo, slo_lookback
 from sre_agent.config.specs import RULE_KINDS, ThresholdRule
-from sre_agent.config.yaml_source import Loc, YamlDocument, load_yaml_file
+from sre_agent.config.yaml_source import Loc, YamlDocument, format_loc, load_yaml_file
 from sre_agent.engine.metrics import METRICS
 from sre_agent.engine.rollups import ROLLUPS
 from sre_agent.errors import ConfigError, ConfigIssue
@@ -336,8 +337,26 @@ def load_rules(
     return found.rules, found.origin, found.issues
 
 
+class _ConfigFile:
+    """Locates issues found after the config was parsed; the file is re-read once, and only if one is found."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @cached_property
+    def _doc(self) -> YamlDocument | None:
+        docs, _ = load_yaml_file(self.path)
+        return docs[0] if docs else None
+
+    def issue(self, loc: Loc, message: str) -> ConfigIssue:
+        """An error at ``loc`` of the config file (line 1 if the file can no longer be read)."""
+        if self._doc is None:
+            return ConfigIssue(str(self.path), 1, 1, format_loc(loc), message)
+        return self._doc.issue(loc, message)
+
+
 def _retention_issues(
-    path: Path, config: AgentConfig, rules: list[ThresholdRule], slos: list[SloDoc]
+    file: _ConfigFile, config: AgentConfig, rules: list[ThresholdRule], slos: list[SloDoc]
 ) -> list[ConfigIssue]:
     """Rollups must be kept longer than any rule or SLO looks back (window or period, plus the view's latency)."""
     need = timedelta(0)
@@ -349,33 +368,21 @@ def _retention_issues(
     retention = config.spec.store.retention
     if need <= retention:
         return []
-    docs, _ = load_yaml_file(path)
-    where = docs[0] if docs else None
     message = f"retention {retention} is shorter than the longest look-back of the rules ({need})"
-    if where is None:
-        return [ConfigIssue(str(path), 1, 1, "spec.store.retention", message)]
-    return [where.issue(("spec", "store", "retention"), message)]
+    return [file.issue(("spec", "store", "retention"), message)]
 
 
-def _sink_issues(path: Path, config: AgentConfig) -> list[ConfigIssue]:
+def _sink_issues(file: _ConfigFile, config: AgentConfig) -> list[ConfigIssue]:
     """Sinks must be usable at start, not at the first send: secrets present, CA bundles readable."""
     issues = []
-    docs, _ = load_yaml_file(path)
-    where = docs[0] if docs else None
     for i, sink in enumerate(config.spec.sinks):
-        problems: list[tuple[str, str]] = []
         if isinstance(sink, WebhookSinkConfig) and sink.secret_env is not None and not os.environ.get(sink.secret_env):
-            problems.append(("secret_env", f"environment variable {sink.secret_env} is not set"))
+            message = f"environment variable {sink.secret_env} is not set"
+            issues.append(file.issue(("spec", "sinks", i, "secret_env"), message))
         if isinstance(sink, WebhookSinkConfig | AzureLogsSinkConfig) and sink.ca_bundle is not None:
-            bundle = sink.ca_bundle if sink.ca_bundle.is_absolute() else path.parent / sink.ca_bundle
+            bundle = sink.ca_bundle if sink.ca_bundle.is_absolute() else file.path.parent / sink.ca_bundle
             if not bundle.is_file():
-                problems.append(("ca_bundle", f"no such file: {bundle}"))
-        for field_name, message in problems:
-            loc: Loc = ("spec", "sinks", i, field_name)
-            if where is None:
-                issues.append(ConfigIssue(str(path), 1, 1, f"spec.sinks[{i}].{field_name}", message))
-            else:
-                issues.append(where.issue(loc, message))
+                issues.append(file.issue(("spec", "sinks", i, "ca_bundle"), f"no such file: {bundle}"))
     return issues
 
 
@@ -398,8 +405,9 @@ def load_config(path: Path, extra_rule_paths: list[Path] | None = None) -> Loade
         runbooks = Path(os.path.normpath(base / runbooks))
     found = load_documents(paths, config, runbooks)
     issues.extend(found.issues)
-    issues.extend(_retention_issues(path, config, found.rules, found.slos))
-    issues.extend(_sink_issues(path, config))
+    file = _ConfigFile(path)
+    issues.extend(_retention_issues(file, config, found.rules, found.slos))
+    issues.extend(_sink_issues(file, config))
     errors = [i for i in issues if i.severity == "error"]
     if errors:
         raise ConfigError(issues)
