@@ -17,10 +17,9 @@ from azure.core.exceptions import AzureError, HttpResponseError
 from azure.monitor.ingestion import LogsIngestionClient, LogsUploadError
 
 from sre_agent.errors import SinkError
-from sre_agent.sinks.webhook import retry_after_seconds, safe_url
+from sre_agent.sinks.http_failures import retry_after_seconds, retryable_status, safe_url
 
 INGESTION_SCOPE = "https://monitor.azure.com/.default"
-_RETRYABLE = {408, 429}
 
 
 def alert_row(record: dict[str, Any]) -> dict[str, Any]:
@@ -108,7 +107,7 @@ class AzureLogsSink:
         index = next((i for i, row in rows if row is first_row), rows[0][0])
         error = first.error
         status = _status(error)
-        retryable = status is None or status in _RETRYABLE or status >= 500
+        retryable = retryable_status(status)
         wait = None
         response = getattr(error, "response", None)
         if response is not None:

@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from azure.core import PipelineClient
 from azure.core.exceptions import AzureError
@@ -24,34 +21,11 @@ from azure.core.rest import HttpRequest
 
 from sre_agent import __version__
 from sre_agent.errors import SinkError
+from sre_agent.sinks.http_failures import retry_after_seconds, retryable_status, safe_url
 
 CAS_LIMIT_BYTES = 256 * 1024
 """Azure caps Common Alert Schema payloads at 256 KB."""
 _PD_SEVERITY = {"sev0": "critical", "sev1": "critical", "sev2": "error", "sev3": "warning", "sev4": "info"}
-_RETRYABLE = {408, 429}
-
-
-def safe_url(url: str) -> str:
-    """The URL as it may appear in logs and errors: scheme, host and path, never the query (signatures, keys)."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"
-
-
-def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
-    """Parse ``Retry-After`` (delta-seconds or an HTTP date); None if absent or unreadable."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 def common_alert_schema(record: dict[str, Any]) -> dict[str, Any]:
@@ -201,7 +175,7 @@ class WebhookSink:
             if 200 <= status < 300:
                 sent += 1
                 continue
-            retryable = status in _RETRYABLE or status >= 500
+            retryable = retryable_status(status)
             wait = retry_after_seconds(response.headers.get("Retry-After"))
             detail = response.text()[:300] if not retryable else ""
             raise SinkError(

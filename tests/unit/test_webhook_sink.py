@@ -18,7 +18,8 @@ from sre_agent.config.agent import DeliverySettings
 from sre_agent.config.loader import load_config
 from sre_agent.errors import ConfigError
 from sre_agent.sinks.delivery import deliver
-from sre_agent.sinks.webhook import WebhookSink, retry_after_seconds, safe_url
+from sre_agent.sinks.http_failures import retry_after_seconds, safe_url
+from sre_agent.sinks.webhook import WebhookSink
 from sre_agent.store.db import Database
 from sre_agent.store.outbox import Outbox
 

@@ -1,0 +1,39 @@
+"""How HTTP destinations fail, shared by the sinks: which statuses are worth retrying, how long the receiver
+asked us to wait, and how a URL may be shown without its secrets."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
+
+RETRYABLE_4XX = frozenset({408, 429})
+"""Client errors that are about timing, not about the request: try again later."""
+
+
+def retryable_status(status: int | None) -> bool:
+    """Whether a delivery that ended with ``status`` (None: no answer at all) should be retried."""
+    return status is None or status in RETRYABLE_4XX or status >= 500
+
+
+def safe_url(url: str) -> str:
+    """The URL as it may appear in logs and errors: scheme, host and path, never the query (signatures, keys)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """Parse ``Retry-After`` (delta-seconds or an HTTP date); None if absent or unreadable."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
