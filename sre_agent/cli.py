@@ -147,6 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     from sre_agent.alerts_cli import add_commands as add_alert_commands
 
     add_alert_commands(sub, with_config, _duration)
+    from sre_agent.outbox_cli import add_commands as add_outbox_commands
+
+    add_outbox_commands(sub, with_config)
     return parser
 
 
@@ -482,6 +485,13 @@ def cmd_silence(args: argparse.Namespace, console: Console) -> int:
     return run(args, _load(args), console)
 
 
+def cmd_outbox(args: argparse.Namespace, console: Console) -> int:
+    """`outbox retry|discard`."""
+    from sre_agent.outbox_cli import cmd_outbox as run
+
+    return run(args, _load(args), console)
+
+
 def cmd_backtest(args: argparse.Namespace, console: Console) -> int:
     """`backtest`."""
     from sre_agent.slo_cli import cmd_backtest as run
@@ -514,6 +524,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "alerts": lambda: cmd_alerts(args, console),
         "test": lambda: cmd_test(args, console),
         "silence": lambda: cmd_silence(args, console),
+        "outbox": lambda: cmd_outbox(args, console),
     }
     try:
         return int(handlers[args.command]())

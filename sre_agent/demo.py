@@ -89,7 +89,7 @@ def demo_config(loaded: LoadedConfig, opts: DemoOptions) -> LoadedConfig:
             type="jsonl",
             name="alerts-file",
             path=(opts.out / "alerts.jsonl").resolve(),
-            metrics_path=(opts.out / "slo_metrics.jsonl").resolve(),
+            metrics_path=(opts.out / "metrics.jsonl").resolve(),
         ),
     ]
     new_spec = spec.model_copy(
@@ -114,7 +114,7 @@ def _fresh(out: Path) -> None:
         "state.db-wal",
         "state.db-shm",
         "alerts.jsonl",
-        "slo_metrics.jsonl",
+        "metrics.jsonl",
         "slo_status.json",
         "agent.yaml",
         "ground_truth.json",
@@ -158,7 +158,7 @@ def run_demo(loaded: LoadedConfig, opts: DemoOptions, console: Console) -> DemoR
         )
         sinks: list[Sink] = [
             ConsoleSink(console),
-            JsonlSink(opts.out / "alerts.jsonl", "alerts-file", opts.out / "slo_metrics.jsonl"),
+            JsonlSink(opts.out / "alerts.jsonl", "alerts-file", opts.out / "metrics.jsonl"),
         ]
         agent = open_agent(config, connect=connect, sinks=sinks)
         clock = SimulatedClock(start)
@@ -289,7 +289,7 @@ def print_summary(result: DemoResult, console: Console) -> None:
         )
     console.print(
         f"Seeded {result.queries:,} queries in {result.seconds_seed:.1f}s, replayed in "
-        f"{result.seconds_replay:.1f}s. Files in {result.out}/: alerts.jsonl, slo_metrics.jsonl, slo_status.json, "
+        f"{result.seconds_replay:.1f}s. Files in {result.out}/: alerts.jsonl, metrics.jsonl, slo_status.json, "
         "ground_truth.json, summary.json, state.db, agent.yaml"
     )
     console.print(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import string
 from datetime import timedelta
 from pathlib import Path
@@ -134,7 +135,9 @@ class JsonlSinkConfig(Strict):
     type: Literal["jsonl"]
     name: str = "jsonl"
     path: Path
-    metrics_path: Path | None = Field(default=None, description="also append SLO metric records to this file")
+    metrics_path: Path | None = Field(
+        default=None, description="also append metric records (SLO, Snowflake platform, agent health) to this file"
+    )
 
 
 class WebhookSinkConfig(Strict):
@@ -172,16 +175,24 @@ class WebhookSinkConfig(Strict):
         return self
 
 
-def _https(value: str, what: str) -> str:
+def _https(value: str, what: str, example: str = "https://my-dce.westeurope-1.ingest.monitor.azure.com") -> str:
     parts = urlsplit(value)
     if parts.scheme != "https" or not parts.hostname or parts.query:
-        raise ValueError(
-            f"{what} must be an https URL without a query, e.g. https://my-dce.westeurope-1.ingest.monitor.azure.com"
-        )
+        raise ValueError(f"{what} must be an https URL without a query, e.g. {example}")
     return value.rstrip("/")
 
 
-class AzureLogsSinkConfig(Strict):
+class _AzureSinkConfig(Strict):
+    """What every Azure sink shares: how it authenticates and reaches Azure."""
+
+    credential: Literal["default"] = Field(
+        default="default", description="DefaultAzureCredential: workload/managed identity, environment, Azure CLI"
+    )
+    timeout: Duration = timedelta(seconds=30)
+    ca_bundle: Path | None = Field(default=None, description="PEM of a private CA (TLS-inspecting proxies)")
+
+
+class AzureLogsSinkConfig(_AzureSinkConfig):
     """Alert records into a Log Analytics custom table through the Logs Ingestion API (DCE/DCR)."""
 
     type: Literal["azure_logs"]
@@ -191,11 +202,6 @@ class AzureLogsSinkConfig(Strict):
     stream_name: str = Field(
         default="Custom-SreAgentAlerts_CL", pattern=r"^Custom-[A-Za-z0-9_]{1,100}$", description="the DCR stream"
     )
-    credential: Literal["default"] = Field(
-        default="default", description="DefaultAzureCredential: workload/managed identity, environment, Azure CLI"
-    )
-    timeout: Duration = timedelta(seconds=30)
-    ca_bundle: Path | None = Field(default=None, description="PEM of a private CA (TLS-inspecting proxies)")
 
     @field_validator("endpoint")
     @classmethod
@@ -203,9 +209,53 @@ class AzureLogsSinkConfig(Strict):
         return _https(value, "endpoint")
 
 
+RESOURCE_ID = (
+    r"^/subscriptions/[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    r"/resourceGroups/[-\w.()]{1,90}/providers/[A-Za-z0-9.]+/[A-Za-z0-9]+/[^/\s]+(/[A-Za-z0-9]+/[^/\s]+)*$"
+)
+"""A resource's full ARM id (not a subscription or resource group: custom metrics need a resource)."""
+
+
+class AzureMetricsSinkConfig(_AzureSinkConfig):
+    """Metric records (SLO, Snowflake platform, the agent's own health) as Azure Monitor custom metrics."""
+
+    type: Literal["azure_metrics"]
+    name: str = "azure-metrics"
+    resource_id: str = Field(
+        description="full id of the resource the metrics hang on, e.g. the agent's AKS cluster or a Log Analytics "
+        "workspace: /subscriptions/<guid>/resourceGroups/<rg>/providers/<namespace>/<type>/<name>"
+    )
+    region: str = Field(
+        pattern=r"^[a-z0-9]{2,40}$", description="the resource's Azure region, e.g. westeurope (sets the endpoint)"
+    )
+    namespace: str = Field(default="SREAgent", min_length=1, max_length=256, description="custom metric namespace")
+    endpoint: str | None = Field(
+        default=None, description="override of https://{region}.monitoring.azure.com (sovereign clouds, tests)"
+    )
+
+    @field_validator("resource_id")
+    @classmethod
+    def _resource_id(cls, value: str) -> str:
+        if not re.match(RESOURCE_ID, value):
+            raise ValueError(
+                "resource_id must be a resource's full id, /subscriptions/<guid>/resourceGroups/<rg>/providers/"
+                "<namespace>/<type>/<name>; custom metrics cannot hang on a subscription or a resource group"
+            )
+        return value
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        return None if value is None else _https(value, "endpoint", "https://westeurope.monitoring.azure.com")
+
+
 SinkConfig = Annotated[
-    ConsoleSinkConfig | JsonlSinkConfig | WebhookSinkConfig | AzureLogsSinkConfig, Field(discriminator="type")
+    ConsoleSinkConfig | JsonlSinkConfig | WebhookSinkConfig | AzureLogsSinkConfig | AzureMetricsSinkConfig,
+    Field(discriminator="type"),
 ]
+
+METRICS_ONLY_SINKS = (AzureMetricsSinkConfig,)
+"""Sink types that take metric records only: never a receiver of alert routing."""
 
 
 class StoreSettings(Strict):

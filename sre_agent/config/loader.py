@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from sre_agent.alerting.silences import Silence, from_doc
-from sre_agent.config.agent import AgentConfig, AzureLogsSinkConfig, WebhookSinkConfig
+from sre_agent.config.agent import AgentConfig, AzureLogsSinkConfig, AzureMetricsSinkConfig, WebhookSinkConfig
 from sre_agent.config.openslo import OPENSLO_API, from_openslo
 from sre_agent.config.routing import RoutingDoc, SilenceDoc
 from sre_agent.config.routing_checks import check_routing
@@ -379,7 +379,10 @@ def _sink_issues(file: _ConfigFile, config: AgentConfig) -> list[ConfigIssue]:
         if isinstance(sink, WebhookSinkConfig) and sink.secret_env is not None and not os.environ.get(sink.secret_env):
             message = f"environment variable {sink.secret_env} is not set"
             issues.append(file.issue(("spec", "sinks", i, "secret_env"), message))
-        if isinstance(sink, WebhookSinkConfig | AzureLogsSinkConfig) and sink.ca_bundle is not None:
+        if (
+            isinstance(sink, WebhookSinkConfig | AzureLogsSinkConfig | AzureMetricsSinkConfig)
+            and sink.ca_bundle is not None
+        ):
             bundle = sink.ca_bundle if sink.ca_bundle.is_absolute() else file.path.parent / sink.ca_bundle
             if not bundle.is_file():
                 issues.append(file.issue(("spec", "sinks", i, "ca_bundle"), f"no such file: {bundle}"))

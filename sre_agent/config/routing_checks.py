@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sre_agent.alerting.matchers import Matcher, parse_matcher
-from sre_agent.config.agent import AgentConfig
+from sre_agent.config.agent import METRICS_ONLY_SINKS, AgentConfig
 from sre_agent.config.routing import RouteSpec, RoutingDoc
 from sre_agent.config.slo import SloDoc
 from sre_agent.config.specs import ThresholdRule
@@ -54,9 +54,12 @@ def check_routing(
     """Every receiver names a configured sink; no inhibit rule lets an alert inhibit itself."""
     issues: list[ConfigIssue] = []
     if config is not None:
-        sinks = [s.name for s in config.spec.sinks]
+        sinks = [s.name for s in config.spec.sinks if not isinstance(s, METRICS_ONLY_SINKS)]
+        metric_sinks = {s.name for s in config.spec.sinks if isinstance(s, METRICS_ONLY_SINKS)}
         for name, loc in _receivers(doc.spec.route, ("spec", "route")):
-            if name not in sinks:
+            if name in metric_sinks:
+                issues.append(ydoc.issue(loc, f"receiver {name!r} is a metrics sink and takes no alert notifications"))
+            elif name not in sinks:
                 issues.append(
                     ydoc.issue(loc, f"unknown receiver {name!r}; the configured sinks are: {', '.join(sinks)}")
                 )

@@ -10,8 +10,10 @@ from datetime import UTC, datetime, timedelta
 
 from sre_agent.clock import Clock, floor_to
 from sre_agent.daemon.evaluate import EvalReport, evaluate, last_instant
+from sre_agent.daemon.platform_metrics import platform_metrics_record
 from sre_agent.daemon.poll import PollReport, poll_due
 from sre_agent.daemon.runtime import Agent
+from sre_agent.daemon.self_metrics import agent_metrics_record
 from sre_agent.model import AlertEvent, to_epoch
 from sre_agent.sinks.delivery import DeliveryReport, deliver
 
@@ -97,10 +99,25 @@ def run_cycle(clock: Clock, agent: Agent, force_poll: bool = False) -> CycleResu
     result.evaluations.append(evaluate_until(agent, now, include_now=False))
     result.poll = poll_due(agent, now, force=force_poll)
     result.evaluations.append(evaluate_until(agent, now))
+    rule_errors = sum(len(r.rule_errors) for r in result.evaluations)
+    enqueue_health(agent, now, time.perf_counter() - started, rule_errors)
     result.delivery = deliver_now(agent, now)
     result.duration_s = time.perf_counter() - started
     _record(agent, result)
     return result
+
+
+def enqueue_health(agent: Agent, now: datetime, duration_s: float, rule_errors: int) -> None:
+    """Queue the agent's health and the platform's metrics for the metrics sinks (see ``self_metrics`` and
+    ``platform_metrics``); a no-op without metrics sinks."""
+    if not any(getattr(sink, "accepts_metrics", False) for sink in agent.sinks):
+        return
+    records = [agent_metrics_record(agent, now, duration_s, rule_errors)]
+    platform = platform_metrics_record(agent, to_epoch(now))
+    if platform is not None:
+        records.append(platform)
+    with agent.db.transaction() as conn:
+        agent.enqueue_metrics(conn, records, to_epoch(now))
 
 
 def record_cycle(

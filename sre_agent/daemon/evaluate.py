@@ -447,10 +447,7 @@ def evaluate(agent: Agent, instants: list[int]) -> EvalReport:
             event = agent.alerts.append(conn, transition, annotations)
             report.events.append(event)
         report.deliveries = Dispatcher(agent, ctx.before).run(conn, report.events, arr.tolist())
-        metric_sinks = [sink for sink in agent.sinks if getattr(sink, "accepts_metrics", False)]
-        for record in ctx.metrics:
-            for sink in metric_sinks:
-                agent.outbox.enqueue(conn, sink.name, record["dedup_key"], record, now)
+        agent.enqueue_metrics(conn, ctx.metrics, now)
         report.metrics = len(ctx.metrics)
         conn.execute(
             "INSERT INTO evaluation_state (key, value) VALUES (?, ?) "

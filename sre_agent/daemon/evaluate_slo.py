@@ -264,6 +264,7 @@ def metrics_record(slo: SloDoc, snapshot: dict[str, Any], static: Labels) -> dic
     at = iso(from_epoch(snapshot["instant"]))
     return {
         "type": "metrics",
+        "source": "slo",
         "dedup_key": f"metrics:{slo.name}:{snapshot['instant']}",
         "slo": slo.name,
         "at": at,

@@ -18,7 +18,7 @@ from sre_agent.alerting.lifecycle import Instance
 from sre_agent.alerting.matchers import alert_labels
 from sre_agent.alerting.routing import Route, Routing, inhibited_by
 from sre_agent.alerting.silences import Silence, silenced_by
-from sre_agent.daemon.runtime import Agent
+from sre_agent.daemon.runtime import Agent, alert_sinks
 from sre_agent.failpoints import failpoint
 from sre_agent.model import AlertEvent, AlertState, EventKind, Labels, from_epoch, iso, to_epoch
 
@@ -35,7 +35,7 @@ class Dispatcher:
         self.agent = agent
         self.routing: Routing = agent.routing
         self.silences: list[Silence] = list(agent.loaded.silences)
-        self.receivers = {sink.name for sink in agent.sinks}
+        self.receivers = set(alert_sinks(agent.sinks))
         self.groups: dict[tuple[str, str], Group] = {}
         self.touched: set[tuple[str, str]] = set()
         self.closed: list[Group] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,9 +12,16 @@ from azure.core.credentials import TokenCredential
 from rich.console import Console
 
 from sre_agent.alerting.routing import Routing, build_routing
-from sre_agent.config.agent import AzureLogsSinkConfig, ConsoleSinkConfig, JsonlSinkConfig, WebhookSinkConfig
+from sre_agent.config.agent import (
+    AzureLogsSinkConfig,
+    AzureMetricsSinkConfig,
+    ConsoleSinkConfig,
+    JsonlSinkConfig,
+    WebhookSinkConfig,
+)
 from sre_agent.config.loader import LoadedConfig
 from sre_agent.sinks.azure_logs import AzureLogsSink
+from sre_agent.sinks.azure_metrics import AzureMetricsSink
 from sre_agent.sinks.base import Sink
 from sre_agent.sinks.console import ConsoleSink
 from sre_agent.sinks.jsonl import JsonlSink
@@ -53,7 +61,7 @@ class Agent:
         self.slo_minutes = SloMinutes(self.db)
         self.notifications = NotificationStore(self.db)
         self.silence_store = SilenceStore(self.db)
-        self.routing = build_routing(self.loaded.routing, [sink.name for sink in self.sinks])
+        self.routing = build_routing(self.loaded.routing, alert_sinks(self.sinks))
         self.rollups = RollupStore(self.db)
         self.watermarks = Watermarks(self.db)
         self.alerts = AlertStore(self.db)
@@ -64,12 +72,33 @@ class Agent:
         """The AgentSpec."""
         return self.loaded.config.spec
 
+    def enqueue_metrics(self, conn: sqlite3.Connection, records: list[dict[str, Any]], at: int) -> None:
+        """Queue metric ``records`` for every sink that takes metrics (inside the caller's transaction)."""
+        for sink in self.sinks:
+            if not getattr(sink, "accepts_metrics", False):
+                continue
+            sources = getattr(sink, "metric_sources", None)  # None: every kind of metric record
+            for record in records:
+                if sources is None or record.get("source") in sources:
+                    self.outbox.enqueue(conn, sink.name, record["dedup_key"], record, at)
+
     def close(self) -> None:
         """Close the source connection, the sinks and the store."""
         self.source.close()
         for sink in self.sinks:
             sink.close()
         self.db.close()
+
+
+def alert_sinks(sinks: list[Sink]) -> list[str]:
+    """Names of the sinks that take alert notifications (metrics-only sinks are never receivers)."""
+    return [sink.name for sink in sinks if getattr(sink, "accepts_alerts", True)]
+
+
+def _default_credential() -> TokenCredential:
+    from azure.identity import DefaultAzureCredential  # imported only where Azure is configured
+
+    return DefaultAzureCredential()
 
 
 def build_sinks(
@@ -84,17 +113,30 @@ def build_sinks(
             metrics = loaded.resolve(cfg.metrics_path) if cfg.metrics_path else None
             sinks.append(JsonlSink(loaded.resolve(cfg.path), cfg.name, metrics))
         elif isinstance(cfg, AzureLogsSinkConfig):
-            from azure.identity import DefaultAzureCredential  # imported only where Azure is configured
-
+            credential = credential or _default_credential()
             sinks.append(
                 AzureLogsSink(
                     cfg.name,
                     cfg.endpoint,
                     cfg.rule_id,
                     cfg.stream_name,
-                    credential or DefaultAzureCredential(),
+                    credential,
                     cfg.timeout.total_seconds(),
                     loaded.resolve(cfg.ca_bundle) if cfg.ca_bundle else None,
+                )
+            )
+        elif isinstance(cfg, AzureMetricsSinkConfig):
+            credential = credential or _default_credential()
+            sinks.append(
+                AzureMetricsSink(
+                    cfg.name,
+                    cfg.resource_id,
+                    cfg.region,
+                    cfg.namespace,
+                    credential,
+                    endpoint=cfg.endpoint,
+                    timeout_s=cfg.timeout.total_seconds(),
+                    ca_bundle=loaded.resolve(cfg.ca_bundle) if cfg.ca_bundle else None,
                 )
             )
         elif isinstance(cfg, WebhookSinkConfig):

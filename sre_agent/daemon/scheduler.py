@@ -16,7 +16,7 @@ from rich.console import Console
 
 from sre_agent.clock import Clock, SystemClock
 from sre_agent.config.loader import LoadedConfig
-from sre_agent.daemon.cycle import deliver_now, evaluate_until, record_cycle
+from sre_agent.daemon.cycle import deliver_now, enqueue_health, evaluate_until, record_cycle
 from sre_agent.daemon.poll import POLL_FAMILIES, SLO_FAMILY, poll_due
 from sre_agent.daemon.runtime import Agent, open_agent
 from sre_agent.engine.rollups import ROLLUPS
@@ -53,7 +53,9 @@ def housekeeping(agent: Agent, now: datetime) -> None:
             "DELETE FROM outbox WHERE status = 'delivered' AND delivered_at < ?",
             (to_epoch(now - timedelta(days=7)),),
         )
-        conn.execute("DELETE FROM outbox WHERE status IN ('dead', 'dropped') AND created_at < ?", (cutoff,))
+        conn.execute(
+            "DELETE FROM outbox WHERE status IN ('dead', 'dropped', 'discarded') AND created_at < ?", (cutoff,)
+        )
         conn.execute("DELETE FROM alert_events WHERE at < ?", (cutoff,))
         conn.execute("DELETE FROM alert_instances WHERE state = 'inactive' AND updated_at < ?", (cutoff,))
     if pruned:
@@ -99,7 +101,10 @@ def run_daemon(
     def evaluate_job() -> None:
         began = time.perf_counter()
         report = evaluate_until(agent, clock.now())
-        record_cycle(agent, clock.now(), time.perf_counter() - began, {}, report.instants, len(report.events), 0, [])
+        duration = time.perf_counter() - began
+        enqueue_health(agent, clock.now(), duration, len(report.rule_errors))
+        errors = [f"rule {name}: {error}" for name, error in report.rule_errors.items()]
+        record_cycle(agent, clock.now(), duration, {}, report.instants, len(report.events), 0, errors)
 
     for family in POLL_FAMILIES:
         if family == SLO_FAMILY and not agent.loaded.slos:

@@ -3,6 +3,8 @@
 One row per notification into e.g. ``SreAgentAlerts_CL`` via a Data Collection Rule: a scheduled query (log
 search) alert rule on that table raises Azure alerts (action groups → phone, Teams, PagerDuty), and the
 ``Fingerprint`` column makes the KQL side dedup-safe (``summarize arg_max(TimeGenerated, *) by Fingerprint``).
+Each agent cycle also writes a ``State == "Heartbeat"`` row: a log search alert counting them catches a dead
+agent (a search over no rows counts 0, which a metric alert on a vanished series cannot be relied on to do).
 The SDK chunks at 1 MiB and gzips; its own retries are off: the outbox retries, honouring ``Retry-After``.
 """
 
@@ -49,12 +51,52 @@ def alert_row(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+HEARTBEAT_FINGERPRINT = "sre-agent-heartbeat"
+HEARTBEAT_STATE = "Heartbeat"
+"""``State`` of the agent's heartbeat rows: the log search alert "agent silent" counts them; the alert rules, which
+take each fingerprint's latest ``Fired`` row, never see them."""
+
+
+def heartbeat_row(record: dict[str, Any]) -> dict[str, Any]:
+    """The table row of one agent-health metric record: a heartbeat with the figures an SRE looks at first."""
+    values: dict[str, float] = {}
+    for point in record.get("points") or []:
+        if point["name"] in ("agent_outbox_pending", "agent_outbox_dead"):
+            values[point["name"]] = values.get(point["name"], 0) + point["value"]
+        elif point["name"] == "agent_cycle_duration_seconds":
+            values[point["name"]] = point["value"]
+    summary = (
+        f"cycle {values.get('agent_cycle_duration_seconds', 0):.1f}s, outbox pending "
+        f"{values.get('agent_outbox_pending', 0):.0f}, dead letters {values.get('agent_outbox_dead', 0):.0f}"
+    )
+    return {
+        "TimeGenerated": record.get("at"),
+        "Fingerprint": HEARTBEAT_FINGERPRINT,
+        "DedupKey": record.get("dedup_key"),
+        "Rule": "sre-agent-heartbeat",
+        "Severity": "Sev4",
+        "State": HEARTBEAT_STATE,
+        "Summary": summary,
+        "Evidence": json.dumps(record.get("points") or [], sort_keys=True),
+    }
+
+
+def _row(record: dict[str, Any]) -> dict[str, Any] | None:
+    if record.get("type") != "metrics":
+        return alert_row(record)
+    return heartbeat_row(record) if record.get("source") == "agent" else None
+
+
 def _status(error: Exception) -> int | None:
     return error.status_code if isinstance(error, HttpResponseError) else None
 
 
 class AzureLogsSink:
-    """Uploads alert records to one DCR stream."""
+    """Uploads alert records, and one heartbeat row per agent cycle, to one DCR stream."""
+
+    accepts_metrics = True
+    metric_sources = frozenset({"agent"})
+    """Of the metric records, only the agent's health (as heartbeat rows)."""
 
     def __init__(
         self,
@@ -82,12 +124,12 @@ class AzureLogsSink:
         )
 
     def send(self, records: list[dict[str, Any]]) -> None:
-        """Upload the alert records of a batch (metric records are not for this table).
+        """Upload the alert records of a batch, and the agent's health records as heartbeat rows.
 
         Raises:
             SinkError: ``sent`` counts the records (in order) in chunks accepted before the first failed one.
         """
-        rows = [(i, alert_row(r)) for i, r in enumerate(records) if r.get("type") != "metrics"]
+        rows = [(i, row) for i, row in enumerate(map(_row, records)) if row is not None]
         if not rows:
             return
         failed: list[LogsUploadError] = []

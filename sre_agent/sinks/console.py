@@ -73,6 +73,8 @@ class ConsoleSink:
         """
         try:
             for record in records:
+                if record.get("type") == "metrics" and record.get("source", "slo") != "slo":
+                    continue  # the agent's and the platform's metrics are for dashboards, not the terminal
                 line = format_metrics(record) if record.get("type") == "metrics" else format_record(record)
                 self.console.print(line, soft_wrap=True)
         except OSError as exc:

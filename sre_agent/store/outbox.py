@@ -101,6 +101,29 @@ class Outbox:
             ).rowcount
         return int(aged) + int(excess)
 
+    def requeue_dead(self, sink: str, now: int) -> int:
+        """Put ``sink``'s dead letters back in the queue (after the receiver was fixed); return how many.
+
+        Each keeps its dedup key, so a receiver that did get one ignores the repeat.
+        """
+        with self.db.transaction() as conn:
+            return int(
+                conn.execute(
+                    "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?, created_at = ? "
+                    "WHERE sink = ? AND status = 'dead'",
+                    (now, now, sink),
+                ).rowcount
+            )
+
+    def discard_dead(self, sink: str) -> int:
+        """Mark ``sink``'s dead letters as discarded (seen by a human, not to be sent); return how many."""
+        with self.db.transaction() as conn:
+            return int(
+                conn.execute(
+                    "UPDATE outbox SET status = 'discarded' WHERE sink = ? AND status = 'dead'", (sink,)
+                ).rowcount
+            )
+
     def stats(self) -> list[OutboxStats]:
         """Return queue health per sink."""
         rows = self.db.read(

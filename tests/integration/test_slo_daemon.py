@@ -47,6 +47,7 @@ from sre_agent.model import AlertEvent, AlertState, EventKind, Severity, iso, to
 from sre_agent.simulate.schema import SIM_SCHEMA, VIEWS
 from sre_agent.sinks.delivery import deliver
 from sre_agent.sinks.jsonl import JsonlSink
+from sre_agent.sinks.metric_catalogue import CATALOGUE
 from sre_agent.slo_status import snapshot
 from sre_agent.sources.snowflake_conn import connector, session_parameters
 from sre_agent.store.db import Database
@@ -349,7 +350,9 @@ def test_metric_records_reach_the_metrics_file_once_per_key_even_when_redelivere
     """Each evaluation pass writes one `metrics` record per SLO to metrics_path (not to the alerts file), with
     only the four documented point names; a redelivery of everything (crash after send, before ack) adds no line."""
     path = replayed.folder / "metrics.jsonl"
-    records = _jsonl(path)
+    everything = _jsonl(path)
+    assert {r["source"] for r in everything} == {"slo", "agent", "snowflake"}
+    records = [r for r in everything if r["source"] == "slo"]
     names = {s.name for s in replayed.loaded.slos}
     assert {r["slo"] for r in records} == names
     assert all(r["type"] == "metrics" for r in records)
@@ -367,7 +370,6 @@ def test_metric_records_reach_the_metrics_file_once_per_key_even_when_redelivere
                 assert point["dims"].get("window"), f"{point['name']} without a window: {point}"
         states = [p["value"] for p in points if p["name"] == "slo_state"]
         assert states == [STATE_CODES[record["state"]]]
-
     states = {n: {r["state"] for r in records if r["slo"] == n} for n in names}
     assert "page" in states[LATENCY]
     assert states[AVAILABILITY] <= {"ok", "unknown"}
@@ -389,8 +391,37 @@ def test_metric_records_reach_the_metrics_file_once_per_key_even_when_redelivere
     assert report.delivered == again
     assert report.errors == []
     after = _jsonl(copy / "metrics.jsonl")
-    assert after == records, "redelivered records are recognised by their dedup_key"
+    assert after == everything, "redelivered records are recognised by their dedup_key"
     assert _jsonl(copy / "alerts.jsonl") == _jsonl(replayed.folder / "alerts.jsonl")
+
+
+def test_every_cycle_reports_the_agents_health_and_the_platforms_metrics(replayed: Replayed):
+    """Beside the SLO records, each cycle writes one agent-health record (heartbeat, cycle duration, source lag,
+    outbox depth per sink) and, once complete data exists, one Snowflake platform record; every point is in the
+    emitted-metrics catalogue with exactly its declared dimensions."""
+    records = _jsonl(replayed.folder / "metrics.jsonl")
+    agent = [r for r in records if r["source"] == "agent"]
+    platform = [r for r in records if r["source"] == "snowflake"]
+    assert len(agent) == len({r["dedup_key"] for r in agent}) >= len(replayed.results) - 1  # one per cycle minute
+    for record in agent:
+        by_name = Counter(p["name"] for p in record["points"])
+        assert by_name["agent_heartbeat"] == 1
+        assert by_name["agent_cycle_duration_seconds"] == 1
+    last = agent[-1]["points"]
+    families = {p["dims"]["family"] for p in last if p["name"] == "agent_source_lag_seconds"}
+    assert {"snowflake.query", "snowflake.warehouse_load", "snowflake.warehouse_metering"} <= families
+    sinks = {p["dims"]["sink"] for p in last if p["name"] == "agent_outbox_pending"}
+    assert sinks == {s.name for s in replayed.loaded.config.spec.sinks}
+    assert platform, "no platform metrics although the replay covers days of complete data"
+    warehouses = {p["dims"]["warehouse"] for r in platform for p in r["points"]}
+    assert {"RISK_WH", "TRADE_ANALYTICS_WH", "INGEST_WH"} <= warehouses
+    percentiles = [p for p in platform[-1]["points"] if p["name"] == "snowflake_query_latency_ms"]
+    assert {p["dims"]["percentile"] for p in percentiles} == {"p50", "p95", "p99"}
+    for record in records:
+        for point in record["points"]:
+            declared = CATALOGUE.get(point["name"])
+            assert declared is not None, point
+            assert set(point["dims"]) <= {*declared.dims, *replayed.loaded.config.spec.labels}, point
 
 
 def test_slo_status_lists_every_slo_and_validate_warns_where_one_failure_pages(
@@ -566,7 +597,16 @@ def test_an_unreachable_snowflake_makes_the_slo_source_unhealthy_and_freezes_the
     assert status["state"] == "unknown"
     assert status["stale"] is True
 
-    metrics = [r for r in _jsonl(tmp_path / "metrics.jsonl") if r["at"] >= iso(outage_start)]
+    during_outage = [r for r in _jsonl(tmp_path / "metrics.jsonl") if r["at"] >= iso(outage_start)]
+    metrics = [r for r in during_outage if r["source"] == "slo"]
+    health = [p for r in during_outage if r["source"] == "agent" for p in r["points"]]
+    failures = [
+        p["value"]
+        for p in health
+        if p["name"] == "agent_source_failures" and p["dims"]["family"].startswith("snowflake.slo:")
+    ]
+    assert failures, "the agent's health records carry the failing source"
+    assert failures[-1] >= 2, "consecutive failed polls of the SLO family are counted"
     assert {r["slo"] for r in metrics} == set(slos)
     assert {r["state"] for r in metrics} == {"unknown"}, "no data is never scored ok (or page)"
     assert {p["value"] for r in metrics for p in r["points"] if p["name"] == "slo_state"} == {-1}
@@ -672,7 +712,7 @@ def _notified(state: Path) -> list[tuple[str, str, str, str, str]]:
 def test_kill_9_in_the_poll_and_the_commit_that_page_loses_nothing(account, tmp_path: Path, monkeypatch):
     """kill -9 right after the SLO poll that brings INC-1's slow queries replaces its rows (before its watermark
     commits), then again right before the evaluation that pages commits: after restarts the SLO alert's
-    transitions, the notifications and the metric records equal an uninterrupted run's, none twice."""
+    transitions, the notifications and the SLO metric records equal an uninterrupted run's, none twice."""
     import sre_agent.daemon.evaluate as evaluate_module
     import sre_agent.daemon.poll as poll_module
     import sre_agent.daemon.poll_slo as poll_slo_module
@@ -736,8 +776,9 @@ def test_kill_9_in_the_poll_and_the_commit_that_page_loses_nothing(account, tmp_
     assert len(notified) == len(set(notified))
     assert [n[3] for n in notified if n[0] == LATENCY].count("sev2") == 1, "the page, once"
     metrics = _jsonl(state / "metrics.jsonl")
-    assert metrics == _jsonl(clean / "metrics.jsonl")
-    assert len({m["dedup_key"] for m in metrics}) == len(metrics)
+    slo_records = [m for m in metrics if m["source"] == "slo"]
+    assert slo_records == [m for m in _jsonl(clean / "metrics.jsonl") if m["source"] == "slo"]
+    assert len({m["dedup_key"] for m in metrics}) == len(metrics), "health records (timings differ) not twice either"
 
 
 if __name__ == "__main__":

@@ -18,8 +18,6 @@ from sre_agent.config.loader import load_config
 from sre_agent.errors import ConfigError, SinkError
 from sre_agent.sinks.azure_logs import INGESTION_SCOPE, AzureLogsSink
 from sre_agent.sinks.delivery import deliver
-from sre_agent.store.db import Database
-from sre_agent.store.outbox import Outbox
 
 REPO = Path(__file__).resolve().parents[2]
 DCR = "dcr-" + "0123456789abcdef" * 2
@@ -43,13 +41,6 @@ def receiver(tmp_path: Path) -> Iterator[FakeHttps]:
     fake.default = (204, {}, None)
     yield fake
     fake.stop()
-
-
-@pytest.fixture
-def outbox(tmp_path: Path) -> Iterator[Outbox]:
-    db = Database(tmp_path / "state.db")
-    yield Outbox(db)
-    db.close()
 
 
 def sink(receiver: FakeHttps, credential: FakeCredential | None = None) -> AzureLogsSink:
@@ -81,6 +72,37 @@ def test_alert_rows_go_to_the_dcr_stream_gzipped_with_a_monitor_token(receiver, 
     assert fired["Evidence"] == '{"events": 75}'
     assert fired["NotificationId"] == "alerts:g:1"
     assert (resolved["State"], resolved["EndsAt"]) == ("Resolved", "2026-11-03T18:25:00Z")
+
+
+def test_agent_health_records_become_heartbeat_rows_and_other_metrics_stay_out(receiver) -> None:
+    health = {
+        "type": "metrics",
+        "source": "agent",
+        "dedup_key": "metrics:agent:1793718000",
+        "at": "2026-11-03T15:00:07Z",
+        "points": [
+            {"name": "agent_heartbeat", "dims": {}, "value": 1},
+            {"name": "agent_cycle_duration_seconds", "dims": {}, "value": 2.25},
+            {"name": "agent_outbox_pending", "dims": {"sink": "teams"}, "value": 3},
+            {"name": "agent_outbox_pending", "dims": {"sink": "azure-logs"}, "value": 1},
+            {"name": "agent_outbox_dead", "dims": {"sink": "teams"}, "value": 2},
+        ],
+    }
+    slo = {"type": "metrics", "source": "slo", "dedup_key": "metrics:s:1", "at": "2026-11-03T15:00:00Z", "points": []}
+    logs = sink(receiver)
+    logs.send([slo, health, record(1)])
+    logs.close()
+    [seen] = receiver.seen
+    beat, alert = seen.json()
+    assert (beat["State"], beat["Fingerprint"], beat["Rule"]) == (
+        "Heartbeat",
+        "sre-agent-heartbeat",
+        "sre-agent-heartbeat",
+    )
+    assert beat["TimeGenerated"] == "2026-11-03T15:00:07Z"
+    assert beat["Summary"] == "cycle 2.2s, outbox pending 4, dead letters 2"
+    assert alert["State"] == "Fired"
+    assert AzureLogsSink.metric_sources == {"agent"}, "SLO and platform records are never queued for this sink"
 
 
 def test_throttling_waits_for_retry_after_and_a_403_is_dead_lettered(receiver, outbox) -> None:

@@ -1053,10 +1053,15 @@ def test_the_real_account_example_is_valid_with_its_environment(monkeypatch: pyt
     monkeypatch.setenv("SRE_AGENT_TEAMS_WEBHOOK_URL", "https://prod.westeurope.logic.azure.com/workflows/1/run?sig=x")
     monkeypatch.setenv("SRE_AGENT_DCE_ENDPOINT", "https://sre-dce.westeurope-1.ingest.monitor.azure.com")
     monkeypatch.setenv("SRE_AGENT_DCR_ID", "dcr-00112233445566778899aabbccddeeff")
+    monkeypatch.setenv(
+        "SRE_AGENT_METRICS_RESOURCE_ID",
+        "/subscriptions/00000000-1111-2222-3333-444444444444/resourceGroups/rg-sre"
+        "/providers/Microsoft.ContainerService/managedClusters/aks-platform",
+    )
     loaded = load_config(azure)
     assert loaded.routing is not None
     assert loaded.routing.name == "capital-markets-prod"
     sinks = build_sinks(loaded, credential=_NoCredential())
-    assert [s.name for s in sinks] == ["console", "alerts-file", "azure-alerts", "teams-oncall"]
+    assert [s.name for s in sinks] == ["console", "alerts-file", "azure-alerts", "teams-oncall", "azure-metrics"]
     for sink in sinks:
         sink.close()

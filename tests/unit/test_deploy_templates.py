@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 
 from sre_agent.alerting.routing import build_routing
-from sre_agent.config.agent import AzureLogsSinkConfig
+from sre_agent.config.agent import AzureLogsSinkConfig, AzureMetricsSinkConfig, EvaluationSettings
 from sre_agent.config.durations import parse_duration
 from sre_agent.config.loader import load_documents
-from sre_agent.sinks.azure_logs import alert_row
+from sre_agent.sinks.azure_logs import HEARTBEAT_STATE, alert_row, heartbeat_row
+from sre_agent.sinks.metric_catalogue import CATALOGUE
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = json.loads((REPO / "deploy" / "azure" / "alerting.json").read_text())
@@ -40,6 +41,7 @@ def test_the_template_is_an_arm_deployment_with_every_piece() -> None:
         "Microsoft.Authorization/roleAssignments",
         "Microsoft.Insights/actionGroups",
         "Microsoft.Insights/scheduledQueryRules",
+        "Microsoft.Insights/metricAlerts",
     }
     assert set(TEMPLATE["outputs"]) == {"logsIngestionEndpoint", "dcrImmutableId", "streamName"}
 
@@ -78,10 +80,57 @@ def test_table_and_stream_columns_are_exactly_what_the_sink_writes() -> None:
     assert flow["outputStream"] == stream
 
 
-def test_the_agent_may_publish_to_the_dcr_and_nothing_more() -> None:
-    [grant] = _of("Microsoft.Authorization/roleAssignments")
-    assert "dataCollectionRules" in grant["scope"]
+def test_the_agent_may_publish_to_the_dcr_and_the_metrics_resource_and_nothing_more() -> None:
+    grants = _of("Microsoft.Authorization/roleAssignments")
+    assert sorted(g["scope"] for g in grants) == [
+        "[concat('Microsoft.Insights/dataCollectionRules/', parameters('prefix'), '-dcr')]",
+        "[parameters('metricsResourceId')]",
+    ]
+    publisher = (
+        "[subscriptionResourceId('Microsoft.Authorization/roleDefinitions', variables('monitoringMetricsPublisher'))]"
+    )
+    assert all(g["properties"]["roleDefinitionId"] == publisher for g in grants)
     assert TEMPLATE["variables"]["monitoringMetricsPublisher"] == "3913510d-42f4-4e42-8a64-420c390055eb"
+
+
+def test_a_silent_agent_raises_an_azure_alert_from_the_heartbeat_rows_the_sink_writes() -> None:
+    [rule] = [r for r in _of("Microsoft.Insights/scheduledQueryRules") if r["name"].endswith("-silent')]")]
+    props = rule["properties"]
+    [criterion] = props["criteria"]["allOf"]
+    assert f'where State == "{HEARTBEAT_STATE}"' in criterion["query"]
+    assert (criterion["timeAggregation"], criterion["operator"], criterion["threshold"]) == ("Count", "LessThan", 1)
+    assert props["autoMitigate"] is True
+    cycle = EvaluationSettings().interval
+    assert _iso_duration(props["windowSize"]) >= 10 * cycle, "a few late cycles must not page"
+    row = heartbeat_row(
+        {
+            "type": "metrics",
+            "source": "agent",
+            "at": "2026-11-03T15:45:00Z",
+            "dedup_key": "metrics:agent:1",
+            "points": [],
+        }
+    )
+    [table] = _of("Microsoft.OperationalInsights/workspaces/tables")
+    columns = {c["name"]: c["type"] for c in table["properties"]["schema"]["columns"]}
+    assert set(row) <= set(columns)
+    assert row["State"] == HEARTBEAT_STATE
+
+
+def test_the_dead_letter_metric_alert_watches_a_catalogued_metric_in_the_sinks_namespace() -> None:
+    [alert] = _of("Microsoft.Insights/metricAlerts")
+    props = alert["properties"]
+    assert props["scopes"] == ["[parameters('metricsResourceId')]"]
+    [criterion] = props["criteria"]["allOf"]
+    metric = CATALOGUE.get(criterion["metricName"])
+    assert metric is not None
+    assert metric.group == "agent"
+    assert {d["name"] for d in criterion["dimensions"]} <= set(metric.dims)
+    assert TEMPLATE["parameters"]["metricNamespace"]["defaultValue"] == (
+        AzureMetricsSinkConfig.model_fields["namespace"].default
+    )
+    assert criterion["skipMetricValidation"] is True, "the rule is deployed before the agent first publishes"
+    assert props["autoMitigate"] is True
 
 
 @pytest.mark.parametrize(("name", "severities"), [("pages", {"Sev0", "Sev1", "Sev2"}), ("tickets", {"Sev3", "Sev4"})])
@@ -110,5 +159,9 @@ def test_rule_windows_outlast_the_repeats_of_the_route_that_feeds_azure(monkeypa
         feeding = [r for r in tree.destinations(labels) if "azure-alerts" in r.receivers]
         assert len(feeding) == 1, severity
         repeat = timedelta(seconds=feeding[0].repeat_interval_s)
-        windows = [_iso_duration(r["properties"]["windowSize"]) for r in _of("Microsoft.Insights/scheduledQueryRules")]
+        windows = [
+            _iso_duration(r["properties"]["windowSize"])
+            for r in _of("Microsoft.Insights/scheduledQueryRules")
+            if not r["name"].endswith("-silent')]")
+        ]
         assert repeat < min(windows), (severity, repeat, windows)

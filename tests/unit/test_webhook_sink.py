@@ -20,7 +20,6 @@ from sre_agent.errors import ConfigError
 from sre_agent.sinks.delivery import deliver
 from sre_agent.sinks.http_failures import retry_after_seconds, safe_url
 from sre_agent.sinks.webhook import WebhookSink
-from sre_agent.store.db import Database
 from sre_agent.store.outbox import Outbox
 
 REPO = Path(__file__).resolve().parents[2]
@@ -51,13 +50,6 @@ def record(n: int, status: str = "firing", fp: str = "5c1e0f2a9b3d4e6f") -> dict
 @pytest.fixture
 def receiver(tmp_path: Path) -> Iterator[FakeHttps]:
     yield from serving(tmp_path)
-
-
-@pytest.fixture
-def outbox(tmp_path: Path) -> Iterator[Outbox]:
-    db = Database(tmp_path / "state.db")
-    yield Outbox(db)
-    db.close()
 
 
 def enqueue(outbox: Outbox, sink: str, *records: dict[str, Any]) -> None:
