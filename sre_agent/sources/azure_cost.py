@@ -1,0 +1,228 @@
+"""Azure spend from Cost Management (`azure-mgmt-costmanagement` ``query.usage``): daily cost per group.
+
+The SDK returns one page and leaves ``properties.nextLink`` to the caller, so the same body is POSTed to each
+next link through the client's own pipeline (``send_request``: same credential, retries off, same TLS
+settings). Throttling answers 429 with ``x-ms-ratelimit-microsoft.costmanagement-{qpu,entity,tenant}-retry-after``
+headers that azure-core's retry policy does not read: this source waits them out itself (bounded), then
+gives up with a ``SourceError``. Rows are read by column name — the column order is not fixed, the cost
+column is named after the aggregation (``Cost``, ``PreTaxCost``, ``CostUSD``) and ``UsageDate`` is a number
+``yyyymmdd``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any, Literal
+
+import polars as pl
+from azure.core.credentials import TokenCredential
+from azure.core.exceptions import AzureError, HttpResponseError
+from azure.core.rest import HttpRequest
+from azure.mgmt.costmanagement import CostManagementClient
+
+from sre_agent.errors import SourceError
+from sre_agent.sinks.http_failures import retry_after_seconds
+
+log = logging.getLogger(__name__)
+
+RATE_LIMIT_HEADERS = (
+    "x-ms-ratelimit-microsoft.costmanagement-qpu-retry-after",
+    "x-ms-ratelimit-microsoft.costmanagement-entity-retry-after",
+    "x-ms-ratelimit-microsoft.costmanagement-tenant-retry-after",
+    "Retry-After",
+)
+"""Where Cost Management says how long to wait after a 429 (the longest one wins)."""
+COST_COLUMNS = ("Cost", "PreTaxCost", "CostUSD", "PreTaxCostUSD")
+MAX_GROUPS = 2
+"""Cost Management groups by at most two dimensions per query."""
+
+
+@dataclass(frozen=True)
+class CostQuery:
+    """Daily cost at ``scope`` from ``start`` to ``end`` (inclusive dates, UTC), grouped by up to two dimensions.
+
+    A group is a dimension (``ServiceName``, ``ResourceGroupName``, ``ResourceId``, ``MeterCategory``…) or one
+    tag as ``tag:<key>`` (its values come back as ``TagValue``; untagged cost has an empty value).
+    """
+
+    scope: str
+    start: date
+    end: date
+    group_by: tuple[str, ...] = ("ServiceName",)
+    cost_type: Literal["ActualCost", "AmortizedCost"] = "ActualCost"
+
+    def __post_init__(self) -> None:
+        if not self.scope.startswith(("/subscriptions/", "/providers/")):
+            raise ValueError(f"cost scope must start with /subscriptions/ or /providers/, got {self.scope!r}")
+        if self.end < self.start:
+            raise ValueError(f"cost query ends ({self.end}) before it starts ({self.start})")
+        if len(self.group_by) > MAX_GROUPS:
+            raise ValueError(f"Cost Management groups by at most {MAX_GROUPS} dimensions, got {len(self.group_by)}")
+        if sum(g.startswith("tag:") for g in self.group_by) > 1:
+            raise ValueError("group by at most one tag (Cost Management answers every tag in one TagValue column)")
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body of the query (the same one is POSTed to every next link)."""
+        grouping = [
+            {"type": "TagKey", "name": g.removeprefix("tag:")}
+            if g.startswith("tag:")
+            else {"type": "Dimension", "name": g}
+            for g in self.group_by
+        ]
+        last = datetime.combine(self.end, datetime.max.time(), UTC).replace(microsecond=0)
+        return {
+            "type": self.cost_type,
+            "timeframe": "Custom",
+            "timePeriod": {
+                "from": datetime.combine(self.start, datetime.min.time(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "to": last.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            },
+            "dataset": {
+                "granularity": "Daily",
+                "aggregation": {"totalCost": {"name": "Cost", "function": "Sum"}},
+                "grouping": grouping,
+            },
+        }
+
+
+def _column(names: list[str], kinds: list[str]) -> str:
+    for name in COST_COLUMNS:
+        if name in names:
+            return name
+    for name, kind in zip(names, kinds, strict=True):
+        if kind.lower() == "number" and name != "UsageDate":
+            return name
+    raise SourceError("azure_cost", "query.usage", f"no cost column in the result (columns: {', '.join(names)})")
+
+
+def page_frame(page: dict[str, Any], query: CostQuery) -> pl.DataFrame:
+    """One result page as rows ``date, <groups…>, cost, currency``, columns matched by name."""
+    properties = page.get("properties") or {}
+    columns = properties.get("columns") or []
+    names = [str(c.get("name")) for c in columns]
+    kinds = [str(c.get("type", "")) for c in columns]
+    groups = ["TagValue" if g.startswith("tag:") else g for g in query.group_by]  # a tag's values: TagValue
+    schema: dict[str, Any] = {"date": pl.Date(), **{g: pl.String() for g in query.group_by}}
+    schema.update({"cost": pl.Float64(), "currency": pl.String()})
+    rows = properties.get("rows") or []
+    if not rows:
+        return pl.DataFrame(schema=schema)
+    cost = _column(names, kinds)
+    index = {name: i for i, name in enumerate(names)}
+    lower = {name.lower(): i for i, name in enumerate(names)}
+    missing = [g for g in ["UsageDate", *groups] if g.lower() not in lower]
+    if missing:
+        raise SourceError(
+            "azure_cost", "query.usage", f"result lacks column(s) {', '.join(missing)} (has {', '.join(names)})"
+        )
+    data: dict[str, list[Any]] = {name: [] for name in schema}
+    for row in rows:
+        day = str(int(row[index["UsageDate"]]))
+        data["date"].append(date(int(day[:4]), int(day[4:6]), int(day[6:8])))
+        for key, g in zip(query.group_by, groups, strict=True):
+            value = row[lower[g.lower()]]
+            data[key].append("" if value is None else str(value))
+        data["cost"].append(float(row[index[cost]]))
+        data["currency"].append(str(row[index["Currency"]]) if "Currency" in index else "")
+    return pl.DataFrame(data, schema=schema)
+
+
+class AzureCostSource:
+    """Reads daily costs through one ``CostManagementClient``."""
+
+    def __init__(
+        self,
+        credential: TokenCredential,
+        base_url: str | None = None,
+        ca_bundle: Path | None = None,
+        timeout_s: float = 60.0,
+        max_wait_s: float = 300.0,
+        max_attempts: int = 5,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._client = CostManagementClient(
+            credential,
+            base_url=base_url,
+            retry_total=0,  # 429s are waited out here, from the headers Cost Management actually sends
+            connection_verify=str(ca_bundle) if ca_bundle is not None else True,
+            connection_timeout=timeout_s,
+            read_timeout=timeout_s,
+        )
+        self._max_wait_s = max_wait_s
+        self._max_attempts = max_attempts
+        self._sleep = sleep
+        self.waited_s = 0.0
+        """Seconds spent waiting out throttling (for the logs and tests)."""
+
+    def daily_costs(self, query: CostQuery) -> pl.DataFrame:
+        """Every row of ``query``, following ``nextLink`` until the last page.
+
+        Raises:
+            SourceError: Azure refused (403, 400…), stayed throttled past the bounds, or could not be reached.
+        """
+        body = query.body()
+        frames = []
+        page = self._call(partial(self._first, query.scope, body), query.scope)
+        while page is not None:
+            frames.append(page_frame(page, query))
+            next_link = (page.get("properties") or {}).get("nextLink")
+            if not next_link:
+                break
+            page = self._call(partial(self._next, str(next_link), body), query.scope)
+        return pl.concat(frames) if frames else page_frame({}, query)
+
+    def _first(self, scope: str, body: dict[str, Any]) -> Any:
+        return self._client.query.usage(scope, body)  # type: ignore[call-overload]  # a JSON body is accepted
+
+    def _next(self, link: str, body: dict[str, Any]) -> dict[str, Any] | None:
+        response = self._client.send_request(HttpRequest("POST", link, json=body))
+        if response.status_code == 204:
+            return None
+        if response.status_code != 200:
+            raise HttpResponseError(response=response)
+        result: dict[str, Any] = response.json()
+        return result
+
+    def _call(self, request: Callable[[], Any], scope: str) -> dict[str, Any] | None:
+        for attempt in range(1, self._max_attempts + 1):
+            try:
+                result = request()
+            except HttpResponseError as exc:
+                wait = self._throttled_for(exc)
+                if wait is None or attempt == self._max_attempts or wait > self._max_wait_s:
+                    raise SourceError("azure_cost", "query.usage", _describe(exc, scope)) from exc
+                log.info("Cost Management throttled (attempt %d): waiting %.0fs", attempt, wait)
+                self._sleep(wait)
+                self.waited_s += wait
+                continue
+            except AzureError as exc:
+                raise SourceError("azure_cost", "query.usage", f"{scope}: {type(exc).__name__}") from exc
+            if result is None or isinstance(result, dict):
+                return result
+            as_dict: dict[str, Any] = result.as_dict() if hasattr(result, "as_dict") else dict(result)
+            return as_dict
+        return None  # pragma: no cover - the loop returns or raises
+
+    @staticmethod
+    def _throttled_for(exc: HttpResponseError) -> float | None:
+        if exc.status_code != 429 or exc.response is None:
+            return None
+        headers = getattr(exc.response, "headers", {})
+        waits = [retry_after_seconds(headers.get(name)) for name in RATE_LIMIT_HEADERS]
+        known = [w for w in waits if w is not None]
+        return max(known) if known else 60.0
+
+    def close(self) -> None:
+        """Close the client."""
+        self._client.close()
+
+
+def _describe(exc: HttpResponseError, scope: str) -> str:
+    code = getattr(getattr(exc, "error", None), "code", None)
+    return f"{scope}: HTTP {exc.status_code}" + (f" ({code})" if code else "")
