@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sre_agent import __version__, logs
+from sre_agent.config.azure import AzureMetricsSourceConfig
 from sre_agent.config.defaults import default_config_path
 from sre_agent.config.durations import parse_duration
 from sre_agent.config.loader import LoadedConfig, load_agent_config, load_config, load_documents
@@ -268,6 +269,11 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
     return ExitCode.OK
 
 
+def _azure_metrics(loaded: LoadedConfig) -> AzureMetricsSourceConfig | None:
+    azure = loaded.config.spec.azure
+    return azure.metrics if azure is not None else None
+
+
 def cmd_once(args: argparse.Namespace, console: Console) -> int:
     """One cycle with the system clock."""
     from sre_agent.clock import SystemClock
@@ -283,7 +289,8 @@ def cmd_once(args: argparse.Namespace, console: Console) -> int:
     if loaded.config.spec.snowflake.embedded is not None:
         account = start_embedded(loaded.config.spec.snowflake.embedded, clock.now())
         connect = connector(account.connect_kwargs())
-    agent = open_agent(loaded, connect=connect, console=console)
+    azure = account.azure_metrics(_azure_metrics(loaded)) if account is not None else None
+    agent = open_agent(loaded, connect=connect, console=console, azure_metrics=azure)
     try:
         result = run_cycle(clock, agent, force_poll=True)
         firing = [i for i in agent.alerts.active().values() if i.state.value == "firing"]

@@ -25,6 +25,7 @@ from sre_agent.daemon.evaluate import SOURCE_RULE
 from sre_agent.daemon.evaluate_slo import SloReader
 from sre_agent.daemon.runtime import open_agent
 from sre_agent.model import EventKind, iso
+from sre_agent.simulate.azure_platform import SimulatedAzureMetrics
 from sre_agent.simulate.fake_snowflake import EmbeddedSnowflake
 from sre_agent.simulate.history import HistorySeeder, write_ground_truth
 from sre_agent.simulate.incidents import default_incidents
@@ -92,9 +93,19 @@ def demo_config(loaded: LoadedConfig, opts: DemoOptions) -> LoadedConfig:
             metrics_path=(opts.out / "metrics.jsonl").resolve(),
         ),
     ]
+    azure = spec.azure
+    if azure is not None and azure.metrics is not None:
+        metrics = azure.metrics.model_copy(
+            update={
+                "interval": max(opts.poll_interval, azure.metrics.interval),
+                "backfill": timedelta(days=opts.days + 1),
+            }
+        )
+        azure = azure.model_copy(update={"metrics": metrics})
     new_spec = spec.model_copy(
         update={
             "snowflake": snowflake,
+            "azure": azure,
             # The synthetic account begins with its history, where the replay starts: SLOs backfill (and
             # count their budget against) what exists, not 28 empty days before it. (Retention caps the
             # SLO backfill; the replay runs no housekeeping, so nothing is pruned.)
@@ -160,7 +171,14 @@ def run_demo(loaded: LoadedConfig, opts: DemoOptions, console: Console) -> DemoR
             ConsoleSink(console),
             JsonlSink(opts.out / "alerts.jsonl", "alerts-file", opts.out / "metrics.jsonl"),
         ]
-        agent = open_agent(config, connect=connect, sinks=sinks)
+        spec = config.config.spec
+        metrics_config = spec.azure.metrics if spec.azure is not None else None
+        azure = (
+            SimulatedAzureMetrics(metrics_config, opts.seed, tuple(incidents))
+            if metrics_config is not None and metrics_config.simulated
+            else None
+        )
+        agent = open_agent(config, connect=connect, sinks=sinks, azure_metrics=azure)
         clock = SimulatedClock(start)
         began = time.perf_counter()
         try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import string
 from datetime import timedelta
 from pathlib import Path
@@ -11,6 +10,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from sre_agent.config.azure import AzureConnection, AzureSettings, check_resource_id, https_url
 from sre_agent.config.durations import Duration
 from sre_agent.config.specs import Metadata, Strict, check_label_names
 from sre_agent.config.yaml_source import Loc, YamlDocument
@@ -175,24 +175,7 @@ class WebhookSinkConfig(Strict):
         return self
 
 
-def _https(value: str, what: str, example: str = "https://my-dce.westeurope-1.ingest.monitor.azure.com") -> str:
-    parts = urlsplit(value)
-    if parts.scheme != "https" or not parts.hostname or parts.query:
-        raise ValueError(f"{what} must be an https URL without a query, e.g. {example}")
-    return value.rstrip("/")
-
-
-class _AzureSinkConfig(Strict):
-    """What every Azure sink shares: how it authenticates and reaches Azure."""
-
-    credential: Literal["default"] = Field(
-        default="default", description="DefaultAzureCredential: workload/managed identity, environment, Azure CLI"
-    )
-    timeout: Duration = timedelta(seconds=30)
-    ca_bundle: Path | None = Field(default=None, description="PEM of a private CA (TLS-inspecting proxies)")
-
-
-class AzureLogsSinkConfig(_AzureSinkConfig):
+class AzureLogsSinkConfig(AzureConnection):
     """Alert records into a Log Analytics custom table through the Logs Ingestion API (DCE/DCR)."""
 
     type: Literal["azure_logs"]
@@ -206,17 +189,10 @@ class AzureLogsSinkConfig(_AzureSinkConfig):
     @field_validator("endpoint")
     @classmethod
     def _endpoint(cls, value: str) -> str:
-        return _https(value, "endpoint")
+        return https_url(value, "endpoint")
 
 
-RESOURCE_ID = (
-    r"^/subscriptions/[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-    r"/resourceGroups/[-\w.()]{1,90}/providers/[A-Za-z0-9.]+/[A-Za-z0-9]+/[^/\s]+(/[A-Za-z0-9]+/[^/\s]+)*$"
-)
-"""A resource's full ARM id (not a subscription or resource group: custom metrics need a resource)."""
-
-
-class AzureMetricsSinkConfig(_AzureSinkConfig):
+class AzureMetricsSinkConfig(AzureConnection):
     """Metric records (SLO, Snowflake platform, the agent's own health) as Azure Monitor custom metrics."""
 
     type: Literal["azure_metrics"]
@@ -236,17 +212,17 @@ class AzureMetricsSinkConfig(_AzureSinkConfig):
     @field_validator("resource_id")
     @classmethod
     def _resource_id(cls, value: str) -> str:
-        if not re.match(RESOURCE_ID, value):
+        try:
+            return check_resource_id(value)
+        except ValueError as exc:
             raise ValueError(
-                "resource_id must be a resource's full id, /subscriptions/<guid>/resourceGroups/<rg>/providers/"
-                "<namespace>/<type>/<name>; custom metrics cannot hang on a subscription or a resource group"
-            )
-        return value
+                f"resource_id {exc}; custom metrics cannot hang on a subscription or a resource group"
+            ) from None
 
     @field_validator("endpoint")
     @classmethod
     def _endpoint(cls, value: str | None) -> str | None:
-        return None if value is None else _https(value, "endpoint", "https://westeurope.monitoring.azure.com")
+        return None if value is None else https_url(value, "endpoint", "https://westeurope.monitoring.azure.com")
 
 
 SinkConfig = Annotated[
@@ -338,6 +314,7 @@ class AgentSpec(Strict):
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     sinks: list[SinkConfig] = Field(default_factory=lambda: list[SinkConfig]([ConsoleSinkConfig(type="console")]))
     labels: dict[str, str] = Field(default_factory=dict, description="labels added to every alert")
+    azure: AzureSettings | None = Field(default=None, description="Azure sources: platform metrics")
 
     @field_validator("runbook_url")
     @classmethod

@@ -23,7 +23,7 @@ from sre_agent.config.slo_checks import check_slo, slo_lookback
 from sre_agent.config.specs import RULE_KINDS, ThresholdRule
 from sre_agent.config.yaml_source import Loc, YamlDocument, format_loc, load_yaml_file
 from sre_agent.engine.metrics import METRICS
-from sre_agent.engine.rollups import ROLLUPS
+from sre_agent.engine.rollups import AZURE_METRIC, ROLLUPS
 from sre_agent.errors import ConfigError, ConfigIssue
 
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -372,6 +372,30 @@ def _retention_issues(
     return [file.issue(("spec", "store", "retention"), message)]
 
 
+def _azure_issues(file: _ConfigFile, config: AgentConfig, rules: list[ThresholdRule]) -> list[ConfigIssue]:
+    """Rules on Azure platform metrics need ``azure.metrics``; a simulated Azure side needs the embedded account."""
+    metrics = config.spec.azure.metrics if config.spec.azure is not None else None
+    azure_rules = sorted(r.name for r in rules if METRICS[r.spec.metric].rollup == AZURE_METRIC.name)
+    issues = []
+    if azure_rules and metrics is None:
+        message = (
+            f"rule(s) {', '.join(azure_rules)} read Azure platform metrics, but spec.azure.metrics is not configured "
+            "(add it, or leave the Azure rule files out of spec.rules)"
+        )
+        issues.append(file.issue(("spec", "rules"), message))
+    if metrics is not None and metrics.simulated and config.spec.snowflake.embedded is None:
+        message = "simulated Azure metrics come from the embedded account's synthetic platform: set an endpoint"
+        issues.append(file.issue(("spec", "azure", "metrics", "simulated"), message))
+    if metrics is not None and metrics.simulated:
+        from sre_agent.simulate.azure_platform import check_simulated
+
+        try:
+            check_simulated(metrics)
+        except ValueError as exc:
+            issues.append(file.issue(("spec", "azure", "metrics", "resources"), str(exc)))
+    return issues
+
+
 def _sink_issues(file: _ConfigFile, config: AgentConfig) -> list[ConfigIssue]:
     """Sinks must be usable at start, not at the first send: secrets present, CA bundles readable."""
     issues = []
@@ -411,6 +435,7 @@ def load_config(path: Path, extra_rule_paths: list[Path] | None = None) -> Loade
     file = _ConfigFile(path)
     issues.extend(_retention_issues(file, config, found.rules, found.slos))
     issues.extend(_sink_issues(file, config))
+    issues.extend(_azure_issues(file, config, found.rules))
     errors = [i for i in issues if i.severity == "error"]
     if errors:
         raise ConfigError(issues)

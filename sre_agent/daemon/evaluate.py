@@ -20,7 +20,7 @@ from sre_agent.config.specs import NoDataPolicy, ThresholdRule
 from sre_agent.daemon.eval_context import EvalContext
 from sre_agent.daemon.evaluate_slo import advance_slo, slo_labels
 from sre_agent.daemon.notify import Dispatcher
-from sre_agent.daemon.poll import SLO_FAMILY, family_key
+from sre_agent.daemon.poll import AZURE_METRICS_FAMILY, SLO_FAMILY, family_key, poll_settings, rollup_families
 from sre_agent.daemon.poll_slo import slo_source_state
 from sre_agent.daemon.runtime import Agent
 from sre_agent.engine.frames import RollupArrays
@@ -41,7 +41,6 @@ from sre_agent.model import (
     iso,
 )
 from sre_agent.sinks.render import human_value
-from sre_agent.sources.snowflake import FAMILIES
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +86,9 @@ def data_views(agent: Agent) -> dict[str, DataView]:
     """Return, per rollup, what polling has established (from the family watermarks)."""
     views = {}
     grace = int(agent.spec.evaluation.stale_after.total_seconds())
-    for family, rollup in FAMILIES.items():
+    for family, rollup in rollup_families(agent).items():
         state = agent.watermarks.get(family_key(family))
-        interval = int(agent.spec.snowflake.poll(family).interval.total_seconds())
+        interval = int(poll_settings(agent, family).interval.total_seconds())
         views[rollup.name] = DataView(
             state.covered_from,
             state.polled_to,
@@ -352,17 +351,18 @@ def _advance_sources(ctx: EvalContext) -> None:
     # While the agent itself was down nobody polled: that is not the source's fault. Its staleness
     # clock restarts when evaluation resumes.
     resumed = ctx.resumed_at or 0
-    states = [(family, agent.watermarks.get(family_key(family))) for family in FAMILIES]
+    states = [(family, agent.watermarks.get(family_key(family))) for family in rollup_families(agent)]
     slo_state = slo_source_state(agent)
     if slo_state is not None:
         states.append((SLO_FAMILY, slo_state))
     for family, state in states:
         if state.last_attempt_at is None:
             continue
-        labels = {**agent.spec.labels, "source": "snowflake", "family": family}
+        source = "azure" if family == AZURE_METRICS_FAMILY else "snowflake"
+        labels = {**agent.spec.labels, "source": source, "family": family}
         fp = fingerprint(SOURCE_RULE, labels)
         inst = ctx.instances.get(fp) or Instance(fp, SOURCE_RULE, labels)
-        limit = agent.spec.snowflake.poll(family).interval.total_seconds() + grace
+        limit = poll_settings(agent, family).interval.total_seconds() + grace
         failing = state.consecutive_failures > 0
         error = redact(state.last_error or "")
         evidence = {

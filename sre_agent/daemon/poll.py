@@ -7,9 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import polars as pl
+
 from sre_agent.clock import floor_to
 from sre_agent.config.agent import PollSettings
 from sre_agent.daemon.runtime import Agent
+from sre_agent.engine.rollups import AZURE_METRIC, RollupDef
 from sre_agent.errors import SourceError, StoreError
 from sre_agent.failpoints import failpoint
 from sre_agent.model import from_epoch, to_epoch
@@ -30,12 +33,51 @@ class PollReport:
 
 SLO_FAMILY = "slo"
 POLL_FAMILIES = [*FAMILIES, SLO_FAMILY]
-"""Every polled family: the rollup families and the SLO indicators (polled per SLO, see poll_slo)."""
+"""Every Snowflake family: the rollup families and the SLO indicators (polled per SLO, see poll_slo)."""
+
+
+def polled_families(agent: Agent) -> list[str]:
+    """Every family ``agent`` polls: the Snowflake ones, plus Azure metrics when configured."""
+    return [*POLL_FAMILIES, AZURE_METRICS_FAMILY] if agent.azure_metrics is not None else list(POLL_FAMILIES)
+
+
+AZURE_METRICS_FAMILY = "azure_metrics"
+"""The Azure platform metrics family (``azure.metrics``), polled like a Snowflake family into ``azure_metric``."""
+AZURE_CHUNK = timedelta(hours=6)
+"""Largest window one Azure metrics poll asks for (1-minute grain: 360 points per metric and resource)."""
 
 
 def family_key(family: str) -> str:
-    """Watermark key of a Snowflake query family."""
-    return f"snowflake.{family}"
+    """Watermark key of a polled family."""
+    return "azure.metrics" if family == AZURE_METRICS_FAMILY else f"snowflake.{family}"
+
+
+def rollup_families(agent: Agent) -> dict[str, RollupDef]:
+    """Every family polled into a rollup: the Snowflake ones, plus Azure metrics when configured."""
+    if agent.azure_metrics is None:
+        return dict(FAMILIES)
+    return {**FAMILIES, AZURE_METRICS_FAMILY: AZURE_METRIC}
+
+
+def poll_settings(agent: Agent, family: str) -> PollSettings:
+    """Interval and overlap of ``family``."""
+    if family == AZURE_METRICS_FAMILY:
+        config = agent.spec.azure.metrics
+        return PollSettings(interval=config.interval, overlap=config.overlap)
+    return agent.spec.snowflake.poll(family)  # type: ignore[no-any-return]
+
+
+def _backfill_and_chunk(agent: Agent, family: str) -> tuple[timedelta, timedelta]:
+    if family == AZURE_METRICS_FAMILY:
+        return agent.spec.azure.metrics.backfill, AZURE_CHUNK
+    return agent.spec.snowflake.backfill, agent.spec.snowflake.chunk
+
+
+def _fetch(agent: Agent, family: str, start: datetime, end: datetime) -> pl.DataFrame:
+    if family == AZURE_METRICS_FAMILY:
+        assert agent.azure_metrics is not None
+        return agent.azure_metrics.fetch(start, end)
+    return agent.source.fetch(family, start, end)
 
 
 def next_window(
@@ -63,9 +105,10 @@ def next_window(
 
 def poll_window(agent: Agent, family: str, now: datetime, force: bool = False) -> tuple[datetime, datetime] | None:
     """Return the window the next poll of ``family`` reads, or None when it is not due yet (see next_window)."""
-    settings = agent.spec.snowflake
     state = agent.watermarks.get(family_key(family))
-    return next_window(state, settings.poll(family), FAMILIES[family].grain, settings.backfill, now, force)
+    rollup = rollup_families(agent)[family]
+    backfill, _ = _backfill_and_chunk(agent, family)
+    return next_window(state, poll_settings(agent, family), rollup.grain, backfill, now, force)
 
 
 def chunks(start: datetime, end: datetime, size: timedelta) -> list[tuple[datetime, datetime]]:
@@ -87,7 +130,7 @@ def poll_due(
     """Poll every due family (all of them with ``force``); long windows go in ``chunk``-sized steps, each
     committed on its own."""
     report = PollReport()
-    for family in families or POLL_FAMILIES:
+    for family in families or polled_families(agent):
         if family == SLO_FAMILY:
             from sre_agent.daemon.poll_slo import poll_slos  # poll_slo builds on this module
 
@@ -97,14 +140,14 @@ def poll_due(
         if window is None:
             continue
         report.windows[family] = window
-        rollup = FAMILIES[family]
+        rollup = rollup_families(agent)[family]
         grain = int(rollup.grain.total_seconds())
         total = 0
-        for chunk_start, chunk_end in chunks(*window, agent.spec.snowflake.chunk):
+        for chunk_start, chunk_end in chunks(*window, _backfill_and_chunk(agent, family)[1]):
             if should_stop is not None and should_stop():
                 break  # shutting down: the next start resumes from the last committed chunk
             try:
-                frame = agent.source.fetch(family, chunk_start, chunk_end)
+                frame = _fetch(agent, family, chunk_start, chunk_end)
             except Exception as exc:  # SourceError, or a result the agent cannot read: this poll failed
                 message = str(exc) if isinstance(exc, SourceError) else f"{family}: unreadable result: {exc}"
                 report.errors[family] = message

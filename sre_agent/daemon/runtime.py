@@ -26,6 +26,7 @@ from sre_agent.sinks.base import Sink
 from sre_agent.sinks.console import ConsoleSink
 from sre_agent.sinks.jsonl import JsonlSink
 from sre_agent.sinks.webhook import WebhookSink, secret_from_env
+from sre_agent.sources.azure_metrics import AzureMetricsSource, MetricsSource
 from sre_agent.sources.snowflake import SnowflakeSource
 from sre_agent.sources.snowflake_conn import connect_kwargs, connector
 from sre_agent.store.alerts import AlertStore
@@ -48,6 +49,8 @@ class Agent:
     db: Database
     source: SnowflakeSource
     sinks: list[Sink]
+    azure_metrics: MetricsSource | None = None
+    """Azure platform metrics (real or simulated), when ``spec.azure.metrics`` is configured."""
     rollups: RollupStore = field(init=False)
     watermarks: Watermarks = field(init=False)
     alerts: AlertStore = field(init=False)
@@ -85,6 +88,8 @@ class Agent:
     def close(self) -> None:
         """Close the source connection, the sinks and the store."""
         self.source.close()
+        if self.azure_metrics is not None:
+            self.azure_metrics.close()
         for sink in self.sinks:
             sink.close()
         self.db.close()
@@ -159,11 +164,13 @@ def open_agent(
     connect: Callable[[], Any] | None = None,
     sinks: list[Sink] | None = None,
     console: Console | None = None,
+    azure_metrics: MetricsSource | None = None,
 ) -> Agent:
-    """Open the store, the Snowflake source and the sinks for ``loaded``.
+    """Open the store, the Snowflake source, the Azure metrics source and the sinks for ``loaded``.
 
     ``connect`` overrides how Snowflake connections are opened (the embedded server passes its own);
-    otherwise the config's ``snowflake.connection`` is used.
+    otherwise the config's ``snowflake.connection`` is used. ``azure_metrics`` overrides the Azure metrics
+    source (the embedded account passes its simulated one); otherwise ``azure.metrics`` builds a real one.
     """
     spec = loaded.config.spec
     db = Database(loaded.resolve(spec.store.path))
@@ -172,4 +179,11 @@ def open_agent(
             raise ValueError("no Snowflake connection configured and no embedded server given")
         connect = connector(connect_kwargs(spec.snowflake.connection))
     source = SnowflakeSource(connect, loaded.latency_thresholds_ms())
-    return Agent(loaded, db, source, sinks if sinks is not None else build_sinks(loaded, console))
+    metrics_config = spec.azure.metrics if spec.azure is not None else None
+    if azure_metrics is None and metrics_config is not None:
+        if metrics_config.simulated:
+            raise ValueError("azure.metrics.simulated needs the embedded Snowflake (its synthetic platform)")
+        ca = loaded.resolve(metrics_config.ca_bundle) if metrics_config.ca_bundle else None
+        azure_metrics = AzureMetricsSource(metrics_config, _default_credential(), ca)
+    built = sinks if sinks is not None else build_sinks(loaded, console)
+    return Agent(loaded, db, source, built, azure_metrics)

@@ -17,7 +17,7 @@ from rich.console import Console
 from sre_agent.clock import Clock, SystemClock
 from sre_agent.config.loader import LoadedConfig
 from sre_agent.daemon.cycle import deliver_now, enqueue_health, evaluate_until, record_cycle
-from sre_agent.daemon.poll import POLL_FAMILIES, SLO_FAMILY, poll_due
+from sre_agent.daemon.poll import SLO_FAMILY, poll_due, poll_settings, polled_families
 from sre_agent.daemon.runtime import Agent, open_agent
 from sre_agent.engine.rollups import ROLLUPS
 from sre_agent.model import to_epoch
@@ -86,7 +86,9 @@ def run_daemon(
     if spec.snowflake.embedded is not None:
         account = start_embedded(spec.snowflake.embedded, clock.now())
         connect = connector(account.connect_kwargs())
-    agent = open_agent(loaded, connect=connect, console=console)
+    metrics_config = spec.azure.metrics if spec.azure is not None else None
+    azure = account.azure_metrics(metrics_config) if account is not None else None
+    agent = open_agent(loaded, connect=connect, console=console, azure_metrics=azure)
     scheduler = BackgroundScheduler(
         timezone=UTC, job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": 300}
     )
@@ -106,10 +108,10 @@ def run_daemon(
         errors = [f"rule {name}: {error}" for name, error in report.rule_errors.items()]
         record_cycle(agent, clock.now(), duration, {}, report.instants, len(report.events), 0, errors)
 
-    for family in POLL_FAMILIES:
+    for family in polled_families(agent):
         if family == SLO_FAMILY and not agent.loaded.slos:
             continue
-        interval = spec.snowflake.poll(family).interval
+        interval = poll_settings(agent, family).interval
         scheduler.add_job(
             _guard(f"poll:{family}", poll_job(family)),
             "interval",

@@ -97,7 +97,7 @@ def _per_hour(measure: str) -> Callable[[WindowData, int | None], FloatArray]:
 
 
 def _metrics() -> dict[str, MetricDef]:
-    q, load, meter = "query", "warehouse_load", "warehouse_metering"
+    q, load, meter, azure = "query", "warehouse_load", "warehouse_metering", "azure_metric"
     defs = [
         MetricDef(
             "query_count",
@@ -413,6 +413,26 @@ def _metrics() -> dict[str, MetricDef]:
             ("credits_used_compute", "credits_attributed_compute_queries"),
             None,
             lambda w, _p: np.maximum(w.col("credits_used_compute") - w.col("credits_attributed_compute_queries"), 0.0),
+        ),
+        MetricDef(
+            "azure_value",
+            azure,
+            "",
+            MetricKind.RATIO,
+            "mean over the window of an Azure metric's per-minute value (its configured aggregation, in its own unit)",
+            ("value_sum", "samples"),
+            "samples",
+            _mean("value_sum", "samples"),
+        ),
+        MetricDef(
+            "azure_max",
+            azure,
+            "",
+            MetricKind.MAX,
+            "largest per-minute value of an Azure metric in the window",
+            ("value_max", "samples"),
+            "samples",
+            _column("value_max"),
         ),
     ]
     return {m.name: m for m in defs}

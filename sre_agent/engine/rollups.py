@@ -149,5 +149,20 @@ SLO = RollupDef(
     ),
 )
 
-ROLLUPS: dict[str, RollupDef] = {r.name: r for r in (QUERY, WAREHOUSE_LOAD, WAREHOUSE_METERING, SLO)}
+AZURE_METRIC = RollupDef(
+    name="azure_metric",
+    view="Azure Monitor platform metrics (metrics:getBatch)",
+    grain=timedelta(minutes=1),
+    dims=("resource", "metric"),
+    latency_horizon=timedelta(minutes=10),
+    description="Per minute per configured Azure resource and metric: the configured aggregation's value "
+    "(e.g. Maximum of Stream Analytics OutputWatermarkDelaySeconds). Minutes without a value are absent.",
+    measures=(
+        Measure("value_sum", "the minute's value (summed when combined)", integer=False),
+        Measure("samples", "minutes with a value"),
+        Measure("value_max", "the minute's value (largest when combined)", integer=False, combine=Combine.MAX),
+    ),
+)
+
+ROLLUPS: dict[str, RollupDef] = {r.name: r for r in (QUERY, WAREHOUSE_LOAD, WAREHOUSE_METERING, SLO, AZURE_METRIC)}
 """Every rollup the agent knows, by name."""

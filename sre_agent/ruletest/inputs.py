@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,16 +13,16 @@ import polars as pl
 
 from sre_agent.config.loader import LoadedConfig
 from sre_agent.config.slo import slo_key
-from sre_agent.daemon.poll import family_key
+from sre_agent.daemon.poll import family_key, rollup_families
 from sre_agent.daemon.poll_slo import slo_watermark
 from sre_agent.daemon.runtime import Agent
 from sre_agent.engine.histogram import BUCKETS, bucket_index
-from sre_agent.engine.rollups import HIST_COLUMNS, QUERY, ROLLUPS, SLO, RollupDef
+from sre_agent.engine.rollups import AZURE_METRIC, HIST_COLUMNS, QUERY, ROLLUPS, SLO, RollupDef
 from sre_agent.errors import SourceError
 from sre_agent.model import to_epoch
 from sre_agent.ruletest.spec import DEFAULT_START, TestCase, expand_values, parse_series
 from sre_agent.sinks.base import Sink
-from sre_agent.sources.snowflake import FAMILIES, VISIBLE_SERIES, SnowflakeSource
+from sre_agent.sources.snowflake import VISIBLE_SERIES, SnowflakeSource
 from sre_agent.store.db import Database
 
 LATENCY = "latency_ms"
@@ -34,9 +34,15 @@ DIM_DEFAULTS = {"warehouse": "(none)", "service": "(untagged)", "domain": "(unta
 """What the pushdown stores for a query without a warehouse or a query_tag service/domain."""
 
 
+AZURE_VALUE = "azure_value"
+"""Convenience series of an Azure metric (labels ``resource``, ``metric``): its per-minute value."""
+
+
 def target(name: str) -> RollupDef | None:
     if name == LATENCY:
         return QUERY
+    if name == AZURE_VALUE:
+        return AZURE_METRIC
     if name in SLO_SERIES:
         return SLO
     for rollup in ROLLUPS.values():
@@ -104,6 +110,11 @@ def _measures(rollup: RollupDef, given: dict[str, float], thresholds: list[int])
         bucket_end = 59
         out["last_ok"] = bucket_end if loads else 0  # made absolute by the caller
         return out
+    if rollup is AZURE_METRIC:
+        if AZURE_VALUE in given:
+            value = float(given[AZURE_VALUE])
+            out.update(value_sum=value, samples=1, value_max=value)
+        return out
     if rollup is not QUERY:
         return out
     if "succeeded" not in given:
@@ -142,7 +153,7 @@ def _seed(agent: Agent, frames: dict[str, pl.DataFrame], start: int, end: int) -
                     .alias("last_ok")
                 )
             agent.rollups.replace(conn, rollup, start, end + 86_400, frame, end)
-        for family, rollup in FAMILIES.items():
+        for family, rollup in rollup_families(agent).items():
             done = end + int(rollup.latency_horizon.total_seconds())
             agent.watermarks.record_success(conn, family_key(family), start, done, end, 0, done)
         for slo in agent.loaded.slos:
@@ -156,7 +167,18 @@ def offline_agent(loaded: LoadedConfig, store: Path, sinks: list[Sink] | None = 
     spec = spec.model_copy(update={"store": spec.store.model_copy(update={"path": store})})
     config = replace(loaded, config=loaded.config.model_copy(update={"spec": spec}))
     source = SnowflakeSource(_unreachable, loaded.latency_thresholds_ms())
-    return Agent(config, Database(store), source, sinks or [])
+    azure = _NoAzure() if spec.azure is not None and spec.azure.metrics is not None else None
+    return Agent(config, Database(store), source, sinks or [], azure)
+
+
+class _NoAzure:
+    """The Azure metrics source of a rule test: its rollup is written by the test, never polled."""
+
+    def fetch(self, start: datetime, end: datetime) -> pl.DataFrame:
+        raise SourceError("azure_metrics", "getBatch", "rule tests do not poll Azure")
+
+    def close(self) -> None:
+        return
 
 
 def write_inputs(agent: Agent, case: TestCase, evaluation: timedelta, until: int) -> int:

@@ -25,7 +25,7 @@ from sre_agent.daemon.evaluate import evaluate
 from sre_agent.engine.rollups import ROLLUPS, SLO
 from sre_agent.errors import ConfigError, ConfigIssue
 from sre_agent.model import AlertState, to_epoch
-from sre_agent.ruletest.inputs import LATENCY, SLO_SERIES, offline_agent, target, write_inputs
+from sre_agent.ruletest.inputs import AZURE_VALUE, LATENCY, SLO_SERIES, offline_agent, target, write_inputs
 from sre_agent.ruletest.spec import DEFAULT_START, RuleTestFile, TestCase, parse_series
 
 
@@ -142,7 +142,7 @@ def _series_problems(doc: YamlDocument, spec: RuleTestFile, slos: list[SloDoc]) 
                 problems.append(
                     doc.issue(
                         loc,
-                        f"unknown series {name!r}; use {LATENCY}, {', '.join(SLO_SERIES)} or a measure: "
+                        f"unknown series {name!r}; use {LATENCY}, {AZURE_VALUE}, {', '.join(SLO_SERIES)} or a measure: "
                         f"{', '.join(known)}",
                     )
                 )

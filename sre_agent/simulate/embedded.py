@@ -9,6 +9,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sre_agent.config.agent import EmbeddedSettings
+from sre_agent.config.azure import AzureMetricsSourceConfig
+from sre_agent.simulate.azure_platform import SimulatedAzureMetrics
 from sre_agent.simulate.fake_snowflake import EmbeddedSnowflake
 from sre_agent.simulate.history import HistorySeeder
 from sre_agent.simulate.incidents import default_incidents
@@ -43,6 +45,12 @@ class EmbeddedAccount:
         if stats.queries:
             log.info("embedded account: appended %d queries (through %s)", stats.queries, self.seeder.next_day)
         self.server.trim_result_cache()
+
+    def azure_metrics(self, config: AzureMetricsSourceConfig | None) -> SimulatedAzureMetrics | None:
+        """The simulated Azure side of the same workload (seed, incidents), when the config asks for it."""
+        if config is None or not config.simulated:
+            return None
+        return SimulatedAzureMetrics(config, self.seeder.cfg.seed, self.seeder.cfg.incidents)
 
     def stop(self) -> None:
         """Stop the server."""

@@ -25,6 +25,8 @@ class IncidentKind(StrEnum):
     QUEUE_STORM = "queue_storm"
     INGEST_FAILURE = "ingest_failure"
     COST_RUNAWAY = "cost_runaway"
+    STREAM_STALL = "stream_stall"
+    """An Azure Stream Analytics job stops producing output: COPY finds no new files, data goes stale."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,8 @@ class Incident:
     resize_to: str | None = None
     storm_load: float = 1.0
     """QUEUE_STORM: demand as a multiple of the warehouse's maximum capacity (all clusters busy)."""
+    azure_resource: str | None = None
+    """STREAM_STALL: the simulated Azure resource (its configured short name) that stalls."""
     expected_signals: tuple[str, ...] = field(default_factory=tuple)
 
     def active(self, at: datetime) -> bool:
@@ -70,6 +74,7 @@ class Incident:
             "domain": self.domain,
             "description": self.description,
             "expected_signals": list(self.expected_signals),
+            **({"azure_resource": self.azure_resource} if self.azure_resource else {}),
         }
 
 
@@ -90,7 +95,7 @@ def _at(day: date, hh: int, mm: int, tz: ZoneInfo) -> datetime:
 
 
 def default_incidents(start: datetime, end: datetime) -> list[Incident]:
-    """Return the four scripted incidents placed on the first trading days after ``start``.
+    """Return the five scripted incidents placed on the first trading days after ``start``.
 
     Only incidents that start and end inside ``[start, end)`` are returned, so a short history
     carries fewer of them rather than truncated ones.
@@ -167,6 +172,22 @@ def default_incidents(start: datetime, end: datetime) -> list[Incident]:
             "auto-suspend; the backfill finished but the warehouse kept running at 64 credits/hour.",
             resize_to="3X-Large",
             expected_signals=("credits_used", "credits_per_hour", "idle_credits"),
+        ),
+        Incident(
+            id="INC-5-stream-analytics-stall",
+            kind=IncidentKind.STREAM_STALL,
+            title="Stream Analytics job stalls: no new execution files, trade executions go stale",
+            start=_at(d2, 14, 10, tz),
+            end=_at(d2, 15, 0, tz),
+            warehouse="INGEST_WH",
+            service="trade-ingest",
+            domain="equity-trading",
+            description="The asa-trade-enrichment job stops emitting output (its watermark delay grows minute by "
+            "minute, input events back up, streaming units pinned at 100 %); COPY INTO RAW.TRADES.EXECUTIONS "
+            "keeps succeeding but finds no new files, so the executions table stops moving.",
+            patterns=("ingest.copy_executions",),
+            azure_resource="asa-trade-enrichment",
+            expected_signals=("azure_max", "freshness"),
         ),
     ]
     return [i for i in incidents if start <= i.start and i.end <= end]

@@ -9,7 +9,7 @@ from typing import Any
 from sre_agent.model import AlertEvent, EventKind
 from sre_agent.simulate.incidents import Incident
 
-MATCH_LABELS = ("warehouse", "service", "domain")
+MATCH_LABELS = ("warehouse", "service", "domain", "resource")
 
 
 @dataclass
@@ -83,11 +83,22 @@ class Scorecard:
         }
 
 
-def _matches(event: AlertEvent, incident: Incident, grace: timedelta) -> bool:
+LABEL_WEIGHTS = {"resource": 8, "warehouse": 4, "service": 2, "domain": 1}
+"""How specific a shared label is: an alert naming the same Azure resource beats one sharing only a domain."""
+
+
+def _affinity(event: AlertEvent, incident: Incident, grace: timedelta) -> int | None:
+    """How specifically ``event`` fits ``incident``: the weight of the labels they share (None: no match)."""
     if not incident.start - timedelta(minutes=5) <= event.at <= incident.end + grace:
-        return False
-    wanted = {"warehouse": incident.warehouse, "service": incident.service, "domain": incident.domain}
-    return any(event.labels.get(k) and event.labels.get(k) == wanted[k] for k in MATCH_LABELS)
+        return None
+    wanted = {
+        "warehouse": incident.warehouse,
+        "service": incident.service,
+        "domain": incident.domain,
+        "resource": incident.azure_resource,
+    }
+    shared = sum(LABEL_WEIGHTS[k] for k in MATCH_LABELS if event.labels.get(k) and event.labels.get(k) == wanted[k])
+    return shared or None
 
 
 def score(
@@ -96,19 +107,24 @@ def score(
     ignore_rules: tuple[str, ...] = (),
     grace: timedelta = timedelta(hours=6),
 ) -> Scorecard:
-    """Match firing alerts to incidents by time (start … end + ``grace``) and warehouse/service/domain.
+    """Match each firing alert to the incident it fits best by time (start … end + ``grace``) and shared
+    warehouse/service/domain/resource labels.
 
     ``grace`` covers data that lands late: metering arrives hours after the fact.
     """
     firing = [e for e in events if e.kind is EventKind.FIRING and e.rule not in ignore_rules]
     scores = [IncidentScore(i) for i in incidents]
     matched: set[int] = set()
-    for event in firing:
-        for s in scores:
-            if _matches(event, s.incident, grace):
+    for event in firing:  # an alert counts for the incident(s) whose labels it shares most specifically
+        fits = [(fit, s) for s in scores if (fit := _affinity(event, s.incident, grace)) is not None]
+        if not fits:
+            continue
+        best = max(fit for fit, _ in fits)
+        for fit, s in fits:
+            if fit == best:
                 s.detections.append(
                     Detection(event.rule, event.fingerprint, event.severity.value, event.at, event.labels)
                 )
-                matched.add(event.event_id)
+        matched.add(event.event_id)
     unexpected = [e for e in firing if e.event_id not in matched]
     return Scorecard(scores, unexpected)

@@ -193,6 +193,10 @@ def _apply_incidents(
             b.spill_remote[hit] = np.where(rng.random(k) < 0.6, lognormal(rng, inc.spill_remote_gb * 1e9, 0.6, k), 0)
             b.rows[hit] *= inc.rows_factor
             b.bytes_scanned[hit] *= 1.5
+        if inc.kind is IncidentKind.STREAM_STALL:  # COPY still succeeds, but there are no new files to load
+            b.rows_inserted[hit] = 0.0
+            b.rows[hit] = 0.0
+            b.exec_ms[hit] *= 0.2
         if inc.failure_prob > 0 and inc.error is not None:
             code = errors.index(inc.error.code, inc.error.message, inc.error.compile_time)
             b.error[hit] = np.where(rng.random(k) < inc.failure_prob, code, b.error[hit])

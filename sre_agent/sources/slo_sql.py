@@ -79,7 +79,8 @@ def query_slo_rollup(docs: list[SloDoc]) -> SloQuery:
             total = good = "FALSE"
         selects.append(f"    COUNT_IF({total}) AS total_{i}")
         selects.append(f"    COUNT_IF({good}) AS good_{i}")
-        last_ok = f"{where} AND {_OK}" if sli.kind == "freshness" else "FALSE"
+        # A COPY that found no new files succeeds without loading anything: only loads with rows make data fresh.
+        last_ok = f"{where} AND {_OK} AND COALESCE(rows_inserted, 0) > 0" if sli.kind == "freshness" else "FALSE"
         selects.append(f"    MAX(IFF({last_ok}, end_time, NULL)) AS last_ok_{i}")
     body = ",\n".join(["    COUNT(*) AS seen", *selects])
     sql = f"""
@@ -88,7 +89,7 @@ SELECT
 {body}
 FROM (
     SELECT end_time, warehouse_name, user_name, role_name, database_name, query_type, query_parameterized_hash,
-           execution_status, error_message, total_elapsed_time,
+           execution_status, error_message, total_elapsed_time, rows_inserted,
            TRY_PARSE_JSON(query_tag):service::VARCHAR AS tag_service,
            TRY_PARSE_JSON(query_tag):domain::VARCHAR AS tag_domain
     FROM SNOWFLAKE.ACCOUNT_USAGE.QUERY_HISTORY

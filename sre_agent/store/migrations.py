@@ -196,5 +196,18 @@ CREATE TABLE notifications (
 CREATE INDEX notifications_fingerprint ON notifications(fingerprint, id);
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4)
+V5 = """
+CREATE TABLE rollup_azure_metric (
+    series_id INTEGER NOT NULL REFERENCES series(series_id),
+    bucket INTEGER NOT NULL,
+    observed_at INTEGER NOT NULL,
+    value_sum REAL NOT NULL,
+    samples INTEGER NOT NULL,
+    value_max REAL NOT NULL,
+    PRIMARY KEY (series_id, bucket)
+) WITHOUT ROWID;
+CREATE INDEX rollup_azure_metric_bucket ON rollup_azure_metric(bucket);
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5)
 """Migration n (1-based) brings the schema from version n-1 to n."""

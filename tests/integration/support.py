@@ -13,6 +13,9 @@ from sre_agent.config.agent import JsonlSinkConfig, PollSettings
 from sre_agent.config.loader import LoadedConfig, load_config
 from sre_agent.daemon.cycle import CycleResult, run_cycle
 from sre_agent.daemon.runtime import Agent, open_agent
+from sre_agent.engine.metrics import METRICS
+from sre_agent.engine.rollups import AZURE_METRIC
+from sre_agent.simulate.azure_platform import SimulatedAzureMetrics
 from sre_agent.simulate.fake_snowflake import EmbeddedSnowflake
 from sre_agent.simulate.history import HistorySeeder
 from sre_agent.simulate.incidents import Incident, default_incidents
@@ -23,8 +26,11 @@ REPO = Path(__file__).resolve().parents[2]
 MONDAY = date(2026, 11, 2)
 
 
-def config_for(tmp: Path, poll_interval: timedelta = timedelta(minutes=15), **spec_updates: Any) -> LoadedConfig:
-    """The embedded example config with its store and JSONL sink under ``tmp``."""
+def config_for(
+    tmp: Path, poll_interval: timedelta = timedelta(minutes=15), azure: bool = False, **spec_updates: Any
+) -> LoadedConfig:
+    """The embedded example config with its store and JSONL sink under ``tmp``: threshold rules on Snowflake, or
+    with ``azure`` also the simulated Azure side, its rules and the shipped SLOs."""
     loaded = load_config(REPO / "examples" / "embedded.yaml")
     spec = loaded.config.spec
     polls = {
@@ -39,9 +45,13 @@ def config_for(tmp: Path, poll_interval: timedelta = timedelta(minutes=15), **sp
         "store": spec.store.model_copy(update={"path": tmp / "state.db"}),
         "sinks": [JsonlSinkConfig(type="jsonl", name="alerts-file", path=tmp / "alerts.jsonl")],
     }
+    if not azure:  # the Snowflake side only: the simulated Azure side and its rules have their own tests
+        updates["azure"] = None
     updates.update(spec_updates)
     new = loaded.config.model_copy(update={"spec": spec.model_copy(update=updates)})
-    return LoadedConfig(new, loaded.path, loaded.rules, loaded.rule_files, loaded.warnings)
+    rules = [r for r in loaded.rules if azure or METRICS[r.spec.metric].rollup != AZURE_METRIC.name]
+    slos = loaded.slos if azure else []  # with the Azure side: the freshness SLO it is the cause of
+    return LoadedConfig(new, loaded.path, rules, loaded.rule_files, loaded.warnings, slos)
 
 
 def connect_to(server: EmbeddedSnowflake, network_timeout: int = 30) -> Callable[[], Any]:
@@ -84,9 +94,13 @@ def seed(
     return History(start, end, found, workload)
 
 
-def open_test_agent(loaded: LoadedConfig, server: EmbeddedSnowflake) -> Agent:
-    """An agent on the embedded server with the config's sinks."""
-    return open_agent(loaded, connect=connect_to(server))
+def open_test_agent(loaded: LoadedConfig, server: EmbeddedSnowflake, seed_value: int = 7) -> Agent:
+    """An agent on the embedded server with the config's sinks (and, if the config has the simulated Azure side,
+    that side of the workload seeded with ``seed_value``, without scripted Azure incidents)."""
+    azure = loaded.config.spec.azure
+    metrics = azure.metrics if azure is not None else None
+    simulated = SimulatedAzureMetrics(metrics, seed_value, ()) if metrics is not None and metrics.simulated else None
+    return open_agent(loaded, connect=connect_to(server), azure_metrics=simulated)
 
 
 def replay(

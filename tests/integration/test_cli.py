@@ -129,7 +129,8 @@ def test_once_runs_a_cycle_then_status_and_health_read_the_store(tmp_path: Path,
     families = {s["family"]: s for s in status["sources"]}
     slos = {f"snowflake.slo:{slo_key(s)}" for s in load_config(config).slos}
     assert len(slos) == 9
-    assert set(families) == {"snowflake.query", "snowflake.warehouse_load", "snowflake.warehouse_metering"} | slos
+    snowflake = {"snowflake.query", "snowflake.warehouse_load", "snowflake.warehouse_metering"}
+    assert set(families) == snowflake | slos | {"azure.metrics"}, "the embedded default polls its simulated Azure side"
     assert all(s["consecutive_failures"] == 0 for s in families.values())
     assert main(["health", "--config", str(config)]) == ExitCode.OK
 
@@ -139,6 +140,10 @@ def test_an_unreachable_account_exits_4_and_a_bad_config_exits_3(tmp_path: Path)
     config = _embedded_config(tmp_path)
     data = yaml.safe_load(config.read_text())
     data["spec"]["snowflake"].pop("embedded")
+    data["spec"].pop("azure")  # the simulated Azure side needs the embedded account
+    data["spec"]["rules"] = [r for r in data["spec"]["rules"] if not str(r).endswith("rules")] + [
+        str(p) for p in sorted((REPO / "rules").glob("*.yaml")) if p.name != "azure.yaml"
+    ]
     data["spec"]["snowflake"]["connection"] = {
         "account": "x",
         "user": "u",

@@ -54,7 +54,8 @@ def test_the_daemon_polls_evaluates_and_drains_on_sigterm(tmp_path: Path, capsys
     )
     try:
         polled = "SELECT COUNT(*) FROM source_state WHERE polled_to IS NOT NULL AND family"
-        assert _wait_for(lambda: _count(db, f"{polled} NOT LIKE 'snowflake.slo:%'") == 3, 120), "three families polled"
+        families = f"{polled} NOT LIKE 'snowflake.slo:%'"
+        assert _wait_for(lambda: _count(db, families) == 4, 120), "three Snowflake families and the Azure metrics"
         assert _wait_for(lambda: _count(db, f"{polled} LIKE 'snowflake.slo:%'") == 9, 120), "the 9 SLOs polled"
         assert _wait_for(lambda: _count(db, "SELECT COUNT(*) FROM cycles") >= 1, 60), "an evaluation ran"
         assert main(["health", "--config", str(config)]) == ExitCode.OK
@@ -67,6 +68,7 @@ def test_the_daemon_polls_evaluates_and_drains_on_sigterm(tmp_path: Path, capsys
     assert "sre-agent running" in out
     assert _count(db, "SELECT COUNT(*) FROM outbox WHERE status = 'pending'") == 0
     assert _count(db, "SELECT SUM(queries) FROM rollup_query") > 0
+    assert _count(db, "SELECT COUNT(*) FROM rollup_azure_metric") > 0, "the simulated Azure side was polled"
     capsys.readouterr()
     assert main(["status", "--config", str(config), "--format", "json"]) == ExitCode.OK
     assert '"family": "snowflake.query"' in capsys.readouterr().out

@@ -98,6 +98,7 @@ def _write_config(folder: Path, slo_paths: list[Path], store: Path | None = None
     ]
     spec["snowflake"]["backfill"] = "1h"
     spec["snowflake"]["polls"] = _polls()
+    spec.pop("azure")  # SLOs over Snowflake only
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "agent.yaml"
     path.write_text(yaml.safe_dump(data))
@@ -119,6 +120,7 @@ def _loaded(folder: Path, slos: list[SloDoc], metrics: bool = False) -> LoadedCo
         "snowflake": spec.snowflake.model_copy(update={"polls": polls, "backfill": timedelta(hours=1)}),
         "store": spec.store.model_copy(update={"path": folder / "state.db"}),
         "sinks": [sink],
+        "azure": None,  # SLOs over Snowflake only
     }
     config = base.config.model_copy(update={"spec": spec.model_copy(update=updates)})
     return LoadedConfig(config, base.path, [], {}, [], list(slos))

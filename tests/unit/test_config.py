@@ -32,6 +32,9 @@ SHIPPED_RULES = {
     "dashboard-latency-p95",
     "warehouse-queueing",
     "warehouse-remote-spill",
+    "stream-analytics-watermark-delay",
+    "stream-analytics-units-saturated",
+    "event-hubs-throttled",
 }
 SHIPPED_SLOS = {
     "trade-analytics-dashboard-p95",
@@ -1053,6 +1056,7 @@ def test_the_real_account_example_is_valid_with_its_environment(monkeypatch: pyt
     monkeypatch.setenv("SRE_AGENT_TEAMS_WEBHOOK_URL", "https://prod.westeurope.logic.azure.com/workflows/1/run?sig=x")
     monkeypatch.setenv("SRE_AGENT_DCE_ENDPOINT", "https://sre-dce.westeurope-1.ingest.monitor.azure.com")
     monkeypatch.setenv("SRE_AGENT_DCR_ID", "dcr-00112233445566778899aabbccddeeff")
+    monkeypatch.setenv("AZURE_SUBSCRIPTION_ID", "00000000-1111-2222-3333-444444444444")
     monkeypatch.setenv(
         "SRE_AGENT_METRICS_RESOURCE_ID",
         "/subscriptions/00000000-1111-2222-3333-444444444444/resourceGroups/rg-sre"

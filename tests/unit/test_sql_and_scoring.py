@@ -428,3 +428,25 @@ def test_scorecard_reports_a_zero_detection_delay_as_zero() -> None:
     # None`;
     # timedelta(0) is falsy, so a caught incident with zero delay reports detection_delay_s None.
     assert data["incidents"][0]["detection_delay_s"] == 0.0
+
+
+def test_an_alert_counts_once_for_the_incident_it_fits_best() -> None:
+    """Two incidents overlap in time and share a domain: the Azure alert naming the stalled job's resource
+    belongs to the stall, the warehouse alert to the storm — neither is credited to both."""
+    from dataclasses import replace
+
+    storm = incident("storm", warehouse="BI_WH", service="dashboards", domain="trading")
+    stall = replace(
+        incident("stall", warehouse="INGEST_WH", service="ingest", domain="trading", start=START + timedelta(hours=2)),
+        kind=IncidentKind.STREAM_STALL,
+        azure_resource="asa-enrich",
+    )
+    at = START + timedelta(hours=2, minutes=20)  # inside the stall, inside the storm's grace
+    azure = alert(at, {"resource": "asa-enrich", "domain": "trading"}, rule="stream-analytics-watermark-delay")
+    queue = alert(at, {"warehouse": "BI_WH", "domain": "trading"})
+
+    card = score([azure, queue], [storm, stall])
+
+    by_id = {s.incident.id: [d.rule for d in s.detections] for s in card.incidents}
+    assert by_id == {"storm": ["warehouse-queueing"], "stall": ["stream-analytics-watermark-delay"]}
+    assert card.unexpected == []

@@ -56,17 +56,17 @@ def plain_cfg() -> WorkloadConfig:
 
 @pytest.fixture(scope="module")
 def incidents() -> dict[IncidentKind, Incident]:
-    """The four default incidents of the week starting on MONDAY, by kind."""
+    """The five default incidents of the week starting on MONDAY, by kind."""
     start, _ = day_bounds(MONDAY)
     _, end = day_bounds(MONDAY + timedelta(days=6))
     found = default_incidents(start, end)
-    assert len(found) == 4
+    assert len(found) == 5
     return {i.kind: i for i in found}
 
 
 @pytest.fixture(scope="module")
 def incident_cfg(incidents: dict[IncidentKind, Incident]) -> WorkloadConfig:
-    """The small configuration with the four default incidents."""
+    """The small configuration with the five default incidents."""
     return WorkloadConfig(seed=SEED, queries_per_day=QPD, incidents=tuple(incidents.values()))
 
 
@@ -450,6 +450,29 @@ def test_ingestion_failure_fails_most_trade_copies_with_100038(
     assert outside.filter(pl.col("ERROR_CODE") == 100038).height == 0
 
 
+def test_a_stalled_stream_leaves_execution_copies_succeeding_with_nothing_to_load(
+    week: dict[date, DayTables], incidents: dict[IncidentKind, Incident]
+) -> None:
+    """During INC-5 the executions COPY keeps running and succeeding but inserts no rows (no new files from the
+    stalled Stream Analytics job); before it, and for the other COPYs, loads bring rows."""
+    inc = incidents[IncidentKind.STREAM_STALL]
+    qh = week[inc.start.astimezone(TZ).date()].query_history
+    executions = _service(qh, "trade-ingest").filter(
+        (pl.col("QUERY_TYPE") == "COPY") & pl.col("QUERY_TEXT").str.starts_with("COPY INTO RAW.TRADES.EXECUTIONS")
+    )
+    during = _started_between(executions, inc.start, inc.end)
+    assert during.height >= 20
+    succeeded = during.filter(pl.col("EXECUTION_STATUS") == "SUCCESS")
+    assert succeeded.height >= 0.8 * during.height, "the COPYs run and succeed (the usual few errors aside)"
+    assert during["ROWS_INSERTED"].sum() == 0
+    before = _started_between(executions, inc.start - timedelta(hours=2), inc.start)
+    ok = before.filter(pl.col("EXECUTION_STATUS") == "SUCCESS")
+    assert ok.height > 0
+    assert (ok["ROWS_INSERTED"] > 0).all()
+    orders = _started_between(_service(qh, "trade-ingest"), inc.start, inc.end).join(during, on="QUERY_ID", how="anti")
+    assert orders.filter(pl.col("EXECUTION_STATUS") == "SUCCESS")["ROWS_INSERTED"].sum() > 0
+
+
 def test_cost_runaway_bills_transform_wh_at_3xl_rate(
     week: dict[date, DayTables], incidents: dict[IncidentKind, Incident]
 ) -> None:
@@ -512,12 +535,17 @@ def test_default_incidents_only_returns_incidents_inside_range() -> None:
         return [i.id for i in found]
 
     assert ids(1) == []
-    assert ids(3) == ["INC-1-risk-join-explosion", "INC-2-market-open-storm"]
-    assert ids(4) == ["INC-1-risk-join-explosion", "INC-2-market-open-storm", "INC-3-ingestion-failure"]
-    assert len(ids(7)) == 4
+    assert ids(3) == ["INC-1-risk-join-explosion", "INC-2-market-open-storm", "INC-5-stream-analytics-stall"]
+    assert ids(4) == [
+        "INC-1-risk-join-explosion",
+        "INC-2-market-open-storm",
+        "INC-3-ingestion-failure",
+        "INC-5-stream-analytics-stall",
+    ]
+    assert len(ids(7)) == 5
     runaway_end = datetime.combine(MONDAY + timedelta(days=4), time(21), TZ)
-    assert len(default_incidents(start, runaway_end)) == 4
-    assert len(default_incidents(start, runaway_end - timedelta(minutes=1))) == 3
+    assert len(default_incidents(start, runaway_end)) == 5
+    assert len(default_incidents(start, runaway_end - timedelta(minutes=1))) == 4
 
 
 def test_default_incidents_land_on_trading_days_after_start() -> None:
@@ -526,13 +554,13 @@ def test_default_incidents_land_on_trading_days_after_start() -> None:
     start, _ = day_bounds(MONDAY)
     _, end = day_bounds(MONDAY + timedelta(days=14))
     days = [i.start.astimezone(TZ).date() for i in default_incidents(start, end)]
-    assert days == [MONDAY + timedelta(days=d) for d in (1, 2, 3, 3)]
+    assert days == [MONDAY + timedelta(days=d) for d in (1, 2, 3, 3, 2)]
     assert all(d.weekday() < 5 for d in days)
     later = default_incidents(start + timedelta(hours=12), end)
-    assert [i.start.astimezone(TZ).date() for i in later] == [MONDAY + timedelta(days=d) for d in (2, 3, 4, 4)]
+    assert [i.start.astimezone(TZ).date() for i in later] == [MONDAY + timedelta(days=d) for d in (2, 3, 4, 4, 3)]
     from_friday, _ = day_bounds(MONDAY + timedelta(days=4))
     fri = [i.start.astimezone(TZ).date() for i in default_incidents(from_friday, end)]
-    assert fri == [MONDAY + timedelta(days=d) for d in (7, 8, 9, 9)]
+    assert fri == [MONDAY + timedelta(days=d) for d in (7, 8, 9, 9, 8)]
 
 
 # -------------------------------------------------------------------------------------------- metering

@@ -1,0 +1,119 @@
+"""Azure settings shared by the sinks and sources: resource ids, endpoints, credentials, and the Azure sources."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator, model_validator
+
+from sre_agent.config.durations import Duration
+from sre_agent.config.specs import Strict
+
+RESOURCE_ID = (
+    r"^/subscriptions/[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    r"/resourceGroups/[-\w.()]{1,90}/providers/[A-Za-z0-9.]+/[A-Za-z0-9]+/[^/\s]+(/[A-Za-z0-9]+/[^/\s]+)*$"
+)
+"""A resource's full ARM id (not a subscription or resource group: custom metrics need a resource)."""
+
+
+def https_url(value: str, what: str, example: str = "https://my-dce.westeurope-1.ingest.monitor.azure.com") -> str:
+    """``value`` without a trailing slash if it is an https URL without a query, else a ValueError naming ``what``."""
+    parts = urlsplit(value)
+    if parts.scheme != "https" or not parts.hostname or parts.query:
+        raise ValueError(f"{what} must be an https URL without a query, e.g. {example}")
+    return value.rstrip("/")
+
+
+class AzureConnection(Strict):
+    """What every Azure client shares: how it authenticates and reaches Azure."""
+
+    credential: Literal["default"] = Field(
+        default="default", description="DefaultAzureCredential: workload/managed identity, environment, Azure CLI"
+    )
+    timeout: Duration = timedelta(seconds=30)
+    ca_bundle: Path | None = Field(default=None, description="PEM of a private CA (TLS-inspecting proxies)")
+
+
+def check_resource_id(value: str) -> str:
+    """``value`` if it is a resource's full ARM id, else a ValueError saying what one looks like."""
+    if not re.match(RESOURCE_ID, value):
+        raise ValueError(
+            "must be a resource's full id, /subscriptions/<guid>/resourceGroups/<rg>/providers/"
+            "<namespace>/<type>/<name> (not a subscription or a resource group)"
+        )
+    return value
+
+
+Aggregation = Literal["Average", "Maximum", "Minimum", "Total", "Count"]
+
+
+class AzureMetricResource(Strict):
+    """One watched Azure resource and the platform metrics read from it."""
+
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$", description="short name: the `resource` label of its series"
+    )
+    id: str = Field(description="the resource's full ARM id")
+    namespace: str = Field(
+        pattern=r"^[A-Za-z0-9.]+/[A-Za-z0-9./]+$",
+        description="its metric namespace, e.g. Microsoft.StreamAnalytics/streamingjobs",
+    )
+    metrics: dict[str, Aggregation] = Field(
+        min_length=1,
+        description="metric name → aggregation stored per minute (OutputWatermarkDelaySeconds: Maximum)",
+    )
+    labels: dict[str, str] = Field(default_factory=dict, description="documentation: team, service, domain")
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        return check_resource_id(value)
+
+    @property
+    def subscription(self) -> str:
+        """The subscription id in the resource id."""
+        return self.id.split("/")[2].lower()
+
+
+class AzureMetricsSourceConfig(AzureConnection):
+    """Platform metrics of Azure resources through `azure-monitor-querymetrics` (`MetricsClient`, getBatch)."""
+
+    endpoint: str | None = Field(
+        default=None,
+        description="regional batch endpoint (the resources' region): https://westeurope.metrics.monitor.azure.com",
+    )
+    simulated: bool = Field(
+        default=False, description="embedded default only: the metrics come from the synthetic platform"
+    )
+    interval: Duration = Field(default=timedelta(minutes=5), description="poll cadence")
+    overlap: Duration = Field(default=timedelta(minutes=30), description="re-read this much before the last poll")
+    backfill: Duration = Field(default=timedelta(days=1), description="history read on the first poll")
+    resources: list[AzureMetricResource] = Field(min_length=1)
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        return None if value is None else https_url(value, "endpoint", "https://westeurope.metrics.monitor.azure.com")
+
+    @model_validator(mode="after")
+    def _where(self) -> AzureMetricsSourceConfig:
+        if self.endpoint is None and not self.simulated:
+            raise ValueError(
+                "give the regional endpoint (https://<region>.metrics.monitor.azure.com) or simulated: true"
+            )
+        names = [r.name for r in self.resources]
+        if len(set(names)) != len(names):
+            raise ValueError(f"resource names must be unique: {', '.join(sorted(names))}")
+        if self.interval < timedelta(minutes=1) or self.overlap < timedelta(0):
+            raise ValueError("interval must be at least 1m and overlap not negative")
+        return self
+
+
+class AzureSettings(Strict):
+    """The Azure half of the platform the agent watches."""
+
+    metrics: AzureMetricsSourceConfig | None = None
