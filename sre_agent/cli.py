@@ -203,12 +203,12 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_sql(args: argparse.Namespace, console: Console) -> int:
     """Print every statement with its docs link and binds."""
-    from sre_agent.sources.slo_sql import from_tasks, query_slo_rollup, query_task_freshness
+    from sre_agent.sources.slo_sql import from_query_history, from_tasks, query_slo_rollup, query_task_freshness
     from sre_agent.sources.snowflake_sql import all_queries
 
     loaded = _load(args)
     queries = all_queries(loaded.latency_thresholds_ms())
-    if loaded.slos:
+    if any(from_query_history(s) for s in loaded.slos):
         queries.append(query_slo_rollup(loaded.slos).query)
     if any(from_tasks(s) for s in loaded.slos):
         queries.append(query_task_freshness(loaded.slos).query)

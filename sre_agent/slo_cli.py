@@ -141,7 +141,7 @@ def cmd_slo_export(args: argparse.Namespace, loaded: LoadedConfig | None, consol
 
 def _history_from_store(loaded: LoadedConfig, slo: SloDoc, lo: int) -> tuple[engine.SloEvents, int, int] | None:
     from sre_agent.daemon.evaluate_slo import slo_view
-    from sre_agent.sources.slo_sql import from_tasks
+    from sre_agent.sources.slo_sql import from_query_history
     from sre_agent.sources.snowflake import VISIBLE_SERIES
 
     path = loaded.resolve(loaded.config.spec.store.path)
@@ -154,7 +154,7 @@ def _history_from_store(loaded: LoadedConfig, slo: SloDoc, lo: int) -> tuple[eng
         if view.polled_to is None or view.covered_from is None:
             return None
         raw = reader.minutes.load(slo_key(slo), lo, (view.covered_from, view.polled_to), 0)
-        newest = None if from_tasks(slo) else reader.minutes.newest_bucket(VISIBLE_SERIES)
+        newest = reader.minutes.newest_bucket(VISIBLE_SERIES) if from_query_history(slo) else None
     finally:
         db.close()
     end = view.polled_to

@@ -113,7 +113,24 @@ class AzureMetricsSourceConfig(AzureConnection):
         return self
 
 
+class AzureLogsQueryConfig(AzureConnection):
+    """Log Analytics queries (`azure-monitor-query` ``LogsQueryClient``) for SLIs of ``kind: kql``."""
+
+    endpoint: str = Field(
+        default="https://api.loganalytics.io", description="the Log Analytics query API (sovereign clouds differ)"
+    )
+    server_timeout: Duration = Field(default=timedelta(minutes=2), description="server-side query timeout (≤ 10m)")
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, value: str) -> str:
+        return https_url(value, "endpoint", "https://api.loganalytics.io")
+
+
 class AzureSettings(Strict):
     """The Azure half of the platform the agent watches."""
 
     metrics: AzureMetricsSourceConfig | None = None
+    logs: AzureLogsQueryConfig = Field(
+        default_factory=AzureLogsQueryConfig, description="Log Analytics, for SLOs with kind: kql SLIs"
+    )

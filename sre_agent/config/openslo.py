@@ -346,10 +346,11 @@ def from_openslo(docs: list[YamlDocument]) -> tuple[list[tuple[SloDoc, YamlDocum
 
 def _metric(slo: SloDoc, count: str) -> dict[str, Any]:
     sli = slo.spec.sli.model_dump(mode="json", exclude_defaults=False)
+    kql = slo.spec.sli.kind == "kql"
     return {
         "metricSource": {
-            "metricSourceRef": "snowflake",
-            "type": "Snowflake",
+            "metricSourceRef": "azure-log-analytics" if kql else "snowflake",
+            "type": "AzureLogAnalytics" if kql else "Snowflake",
             "spec": {"sli": sli, "filters": slo.spec.filters.used(), "count": count},
         }
     }

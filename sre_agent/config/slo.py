@@ -88,7 +88,30 @@ class FreshnessSli(Strict):
         return self
 
 
-Sli = Annotated[AvailabilitySli | LatencySli | LatencyPercentileSli | FreshnessSli, Field(discriminator="kind")]
+class KqlSli(Strict):
+    """Good and total events per minute from a Log Analytics (KQL) query — for SLIs Snowflake cannot see, e.g.
+    the portfolio API's requests in Application Insights or an ingestion job's logs.
+
+    The query must return one row per minute with the time and the two counts, e.g.
+    ``AppRequests | where AppRoleName == "portfolio-api" | summarize total = count(), good = countif(Success)
+    by TimeGenerated = bin(TimeGenerated, 1m)``. The agent passes the poll window as the API's ``timespan``
+    (never by editing the query) and reads the columns by name.
+    """
+
+    kind: Literal["kql"]
+    workspace_id: str = Field(
+        pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+        description="the Log Analytics workspace (customer) id, a GUID",
+    )
+    query: str = Field(min_length=1, max_length=10_000, description="KQL returning per-minute good and total")
+    time_column: str = Field(default="TimeGenerated", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+    good_column: str = Field(default="good", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+    total_column: str = Field(default="total", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+
+
+Sli = Annotated[
+    AvailabilitySli | LatencySli | LatencyPercentileSli | FreshnessSli | KqlSli, Field(discriminator="kind")
+]
 
 
 class Period(Strict):
@@ -279,8 +302,10 @@ class SloSpec(Strict):
         kind = self.sli.kind
         if kind in ("latency_percentile", "freshness") and self.budgeting_method != "Timeslices":
             problems.append(f"a {kind} SLI counts time slices: set budgeting_method: Timeslices")
+        if kind == "kql" and self.filters.used():
+            problems.append("filters select Snowflake queries; a kql SLI selects its events in its query")
         if (
-            kind in ("availability", "latency")
+            kind in ("availability", "latency", "kql")
             and self.budgeting_method == "Timeslices"
             and (self.timeslice_target is None)
         ):

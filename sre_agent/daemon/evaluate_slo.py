@@ -30,6 +30,7 @@ from sre_agent.engine.threshold import DataView
 from sre_agent.model import AlertState, Condition, ConditionState, EventKind, Labels, from_epoch, iso
 from sre_agent.sinks.render import human_span
 from sre_agent.sources import slo_sql
+from sre_agent.sources.log_analytics import LANDING_HORIZON
 from sre_agent.sources.snowflake import VISIBLE_SERIES
 from sre_agent.store.slo_minutes import SloMinutes
 from sre_agent.store.watermarks import Watermarks
@@ -83,10 +84,11 @@ def slo_view(reader: SloReader, slo: SloDoc) -> DataView:
     state = reader.watermarks.get(slo_watermark(slo_key(slo)))
     grace = reader.spec.evaluation.stale_after.total_seconds()
     interval = reader.spec.snowflake.poll(SLO_FAMILY).interval.total_seconds()
+    horizon = LANDING_HORIZON if slo_sql.from_log_analytics(slo) else SLO.latency_horizon
     return DataView(
         state.covered_from,
         state.polled_to,
-        int(SLO.latency_horizon.total_seconds()),
+        int(horizon.total_seconds()),
         int(interval + grace),
         failing=state.consecutive_failures > 0,
     )
@@ -102,7 +104,7 @@ def slo_inputs(reader: SloReader, slo: SloDoc, instants: np.ndarray) -> SloInput
     overlap = int(reader.spec.snowflake.poll(SLO_FAMILY).overlap.total_seconds())
     raw = reader.minutes.load(key, lo, (view.covered_from, view.polled_to), overlap)
     visible: int | None = None
-    if not slo_sql.from_tasks(slo):
+    if slo_sql.from_query_history(slo):
         newest = reader.minutes.newest_bucket(VISIBLE_SERIES)
         if newest is not None and view.polled_to is not None:
             visible = min(newest + engine.MINUTE, view.polled_to)

@@ -8,6 +8,9 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
+
+import polars as pl
 
 from sre_agent.config.slo import SloDoc, slo_key
 from sre_agent.config.slo_checks import slo_lookback
@@ -54,44 +57,71 @@ def poll_slos(
     force: bool = False,
     should_stop: Callable[[], bool] | None = None,
 ) -> None:
-    """Poll every due SLO into the ``slo`` rollup; record rows, windows and errors in ``report``."""
+    """Poll every due SLO into the ``slo`` rollup; record rows, windows and errors in ``report``.
+
+    SLOs over Snowflake due over the same window share one scan; each ``kind: kql`` SLO runs its own query on
+    Log Analytics.
+    """
     total = 0
     for (start, end), docs in sorted(_windows(agent, now, force).items(), key=lambda kv: kv[0]):
-        keys = [slo_key(d) for d in docs]
-        series: list[tuple[object, ...]] = [(k,) for k in keys]
-        if any(not slo_sql.from_tasks(d) for d in docs):
-            series.append((VISIBLE_SERIES,))
         previous = report.windows.get(SLO_FAMILY)
         report.windows[SLO_FAMILY] = (min(start, previous[0]), end) if previous else (start, end)
-        for chunk_start, chunk_end in chunks(start, end, agent.spec.snowflake.chunk):
-            if should_stop is not None and should_stop():
-                break
-            try:
-                frame = agent.source.fetch_slos(docs, chunk_start, chunk_end)
-            except Exception as exc:  # SourceError, or a result the agent cannot read
-                message = str(exc) if isinstance(exc, SourceError) else f"slo: unreadable result: {exc}"
-                report.errors[SLO_FAMILY] = message
-                with agent.db.transaction() as conn:
-                    for key in keys:
-                        agent.watermarks.record_failure(conn, slo_watermark(key), message, to_epoch(now))
-                log.warning("poll of SLOs %s failed: %s", ", ".join(d.name for d in docs), message)
-                break
-            a, b = to_epoch(chunk_start), to_epoch(chunk_end)
-            seen = frame.filter(frame["slo"] == VISIBLE_SERIES)["bucket"] if frame.height else frame["bucket"]
-            frontier = min(int(seen.max()) + 60, b) if seen.len() else None  # type: ignore[arg-type]
-            try:
-                with agent.db.transaction() as conn:
-                    written = agent.rollups.replace(conn, SLO, a, b, frame, to_epoch(now), series=series)
-                    failpoint("poll.after_replace")
-                    for key in keys:
-                        agent.watermarks.record_success(
-                            conn, slo_watermark(key), a, b, frontier, written, to_epoch(now)
-                        )
-            except StoreError as exc:
-                report.errors[SLO_FAMILY] = str(exc)
-                break
-            total += written
+        snowflake = [d for d in docs if not slo_sql.from_log_analytics(d)]
+        if snowflake:
+            series: list[tuple[object, ...]] = [(slo_key(d),) for d in snowflake]
+            if any(slo_sql.from_query_history(d) for d in snowflake):
+                series.append((VISIBLE_SERIES,))
+            fetch = partial(agent.source.fetch_slos, snowflake)
+            total += _poll_group(agent, snowflake, series, fetch, (start, end), now, report, should_stop)
+        for doc in docs:
+            if slo_sql.from_log_analytics(doc):
+                assert agent.log_analytics is not None, "open_agent builds it for kql SLIs"
+                fetch = partial(agent.log_analytics.fetch, doc, slo_key(doc))
+                total += _poll_group(agent, [doc], [(slo_key(doc),)], fetch, (start, end), now, report, should_stop)
     report.rows[SLO_FAMILY] = report.rows.get(SLO_FAMILY, 0) + total
+
+
+def _poll_group(
+    agent: Agent,
+    docs: list[SloDoc],
+    series: list[tuple[object, ...]],
+    fetch: Callable[[datetime, datetime], pl.DataFrame],
+    window: tuple[datetime, datetime],
+    now: datetime,
+    report: PollReport,
+    should_stop: Callable[[], bool] | None,
+) -> int:
+    """Read ``docs``' window chunk by chunk with ``fetch``, each chunk committed with their watermarks."""
+    keys = [slo_key(d) for d in docs]
+    total = 0
+    for chunk_start, chunk_end in chunks(*window, agent.spec.snowflake.chunk):
+        if should_stop is not None and should_stop():
+            break
+        try:
+            frame = fetch(chunk_start, chunk_end)
+        except Exception as exc:  # SourceError, or a result the agent cannot read
+            message = str(exc) if isinstance(exc, SourceError) else f"slo: unreadable result: {exc}"
+            report.errors[SLO_FAMILY] = message
+            with agent.db.transaction() as conn:
+                for key in keys:
+                    agent.watermarks.record_failure(conn, slo_watermark(key), message, to_epoch(now))
+            log.warning("poll of SLOs %s failed: %s", ", ".join(d.name for d in docs), message)
+            break
+        a, b = to_epoch(chunk_start), to_epoch(chunk_end)
+        visible = frame.filter(frame["slo"] == VISIBLE_SERIES)["bucket"] if frame.height else frame["bucket"]
+        seen = visible if visible.len() else frame["bucket"]  # kql SLIs have no visibility series
+        frontier = min(int(seen.max()) + 60, b) if seen.len() else None  # type: ignore[arg-type]
+        try:
+            with agent.db.transaction() as conn:
+                written = agent.rollups.replace(conn, SLO, a, b, frame, to_epoch(now), series=series)
+                failpoint("poll.after_replace")
+                for key in keys:
+                    agent.watermarks.record_success(conn, slo_watermark(key), a, b, frontier, written, to_epoch(now))
+        except StoreError as exc:
+            report.errors[SLO_FAMILY] = str(exc)
+            break
+        total += written
+    return total
 
 
 def slo_source_state(agent: Agent) -> FamilyState | None:

@@ -19,6 +19,7 @@ from sre_agent.config.agent import (
     JsonlSinkConfig,
     WebhookSinkConfig,
 )
+from sre_agent.config.azure import AzureLogsQueryConfig
 from sre_agent.config.loader import LoadedConfig
 from sre_agent.sinks.azure_logs import AzureLogsSink
 from sre_agent.sinks.azure_metrics import AzureMetricsSink
@@ -27,6 +28,7 @@ from sre_agent.sinks.console import ConsoleSink
 from sre_agent.sinks.jsonl import JsonlSink
 from sre_agent.sinks.webhook import WebhookSink, secret_from_env
 from sre_agent.sources.azure_metrics import AzureMetricsSource, MetricsSource
+from sre_agent.sources.log_analytics import LogAnalyticsSli
 from sre_agent.sources.snowflake import SnowflakeSource
 from sre_agent.sources.snowflake_conn import connect_kwargs, connector
 from sre_agent.store.alerts import AlertStore
@@ -51,6 +53,8 @@ class Agent:
     sinks: list[Sink]
     azure_metrics: MetricsSource | None = None
     """Azure platform metrics (real or simulated), when ``spec.azure.metrics`` is configured."""
+    log_analytics: LogAnalyticsSli | None = None
+    """Log Analytics, when an SLO has a ``kind: kql`` SLI."""
     rollups: RollupStore = field(init=False)
     watermarks: Watermarks = field(init=False)
     alerts: AlertStore = field(init=False)
@@ -90,6 +94,8 @@ class Agent:
         self.source.close()
         if self.azure_metrics is not None:
             self.azure_metrics.close()
+        if self.log_analytics is not None:
+            self.log_analytics.close()
         for sink in self.sinks:
             sink.close()
         self.db.close()
@@ -165,6 +171,7 @@ def open_agent(
     sinks: list[Sink] | None = None,
     console: Console | None = None,
     azure_metrics: MetricsSource | None = None,
+    log_analytics: LogAnalyticsSli | None = None,
 ) -> Agent:
     """Open the store, the Snowflake source, the Azure metrics source and the sinks for ``loaded``.
 
@@ -185,5 +192,9 @@ def open_agent(
             raise ValueError("azure.metrics.simulated needs the embedded Snowflake (its synthetic platform)")
         ca = loaded.resolve(metrics_config.ca_bundle) if metrics_config.ca_bundle else None
         azure_metrics = AzureMetricsSource(metrics_config, _default_credential(), ca)
+    if log_analytics is None and any(slo.spec.sli.kind == "kql" for slo in loaded.slos):
+        logs_config = spec.azure.logs if spec.azure is not None else AzureLogsQueryConfig()
+        ca = loaded.resolve(logs_config.ca_bundle) if logs_config.ca_bundle else None
+        log_analytics = LogAnalyticsSli(logs_config, _default_credential(), ca)
     built = sinks if sinks is not None else build_sinks(loaded, console)
-    return Agent(loaded, db, source, built, azure_metrics)
+    return Agent(loaded, db, source, built, azure_metrics, log_analytics)

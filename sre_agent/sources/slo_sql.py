@@ -43,6 +43,16 @@ def from_tasks(doc: SloDoc) -> bool:
     return doc.spec.sli.kind == "freshness" and doc.spec.sli.source == "task"
 
 
+def from_log_analytics(doc: SloDoc) -> bool:
+    """True for SLIs whose events come from a Log Analytics (KQL) query, not from Snowflake."""
+    return doc.spec.sli.kind == "kql"
+
+
+def from_query_history(doc: SloDoc) -> bool:
+    """True for SLIs over QUERY_HISTORY (the ones that need the view's visibility series)."""
+    return not from_tasks(doc) and not from_log_analytics(doc)
+
+
 def _filter(i: int, doc: SloDoc, values: dict[str, object]) -> str:
     parts = []
     used = doc.spec.filters.used()
@@ -63,7 +73,7 @@ def query_slo_rollup(docs: list[SloDoc]) -> SloQuery:
     values: dict[str, object] = {}
     selects = []
     keys = []
-    for i, doc in enumerate(d for d in docs if not from_tasks(d)):
+    for i, doc in enumerate(d for d in docs if from_query_history(d)):
         keys.append(slo_key(doc))
         where = _filter(i, doc, values)
         sli = doc.spec.sli

@@ -171,7 +171,7 @@ class SnowflakeSource:
             "window_end": ("TIMESTAMP_LTZ", end),
         }
         parts = []
-        if any(not slo_sql.from_tasks(d) for d in docs):
+        if any(slo_sql.from_query_history(d) for d in docs):
             q = slo_sql.query_slo_rollup(docs)
             raw = self.run(q.query, {**window, **q.values})
             if not raw.is_empty():

@@ -44,7 +44,7 @@ class FakeHttps:
     ca_pem: Path
     seen: list[Seen] = field(default_factory=list)
     answers: list[Answer | Callable[[Seen], Answer]] = field(default_factory=list)
-    default: Answer = (200, {}, {"status": "ok"})
+    default: Answer | Callable[[Seen], Answer] = (200, {}, {"status": "ok"})
     _server: ThreadingHTTPServer | None = None
 
     def answer(self, request: Seen) -> Answer:
@@ -52,7 +52,7 @@ class FakeHttps:
         if self.answers:
             scripted = self.answers.pop(0)
             return scripted(request) if callable(scripted) else scripted
-        return self.default
+        return self.default(request) if callable(self.default) else self.default
 
     def stop(self) -> None:
         if self._server is not None:

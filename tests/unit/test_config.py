@@ -1063,6 +1063,7 @@ def test_the_real_account_example_is_valid_with_its_environment(monkeypatch: pyt
         "/providers/Microsoft.ContainerService/managedClusters/aks-platform",
     )
     loaded = load_config(azure)
+    assert [s.spec.sli.kind for s in loaded.slos if s.name == "portfolio-api-requests"] == ["kql"]
     assert loaded.routing is not None
     assert loaded.routing.name == "capital-markets-prod"
     sinks = build_sinks(loaded, credential=_NoCredential())
