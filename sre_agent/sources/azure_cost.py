@@ -1,4 +1,5 @@
-"""Azure spend from Cost Management (`azure-mgmt-costmanagement` ``query.usage``): daily cost per group.
+"""Azure spend from Cost Management (`azure-mgmt-costmanagement`): daily cost per group (``query.usage``), the
+daily forecast (``forecast.usage``) and the scope's budgets with their current and forecast spend.
 
 The SDK returns one page and leaves ``properties.nextLink`` to the caller, so the same body is POSTed to each
 next link through the client's own pipeline (``send_request``: same credential, retries off, same TLS
@@ -103,12 +104,17 @@ def _column(names: list[str], kinds: list[str]) -> str:
 
 def page_frame(page: dict[str, Any], query: CostQuery) -> pl.DataFrame:
     """One result page as rows ``date, <groups…>, cost, currency``, columns matched by name."""
+    groups = [(g, "TagValue" if g.startswith("tag:") else g) for g in query.group_by]  # a tag's values: TagValue
+    return _frame(page, groups, "query.usage")
+
+
+def _frame(page: dict[str, Any], labels: list[tuple[str, str]], what: str) -> pl.DataFrame:
+    """Rows ``date, <label…>, cost, currency`` of a Cost Management page; ``labels`` maps output → result column."""
     properties = page.get("properties") or {}
     columns = properties.get("columns") or []
     names = [str(c.get("name")) for c in columns]
     kinds = [str(c.get("type", "")) for c in columns]
-    groups = ["TagValue" if g.startswith("tag:") else g for g in query.group_by]  # a tag's values: TagValue
-    schema: dict[str, Any] = {"date": pl.Date(), **{g: pl.String() for g in query.group_by}}
+    schema: dict[str, Any] = {"date": pl.Date(), **{key: pl.String() for key, _ in labels}}
     schema.update({"cost": pl.Float64(), "currency": pl.String()})
     rows = properties.get("rows") or []
     if not rows:
@@ -116,21 +122,36 @@ def page_frame(page: dict[str, Any], query: CostQuery) -> pl.DataFrame:
     cost = _column(names, kinds)
     index = {name: i for i, name in enumerate(names)}
     lower = {name.lower(): i for i, name in enumerate(names)}
-    missing = [g for g in ["UsageDate", *groups] if g.lower() not in lower]
+    missing = [c for c in ["UsageDate", *(column for _, column in labels)] if c.lower() not in lower]
     if missing:
-        raise SourceError(
-            "azure_cost", "query.usage", f"result lacks column(s) {', '.join(missing)} (has {', '.join(names)})"
-        )
+        raise SourceError("azure_cost", what, f"result lacks column(s) {', '.join(missing)} (has {', '.join(names)})")
     data: dict[str, list[Any]] = {name: [] for name in schema}
     for row in rows:
         day = str(int(row[index["UsageDate"]]))
         data["date"].append(date(int(day[:4]), int(day[4:6]), int(day[6:8])))
-        for key, g in zip(query.group_by, groups, strict=True):
-            value = row[lower[g.lower()]]
+        for key, column in labels:
+            value = row[lower[column.lower()]]
             data[key].append("" if value is None else str(value))
         data["cost"].append(float(row[index[cost]]))
         data["currency"].append(str(row[index["Currency"]]) if "Currency" in index else "")
     return pl.DataFrame(data, schema=schema)
+
+
+@dataclass(frozen=True)
+class BudgetStatus:
+    """One Cost Management budget: its amount and grain, and spend so far and forecast for the current grain."""
+
+    name: str
+    amount: float
+    time_grain: str
+    current_spend: float | None
+    forecast_spend: float | None
+    unit: str
+
+    @property
+    def forecast_ratio(self) -> float | None:
+        """Forecast spend over the amount (1.1 = 110 %), when Azure has a forecast."""
+        return None if self.forecast_spend is None or not self.amount else self.forecast_spend / self.amount
 
 
 class AzureCostSource:
@@ -168,14 +189,52 @@ class AzureCostSource:
         """
         body = query.body()
         frames = []
-        page = self._call(partial(self._first, query.scope, body), query.scope)
+        page = self._page(partial(self._first, query.scope, body), query.scope, "query.usage")
         while page is not None:
             frames.append(page_frame(page, query))
             next_link = (page.get("properties") or {}).get("nextLink")
             if not next_link:
                 break
-            page = self._call(partial(self._next, str(next_link), body), query.scope)
+            page = self._page(partial(self._next, str(next_link), body), query.scope, "query.usage")
         return pl.concat(frames) if frames else page_frame({}, query)
+
+    def daily_forecast(self, scope: str, start: date, end: date) -> pl.DataFrame:
+        """Daily actual and forecast cost at ``scope`` (rows ``date, status, cost, currency``; status is
+        ``Actual`` or ``Forecast``), e.g. the month to date and its remaining days.
+
+        Raises:
+            SourceError: as for :meth:`daily_costs`.
+        """
+        query = CostQuery(scope, start, end, ())
+        body = {**query.body(), "includeActualCost": True, "includeFreshPartialCost": False}
+        body["dataset"] = {k: v for k, v in body["dataset"].items() if k != "grouping"}
+        page = self._page(partial(self._forecast, scope, body), scope, "forecast.usage")
+        return _frame(page or {}, [("status", "CostStatus")], "forecast.usage")
+
+    def budgets(self, scope: str) -> list[BudgetStatus]:
+        """Every budget at ``scope`` with its current and forecast spend (the SDK follows the list's nextLink)."""
+        items: list[dict[str, Any]] = self._call(
+            lambda: [b.as_dict() for b in self._client.budgets.list(scope)], scope, "budgets.list"
+        )
+        out = []
+        for item in items:
+            props = item.get("properties") or {}
+            current = props.get("currentSpend") or props.get("current_spend") or {}
+            forecast = props.get("forecastSpend") or props.get("forecast_spend") or {}
+            out.append(
+                BudgetStatus(
+                    name=str(item.get("name")),
+                    amount=float(props.get("amount") or 0.0),
+                    time_grain=str(props.get("timeGrain") or props.get("time_grain") or ""),
+                    current_spend=float(current["amount"]) if current.get("amount") is not None else None,
+                    forecast_spend=float(forecast["amount"]) if forecast.get("amount") is not None else None,
+                    unit=str(current.get("unit") or forecast.get("unit") or ""),
+                )
+            )
+        return out
+
+    def _forecast(self, scope: str, body: dict[str, Any]) -> Any:
+        return self._client.forecast.usage(scope, body)  # type: ignore[call-overload]  # a JSON body is accepted
 
     def _first(self, scope: str, body: dict[str, Any]) -> Any:
         return self._client.query.usage(scope, body)  # type: ignore[call-overload]  # a JSON body is accepted
@@ -189,24 +248,30 @@ class AzureCostSource:
         result: dict[str, Any] = response.json()
         return result
 
-    def _call(self, request: Callable[[], Any], scope: str) -> dict[str, Any] | None:
+    def _page(self, request: Callable[[], Any], scope: str, what: str) -> dict[str, Any] | None:
+        """One result page as a plain dict (the SDK's hybrid models and raw JSON alike), throttling waited out."""
+        result = self._call(request, scope, what)
+        if result is None or isinstance(result, dict):
+            return result
+        page: dict[str, Any] = result.as_dict() if hasattr(result, "as_dict") else dict(result)
+        return page
+
+    def _call(self, request: Callable[[], Any], scope: str, what: str) -> Any:
+        """``request()``, waiting out 429s from the Cost Management rate-limit headers (bounded)."""
         for attempt in range(1, self._max_attempts + 1):
             try:
                 result = request()
             except HttpResponseError as exc:
                 wait = self._throttled_for(exc)
                 if wait is None or attempt == self._max_attempts or wait > self._max_wait_s:
-                    raise SourceError("azure_cost", "query.usage", _describe(exc, scope)) from exc
+                    raise SourceError("azure_cost", what, _describe(exc, scope)) from exc
                 log.info("Cost Management throttled (attempt %d): waiting %.0fs", attempt, wait)
                 self._sleep(wait)
                 self.waited_s += wait
                 continue
             except AzureError as exc:
-                raise SourceError("azure_cost", "query.usage", f"{scope}: {type(exc).__name__}") from exc
-            if result is None or isinstance(result, dict):
-                return result
-            as_dict: dict[str, Any] = result.as_dict() if hasattr(result, "as_dict") else dict(result)
-            return as_dict
+                raise SourceError("azure_cost", what, f"{scope}: {type(exc).__name__}") from exc
+            return result
         return None  # pragma: no cover - the loop returns or raises
 
     @staticmethod

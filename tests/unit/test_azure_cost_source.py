@@ -202,3 +202,64 @@ def test_impossible_cost_queries_are_refused_before_any_call(kwargs: dict[str, A
     base: dict[str, Any] = {"scope": SUB, "start": date(2026, 11, 1), "end": date(2026, 11, 30)}
     with pytest.raises(ValueError, match=message):
         CostQuery(**{**base, **kwargs})
+
+
+def test_the_month_forecast_reads_actual_and_forecast_days(arm) -> None:
+    arm.answers = [
+        (
+            200,
+            {},
+            page(
+                [("Cost", "Number"), ("UsageDate", "Number"), ("CostStatus", "String"), ("Currency", "String")],
+                [
+                    [100.0, 20261124, "Actual", "EUR"],
+                    [104.5, 20261125, "Actual", "EUR"],
+                    [98.0, 20261126, "Forecast", "EUR"],
+                ],
+            ),
+        )
+    ]
+    cost = source(arm)
+    frame = cost.daily_forecast(SUB, date(2026, 11, 24), date(2026, 11, 26))
+    cost.close()
+    assert frame.select("date", "status", "cost").rows() == [
+        (date(2026, 11, 24), "Actual", 100.0),
+        (date(2026, 11, 25), "Actual", 104.5),
+        (date(2026, 11, 26), "Forecast", 98.0),
+    ]
+    [seen] = arm.seen
+    assert seen.path == f"{SUB}/providers/Microsoft.CostManagement/forecast"
+    body = seen.json()
+    assert (body["includeActualCost"], body["includeFreshPartialCost"]) == (True, False)
+    assert "grouping" not in body["dataset"]
+
+
+def test_budgets_report_their_amount_spend_and_forecast_across_pages(arm) -> None:
+    def budget(name: str, amount: float, current: float, forecast: float | None) -> dict[str, Any]:
+        props: dict[str, Any] = {
+            "category": "Cost",
+            "amount": amount,
+            "timeGrain": "Monthly",
+            "timePeriod": {"startDate": "2026-01-01T00:00:00Z", "endDate": "2027-01-01T00:00:00Z"},
+            "currentSpend": {"amount": current, "unit": "EUR"},
+        }
+        if forecast is not None:
+            props["forecastSpend"] = {"amount": forecast, "unit": "EUR"}
+        return {"id": f"{SUB}/providers/Microsoft.CostManagement/budgets/{name}", "name": name, "properties": props}
+
+    second = f"{arm.base}{SUB}/providers/Microsoft.CostManagement/budgets?api-version=2025-03-01&$skiptoken=2"
+    arm.answers = [
+        (200, {}, {"value": [budget("data-platform", 20000.0, 12500.0, 23000.0)], "nextLink": second}),
+        (200, {}, {"value": [budget("streaming", 5000.0, 800.0, None)]}),
+    ]
+    cost = source(arm)
+    found = cost.budgets(SUB)
+    cost.close()
+    assert [(b.name, b.amount, b.current_spend, b.forecast_spend, b.unit) for b in found] == [
+        ("data-platform", 20000.0, 12500.0, 23000.0, "EUR"),
+        ("streaming", 5000.0, 800.0, None, "EUR"),
+    ]
+    assert found[0].forecast_ratio == pytest.approx(1.15)
+    assert found[1].forecast_ratio is None
+    assert [s.method for s in arm.seen] == ["GET", "GET"]
+    assert arm.seen[1].query["$skiptoken"] == ["2"]
