@@ -151,6 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
     from sre_agent.outbox_cli import add_commands as add_outbox_commands
 
     add_outbox_commands(sub, with_config)
+    from sre_agent.detect_cli import add_command as add_detect_command
+
+    add_detect_command(sub)
     return parser
 
 
@@ -492,6 +495,13 @@ def cmd_silence(args: argparse.Namespace, console: Console) -> int:
     return run(args, _load(args), console)
 
 
+def cmd_detect(args: argparse.Namespace, console: Console, err: Console) -> int:
+    """`detect`."""
+    from sre_agent.detect_cli import cmd_detect as run
+
+    return run(args, console, err)
+
+
 def cmd_outbox(args: argparse.Namespace, console: Console) -> int:
     """`outbox retry|discard`."""
     from sre_agent.outbox_cli import cmd_outbox as run
@@ -532,6 +542,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "test": lambda: cmd_test(args, console),
         "silence": lambda: cmd_silence(args, console),
         "outbox": lambda: cmd_outbox(args, console),
+        "detect": lambda: cmd_detect(args, console, err),
     }
     try:
         return int(handlers[args.command]())
