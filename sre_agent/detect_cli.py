@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
@@ -61,12 +62,8 @@ def load_rule(path: Path) -> LatencyAnomalySpec:
         raise ConfigError([ConfigIssue(str(path), 1, 1, "", "expected exactly one LatencyAnomaly document")])
     try:
         return LatencyAnomalyRule.model_validate(docs[0].data).spec
-    except Exception as exc:
-        from pydantic import ValidationError
-
-        if isinstance(exc, ValidationError):
-            raise ConfigError(validation_issues(docs[0], exc)) from None
-        raise
+    except ValidationError as exc:
+        raise ConfigError(validation_issues(docs[0], exc)) from None
 
 
 def _read(path: Path, time_column: str, value_column: str) -> pl.DataFrame:
