@@ -19,7 +19,7 @@ from azure.core.exceptions import AzureError, HttpResponseError
 from azure.monitor.ingestion import LogsIngestionClient, LogsUploadError
 
 from sre_agent.errors import SinkError
-from sre_agent.sinks.http_failures import retry_after_seconds, retryable_status, safe_url
+from sre_agent.sinks.http_failures import describe_azure_error, retry_after_seconds, retryable_status, safe_url
 
 INGESTION_SCOPE = "https://monitor.azure.com/.default"
 
@@ -155,11 +155,9 @@ class AzureLogsSink:
         if response is not None:
             wait = retry_after_seconds(getattr(response, "headers", {}).get("Retry-After"))
         where = f"{safe_url(self.endpoint)} stream {self.stream_name}"
-        what = f"HTTP {status}" if status is not None else type(error).__name__
-        code = getattr(getattr(error, "error", None), "code", None)
         raise SinkError(
             self.name,
-            f"upload to {where}: {what}" + (f" ({code})" if code else ""),
+            f"upload to {where}: {describe_azure_error(error)}",
             retryable=retryable,
             retry_after=wait,
             sent=index,

@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
+from azure.core.exceptions import HttpResponseError
+
 RETRYABLE_4XX = frozenset({408, 429})
 """Client errors that are about timing, not about the request: try again later."""
 
@@ -37,3 +39,13 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def describe_azure_error(error: BaseException) -> str:
+    """An Azure SDK failure as errors and logs show it: ``HTTP 403 (AuthorizationFailed)`` when Azure answered,
+    the exception's type when it did not (connection refused, timeout) — never its message, which may echo the
+    request."""
+    if isinstance(error, HttpResponseError) and error.status_code is not None:
+        code = getattr(getattr(error, "error", None), "code", None)
+        return f"HTTP {error.status_code}" + (f" ({code})" if code else "")
+    return type(error).__name__

@@ -28,7 +28,7 @@ from azure.core.rest import HttpRequest
 from azure.mgmt.costmanagement import CostManagementClient
 
 from sre_agent.errors import SourceError
-from sre_agent.sinks.http_failures import retry_after_seconds
+from sre_agent.sinks.http_failures import describe_azure_error, retry_after_seconds
 
 log = logging.getLogger(__name__)
 
@@ -264,13 +264,13 @@ class AzureCostSource:
             except HttpResponseError as exc:
                 wait = self._throttled_for(exc)
                 if wait is None or attempt == self._max_attempts or wait > self._max_wait_s:
-                    raise SourceError("azure_cost", what, _describe(exc, scope)) from exc
+                    raise SourceError("azure_cost", what, f"{scope}: {describe_azure_error(exc)}") from exc
                 log.info("Cost Management throttled (attempt %d): waiting %.0fs", attempt, wait)
                 self._sleep(wait)
                 self.waited_s += wait
                 continue
             except AzureError as exc:
-                raise SourceError("azure_cost", what, f"{scope}: {type(exc).__name__}") from exc
+                raise SourceError("azure_cost", what, f"{scope}: {describe_azure_error(exc)}") from exc
             return result
         return None  # pragma: no cover - the loop returns or raises
 
@@ -286,8 +286,3 @@ class AzureCostSource:
     def close(self) -> None:
         """Close the client."""
         self._client.close()
-
-
-def _describe(exc: HttpResponseError, scope: str) -> str:
-    code = getattr(getattr(exc, "error", None), "code", None)
-    return f"{scope}: HTTP {exc.status_code}" + (f" ({code})" if code else "")

@@ -17,10 +17,11 @@ from typing import Any, Protocol
 
 import polars as pl
 from azure.core.credentials import TokenCredential
-from azure.core.exceptions import AzureError, HttpResponseError
+from azure.core.exceptions import AzureError
 
 from sre_agent.config.azure import AzureMetricResource, AzureMetricsSourceConfig
 from sre_agent.errors import SourceError
+from sre_agent.sinks.http_failures import describe_azure_error
 from sre_agent.store.rollups import BUCKET
 
 BATCH_LIMIT = 50
@@ -114,12 +115,9 @@ class AzureMetricsSource:
                 granularity=timedelta(minutes=1),
                 aggregations=aggregations,
             )
-        except HttpResponseError as exc:
-            code = getattr(getattr(exc, "error", None), "code", None)
-            what = f"HTTP {exc.status_code}" + (f" ({code})" if code else "")
-            raise SourceError("azure_metrics", f"{batch[0].namespace} ({len(batch)} resources)", what) from exc
         except AzureError as exc:
-            raise SourceError("azure_metrics", batch[0].namespace, type(exc).__name__) from exc
+            where = f"{batch[0].namespace} ({len(batch)} resources)"
+            raise SourceError("azure_metrics", where, describe_azure_error(exc)) from exc
         lo, hi = start.timestamp(), end.timestamp()
         rows = []
         for result in results:

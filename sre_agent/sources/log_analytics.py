@@ -17,11 +17,12 @@ from typing import Any
 
 import polars as pl
 from azure.core.credentials import TokenCredential
-from azure.core.exceptions import AzureError, HttpResponseError
+from azure.core.exceptions import AzureError
 
 from sre_agent.config.azure import AzureLogsQueryConfig
 from sre_agent.config.slo import KqlSli, SloDoc
 from sre_agent.errors import SourceError
+from sre_agent.sinks.http_failures import describe_azure_error
 from sre_agent.store.rollups import BUCKET
 
 LANDING_HORIZON = timedelta(minutes=15)
@@ -80,12 +81,8 @@ class LogAnalyticsSli:
             result = self._client.query_workspace(
                 sli.workspace_id, sli.query, timespan=(start, end), server_timeout=self._server_timeout
             )
-        except HttpResponseError as exc:
-            code = getattr(getattr(exc, "error", None), "code", None)
-            what = f"HTTP {exc.status_code}" + (f" ({code})" if code else "")
-            raise SourceError("log_analytics", slo.name, what) from exc
         except AzureError as exc:
-            raise SourceError("log_analytics", slo.name, type(exc).__name__) from exc
+            raise SourceError("log_analytics", slo.name, describe_azure_error(exc)) from exc
         if result.status != LogsQueryStatus.SUCCESS:
             error = getattr(result, "partial_error", None)
             code = getattr(error, "code", None) or "PartialError"
