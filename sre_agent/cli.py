@@ -74,7 +74,14 @@ def build_parser() -> argparse.ArgumentParser:
             "caught which incident and how fast.",
         )
     )
-    demo.add_argument("--days", type=int, default=7, help="days of history (default 7)")
+    demo.add_argument("--days", type=int, default=7, help="days replayed and scored (default 7)")
+    demo.add_argument(
+        "--warm-up-days",
+        type=int,
+        default=21,
+        help="days of incident-free history before the replay, which the agent backfills at its first poll so "
+        "that anomaly baselines exist (default 21: weekly slots)",
+    )
     demo.add_argument("--seed", type=int, default=42, help="workload seed (default 42)")
     demo.add_argument("--out", type=Path, default=Path("demo-output"), help="output folder (default demo-output)")
     demo.add_argument("--queries-per-day", type=int, default=40_000, help="demand-driven queries/day (40000)")
@@ -182,14 +189,16 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
         found = load_documents(list(args.paths), config, runbooks)
         issues += found.issues
         rules, slos, routing, silences = found.rules, found.slos, found.routing, found.silences
+        anomalies = found.anomalies
         if config is not None and not [i for i in issues if i.severity == "error"]:
             issues += traffic_warnings(LoadedConfig(config, path, rules, found.origin, [], slos))
     else:
-        rules, slos, routing, silences = [], [], None, []
+        rules, slos, routing, silences, anomalies = [], [], None, [], []
         if config is not None:
             try:
                 loaded = load_config(path)
                 rules, slos, routing, silences = loaded.rules, loaded.slos, loaded.routing, loaded.silences
+                anomalies = loaded.anomalies
                 issues = loaded.warnings + traffic_warnings(loaded)
             except ConfigError as exc:
                 issues = exc.issues
@@ -198,7 +207,7 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
     if errors:
         console.print(f"{len(errors)} error(s)", style="bold red")
         return ExitCode.BAD_CONFIG
-    what = f"{len(rules)} rule(s), {len(slos)} SLO(s), {len(silences)} silence(s)"
+    what = f"{len(rules)} rule(s), {len(anomalies)} anomaly rule(s), {len(slos)} SLO(s), {len(silences)} silence(s)"
     what += f" and routing {routing.name}" if routing else " (no AlertRouting: every alert to every sink)"
     console.print(f"OK: {path} and {what} are valid", style="green", highlight=False)
     return ExitCode.OK
@@ -207,10 +216,12 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
 def cmd_sql(args: argparse.Namespace, console: Console) -> int:
     """Print every statement with its docs link and binds."""
     from sre_agent.sources.slo_sql import from_query_history, from_tasks, query_slo_rollup, query_task_freshness
-    from sre_agent.sources.snowflake_sql import all_queries
+    from sre_agent.sources.snowflake_sql import all_queries, latency_contributors
 
     loaded = _load(args)
     queries = all_queries(loaded.latency_thresholds_ms())
+    for group_by in dict.fromkeys(tuple(a.spec.group_by) for a in loaded.anomalies):
+        queries.append(latency_contributors(group_by))
     if any(from_query_history(s) for s in loaded.slos):
         queries.append(query_slo_rollup(loaded.slos).query)
     if any(from_tasks(s) for s in loaded.slos):
@@ -258,14 +269,15 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
     opts = DemoOptions(
         out=args.out,
         days=args.days,
+        warm_up_days=args.warm_up_days,
         seed=args.seed,
         queries_per_day=args.queries_per_day,
         start=args.start or DEFAULT_START,
         poll_interval=args.poll_interval,
         progress=not args.no_progress and console.is_terminal,
     )
-    if args.days < 1 or args.queries_per_day < 1:
-        console.print("--days and --queries-per-day must be positive", style="red")
+    if args.days < 1 or args.queries_per_day < 1 or args.warm_up_days < 0:
+        console.print("--days and --queries-per-day must be positive, --warm-up-days not negative", style="red")
         return ExitCode.USAGE
     result = run_demo(loaded, opts, console)
     print_summary(result, console)

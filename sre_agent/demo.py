@@ -48,6 +48,8 @@ class DemoOptions:
 
     out: Path
     days: int = 7
+    warm_up_days: int = 21
+    """Incident-free history before the replayed days (anomaly baselines need weeks of it)."""
     seed: int = 42
     queries_per_day: int = 40_000
     start: date = DEFAULT_START
@@ -83,7 +85,8 @@ def demo_config(loaded: LoadedConfig, opts: DemoOptions) -> LoadedConfig:
         )
         for name in ("query", "warehouse_load", "warehouse_metering", "slo")
     }
-    snowflake = spec.snowflake.model_copy(update={"polls": polls, "backfill": timedelta(days=opts.days + 1)})
+    backfill = timedelta(days=opts.warm_up_days + opts.days + 1)
+    snowflake = spec.snowflake.model_copy(update={"polls": polls, "backfill": backfill})
     sinks = [
         ConsoleSinkConfig(type="console"),
         JsonlSinkConfig(
@@ -149,10 +152,12 @@ def run_demo(loaded: LoadedConfig, opts: DemoOptions, console: Console) -> DemoR
     write_ground_truth(opts.out / "ground_truth.json", incidents, start, end, opts.seed)
     with EmbeddedSnowflake() as server:
         console.print(
-            f"[bold]Seeding[/] {opts.days} days of synthetic capital-markets workload "
+            f"[bold]Seeding[/] {opts.warm_up_days} days of warm-up history and {opts.days} replayed days of synthetic "
+            "capital-markets workload "
             f"({opts.queries_per_day:,} queries/day, seed {opts.seed}) into the embedded Snowflake …"
         )
-        stats = HistorySeeder(server, workload).seed_days(opts.start, opts.days)
+        first = opts.start - timedelta(days=opts.warm_up_days)
+        stats = HistorySeeder(server, workload).seed_days(first, opts.warm_up_days + opts.days)
         console.print(
             f"  {stats.queries:,} queries, "
             + ", ".join(f"{n:,} {view.lower()}" for view, n in stats.rows.items() if view != "QUERY_HISTORY")
@@ -220,6 +225,7 @@ def run_demo(loaded: LoadedConfig, opts: DemoOptions, console: Console) -> DemoR
             "start": start.isoformat(),
             "end": end.isoformat(),
             "queries": stats.queries,
+            "warm_up_days": opts.warm_up_days,
             "seed": opts.seed,
             "queries_per_day": opts.queries_per_day,
         },

@@ -13,6 +13,7 @@ import argparse
 import json
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from rich.table import Table
 from sre_agent.config.anomaly import LatencyAnomalyRule, LatencyAnomalySpec
 from sre_agent.config.loader import validation_issues
 from sre_agent.config.yaml_source import load_yaml_file
-from sre_agent.engine.anomaly import DAY_S, AnomalyParams, Detection, detect
+from sre_agent.engine.anomaly import DAY_S, Detection, detect
 from sre_agent.errors import ConfigError, ConfigIssue, UsageError
 from sre_agent.exit_codes import ExitCode
 from sre_agent.sinks.render import add_plain_row
@@ -156,20 +157,7 @@ def run(frame: pl.DataFrame, step: int, spec: LatencyAnomalySpec) -> tuple[pl.Da
     values = np.full(len(grid), np.nan)
     index = ((frame["time"].to_numpy() - t0) // step).astype(np.int64)
     values[index] = frame["value"].to_numpy()
-    ignore = int(spec.ignore_data_before.timestamp()) if spec.ignore_data_before else None
-    params = AnomalyParams(
-        step_s=step,
-        z=spec.threshold_z,
-        direction=spec.direction,
-        relative=spec.min_effect.relative,
-        absolute=spec.min_effect.absolute,
-        k=spec.sustain.k,
-        n=spec.sustain.n,
-        warm_up_s=int(spec.warm_up.total_seconds()),
-        min_buckets=spec.min_buckets,
-        seasonality=spec.seasonality,
-        ignore_before=ignore,
-    )
+    params = replace(spec.params(), step_s=step)
     found = detect(grid, values, params)
 
     def at(array: Any) -> list[Any]:
@@ -182,6 +170,7 @@ def run(frame: pl.DataFrame, step: int, spec: LatencyAnomalySpec) -> tuple[pl.Da
         pl.Series("z", at(found.z), dtype=pl.Float64),
         pl.Series("score", at(found.score), dtype=pl.Float64),
         pl.Series("anomaly", at(found.anomaly), dtype=pl.Boolean),
+        pl.Series("shift", at(found.shift), dtype=pl.Boolean),
         pl.Series("status", [found.reason[i] for i in index], dtype=pl.String),
         pl.Series("baseline_from", [found.method[i] for i in index], dtype=pl.String),
     )
@@ -220,16 +209,17 @@ def cmd_detect(args: argparse.Namespace, console: Console, err: Console) -> int:
 
 def _table(rows: list[dict[str, Any]], console: Console) -> None:
     table = Table(box=None, pad_edge=False)
-    for name in ("timestamp", "value", "baseline", "lower", "upper", "z", "score", "anomaly", "status"):
+    for name in ("timestamp", "value", "baseline", "lower", "upper", "z", "score", "anomaly", "shift", "status"):
         table.add_column(name, justify="right" if name not in ("timestamp", "status") else "left")
     fmt: dict[str, Callable[[Any], str]] = {
         "z": lambda v: _fmt(v, 2),
         "score": lambda v: _fmt(v, 3),
         "anomaly": lambda v: "yes" if v else "",
+        "shift": lambda v: "yes" if v else "",
     }
     for r in rows:
         cells = [r["timestamp"]]
-        for name in ("value", "baseline", "lower", "upper", "z", "score", "anomaly"):
+        for name in ("value", "baseline", "lower", "upper", "z", "score", "anomaly", "shift"):
             cells.append(fmt.get(name, _fmt)(r[name]))
         cells.append(r["status"])
         add_plain_row(table, *cells)

@@ -14,6 +14,10 @@ from pydantic import Field, model_validator
 
 from sre_agent.config.durations import Duration
 from sre_agent.config.specs import SpecDocument, Strict
+from sre_agent.engine.anomaly import DAYS, WEEKS, AnomalyParams
+from sre_agent.model import Severity
+
+GroupLabel = Literal["warehouse", "service", "domain"]
 
 SENSITIVITY_Z = {"low": 4.0, "medium": 3.0, "high": 2.5}
 """Robust z a bucket must reach per sensitivity (Datadog 2-3 deviations, Merlion 2.5-3, Iglewicz-Hoaglin 3.5)."""
@@ -33,6 +37,14 @@ class Sustain(Strict):
     n: int = Field(default=4, ge=1, le=60)
 
 
+class LevelShift(Strict):
+    """The second, lower-severity signal: an EWMA of the robust z that stays past ``z`` (drift, level shifts)."""
+
+    z: float = Field(default=1.5, gt=0, le=20, description="EWMA-of-z level that counts as a shift")
+    alpha: float = Field(default=0.1, gt=0, le=1, description="EWMA weight of the newest bucket")
+    severity: Severity = Severity.SEV4
+
+
 class AnomalyScope(Strict):
     """Which series the rule watches (label filters; empty: every series)."""
 
@@ -47,6 +59,14 @@ class LatencyAnomalySpec(Strict):
     description: str = ""
     runbook: str | None = None
     scope: AnomalyScope = Field(default_factory=AnomalyScope)
+    group_by: list[GroupLabel] = Field(
+        default_factory=lambda: list[GroupLabel](["warehouse", "service"]),
+        description="one series (and alert) per combination of these labels",
+    )
+    severity: Severity = Field(default=Severity.SEV3, description="severity of an anomaly alert")
+    level_shift: LevelShift | None = Field(
+        default=None, description="also raise a lower-severity `change` alert on sustained drift (off when absent)"
+    )
     statistic: Literal["p50", "p90", "p95", "p99", "mean"] = "p95"
     bucket: Duration = Field(default=timedelta(minutes=5), description="must divide an hour")
     direction: Literal["above", "below", "both"] = "above"
@@ -70,6 +90,8 @@ class LatencyAnomalySpec(Strict):
             problems.append("bucket must be a whole number of minutes that divides an hour (1m, 5m, 10m, 15m, 30m, 1h)")
         if self.sustain.k > self.sustain.n:
             problems.append(f"sustain.k ({self.sustain.k}) cannot exceed sustain.n ({self.sustain.n})")
+        if len(set(self.group_by)) != len(self.group_by):
+            problems.append("group_by lists a label twice")
         if self.ignore_data_before is not None and self.ignore_data_before.tzinfo is None:
             problems.append("ignore_data_before needs a time zone (e.g. 2026-11-01T00:00:00Z)")
         if problems:
@@ -81,9 +103,34 @@ class LatencyAnomalySpec(Strict):
         """The robust z a bucket must reach."""
         return self.z if self.z is not None else SENSITIVITY_Z[self.sensitivity]
 
+    def params(self) -> AnomalyParams:
+        """The detector's settings for this spec."""
+        shift = self.level_shift
+        return AnomalyParams(
+            step_s=int(self.bucket.total_seconds()),
+            z=self.threshold_z,
+            direction=self.direction,
+            relative=self.min_effect.relative,
+            absolute=self.min_effect.absolute,
+            k=self.sustain.k,
+            n=self.sustain.n,
+            warm_up_s=int(self.warm_up.total_seconds()),
+            min_buckets=self.min_buckets,
+            seasonality=self.seasonality,
+            ignore_before=int(self.ignore_data_before.timestamp()) if self.ignore_data_before else None,
+            shift_z=shift.z if shift else None,
+            shift_alpha=shift.alpha if shift else 0.1,
+        )
+
 
 class LatencyAnomalyRule(SpecDocument):
     """A ``kind: LatencyAnomaly`` document."""
 
     kind: Literal["LatencyAnomaly"]
     spec: LatencyAnomalySpec
+
+
+def anomaly_lookback(spec: LatencyAnomalySpec) -> timedelta:
+    """How far back the rule's baselines look (its buckets must still be in the store)."""
+    days = DAYS if spec.seasonality == "daily" else 7 * WEEKS
+    return timedelta(days=days) + spec.bucket

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from sre_agent.alerting.silences import Silence, from_doc
 from sre_agent.config.agent import AgentConfig, AzureLogsSinkConfig, AzureMetricsSinkConfig, WebhookSinkConfig
+from sre_agent.config.anomaly import LatencyAnomalyRule, anomaly_lookback
 from sre_agent.config.openslo import OPENSLO_API, from_openslo
 from sre_agent.config.routing import RoutingDoc, SilenceDoc
 from sre_agent.config.routing_checks import check_routing
@@ -23,7 +24,7 @@ from sre_agent.config.slo_checks import check_slo, slo_lookback
 from sre_agent.config.specs import RULE_KINDS, ThresholdRule
 from sre_agent.config.yaml_source import Loc, YamlDocument, format_loc, load_yaml_file
 from sre_agent.engine.metrics import METRICS
-from sre_agent.engine.rollups import AZURE_METRIC, ROLLUPS
+from sre_agent.engine.rollups import AZURE_METRIC, QUERY, ROLLUPS
 from sre_agent.errors import ConfigError, ConfigIssue
 
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -45,6 +46,8 @@ class LoadedConfig:
     routing: RoutingDoc | None = None
     silences: list[Silence] = field(default_factory=list)
     """Silences declared in git (``kind: Silence``)."""
+    anomalies: list[LatencyAnomalyRule] = field(default_factory=list)
+    """``kind: LatencyAnomaly`` rules."""
 
     @property
     def base_dir(self) -> Path:
@@ -214,6 +217,18 @@ def _check_rule(rule: ThresholdRule, doc: YamlDocument, config: AgentConfig | No
     return issues
 
 
+def _check_anomaly(rule: LatencyAnomalyRule, doc: YamlDocument, config: AgentConfig | None) -> list[ConfigIssue]:
+    """Scope names must be in the inventory; static labels must not clash with the series' labels."""
+    issues: list[ConfigIssue] = []
+    if config is not None:
+        scope = {k: v for k, v in rule.spec.scope.model_dump().items() if v}
+        issues.extend(config.spec.inventory.unknown(doc, ("spec", "scope"), scope))
+    for label in sorted(set(rule.metadata.labels) & {*QUERY.dims, "signal"}):
+        message = f"static label {label!r} clashes with the series label of the same name"
+        issues.append(doc.issue(("metadata", "labels", label), message, key=True))
+    return issues
+
+
 @dataclass
 class Documents:
     """What a set of rule/SLO files holds."""
@@ -225,6 +240,7 @@ class Documents:
     issues: list[ConfigIssue] = field(default_factory=list)
     routing: RoutingDoc | None = None
     silences: list[Silence] = field(default_factory=list)
+    anomalies: list[LatencyAnomalyRule] = field(default_factory=list)
 
 
 def _register(found: Documents, name: str, doc: YamlDocument, file: Path, what: str = "rule") -> bool:
@@ -274,9 +290,16 @@ def load_documents(paths: list[Path], config: AgentConfig | None = None, runbook
             if kind in ("AlertRouting", "Silence"):
                 _load_alerting_doc(found, doc, file, routing_docs, silence_names)
                 continue
+            if kind == "LatencyAnomaly":
+                anomaly = _parse(LatencyAnomalyRule, doc, found.issues)
+                if anomaly is not None and _register(found, anomaly.name, doc, file):
+                    found.issues.extend(_check_anomaly(anomaly, doc, config))
+                    _check_runbook(found, doc, anomaly.spec.runbook, runbooks)
+                    found.anomalies.append(anomaly)
+                continue
             model = RULE_KINDS.get(str(kind))
             if model is None:
-                known = ", ".join([*RULE_KINDS, "SLO", "AlertRouting", "Silence"])
+                known = ", ".join([*RULE_KINDS, "LatencyAnomaly", "SLO", "AlertRouting", "Silence"])
                 found.issues.append(doc.issue(("kind",), f"unsupported kind {kind!r}; this version evaluates: {known}"))
                 continue
             rule = _parse(model, doc, found.issues)
@@ -296,7 +319,7 @@ def load_documents(paths: list[Path], config: AgentConfig | None = None, runbook
                 found.slos.append(slo)
     for routing, ydoc in routing_docs[:1]:
         found.routing = routing
-        found.issues.extend(check_routing(routing, ydoc, config, found.rules, found.slos))
+        found.issues.extend(check_routing(routing, ydoc, config, found.rules, found.slos, found.anomalies))
     for _, ydoc in routing_docs[1:]:
         first = routing_docs[0][1].file
         found.issues.append(
@@ -356,7 +379,11 @@ class _ConfigFile:
 
 
 def _retention_issues(
-    file: _ConfigFile, config: AgentConfig, rules: list[ThresholdRule], slos: list[SloDoc]
+    file: _ConfigFile,
+    config: AgentConfig,
+    rules: list[ThresholdRule],
+    slos: list[SloDoc],
+    anomalies: list[LatencyAnomalyRule],
 ) -> list[ConfigIssue]:
     """Rollups must be kept longer than any rule or SLO looks back (window or period, plus the view's latency)."""
     need = timedelta(0)
@@ -365,6 +392,8 @@ def _retention_issues(
         need = max(need, rule.spec.window + rollup.latency_horizon + rollup.grain)
     for slo in slos:
         need = max(need, slo_lookback(slo))
+    for anomaly in anomalies:
+        need = max(need, anomaly_lookback(anomaly.spec) + QUERY.latency_horizon)
     retention = config.spec.store.retention
     if need <= retention:
         return []
@@ -433,11 +462,21 @@ def load_config(path: Path, extra_rule_paths: list[Path] | None = None) -> Loade
     found = load_documents(paths, config, runbooks)
     issues.extend(found.issues)
     file = _ConfigFile(path)
-    issues.extend(_retention_issues(file, config, found.rules, found.slos))
+    issues.extend(_retention_issues(file, config, found.rules, found.slos, found.anomalies))
     issues.extend(_sink_issues(file, config))
     issues.extend(_azure_issues(file, config, found.rules))
     errors = [i for i in issues if i.severity == "error"]
     if errors:
         raise ConfigError(issues)
     warnings = [i for i in issues if i.severity != "error"]
-    return LoadedConfig(config, path, found.rules, found.origin, warnings, found.slos, found.routing, found.silences)
+    return LoadedConfig(
+        config,
+        path,
+        found.rules,
+        found.origin,
+        warnings,
+        found.slos,
+        found.routing,
+        found.silences,
+        found.anomalies,
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sre_agent.alerting.matchers import Matcher, parse_matcher
 from sre_agent.config.agent import METRICS_ONLY_SINKS, AgentConfig
+from sre_agent.config.anomaly import LatencyAnomalyRule
 from sre_agent.config.routing import RouteSpec, RoutingDoc
 from sre_agent.config.slo import SloDoc
 from sre_agent.config.specs import ThresholdRule
@@ -24,7 +25,10 @@ def _may_match(matchers: tuple[Matcher, ...], known: dict[str, str]) -> bool:
 
 
 def _alert_shapes(
-    config: AgentConfig | None, rules: list[ThresholdRule], slos: list[SloDoc]
+    config: AgentConfig | None,
+    rules: list[ThresholdRule],
+    slos: list[SloDoc],
+    anomalies: list[LatencyAnomalyRule] | None = None,
 ) -> list[tuple[str, dict[str, str]]]:
     """Per rule/SLO and possible severity, the labels every one of its alerts carries."""
     base = dict(config.spec.labels) if config else {}
@@ -41,6 +45,12 @@ def _alert_shapes(
         alerting = slo.spec.alerting
         for severity in {alerting.page_severity, alerting.ticket_severity}:
             shapes.append((slo.name, {**known, "severity": severity.value}))
+    for anomaly in anomalies or []:
+        known = {**base, **anomaly.metadata.labels, "rule": anomaly.name, "alertname": anomaly.name}
+        shapes.append((anomaly.name, {**known, "signal": "anomaly", "severity": anomaly.spec.severity.value}))
+        if anomaly.spec.level_shift is not None:
+            change = anomaly.spec.level_shift.severity.value
+            shapes.append((anomaly.name, {**known, "signal": "change", "severity": change}))
     return shapes
 
 
@@ -50,6 +60,7 @@ def check_routing(
     config: AgentConfig | None,
     rules: list[ThresholdRule],
     slos: list[SloDoc],
+    anomalies: list[LatencyAnomalyRule] | None = None,
 ) -> list[ConfigIssue]:
     """Every receiver names a configured sink; no inhibit rule lets an alert inhibit itself."""
     issues: list[ConfigIssue] = []
@@ -63,7 +74,7 @@ def check_routing(
                 issues.append(
                     ydoc.issue(loc, f"unknown receiver {name!r}; the configured sinks are: {', '.join(sinks)}")
                 )
-    shapes = _alert_shapes(config, rules, slos)
+    shapes = _alert_shapes(config, rules, slos, anomalies)
     for i, rule in enumerate(doc.spec.inhibit_rules):
         source = tuple(parse_matcher(m) for m in rule.source_matchers)
         target = tuple(parse_matcher(m) for m in rule.target_matchers)

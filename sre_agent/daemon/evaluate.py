@@ -18,6 +18,7 @@ from sre_agent.config.durations import format_duration
 from sre_agent.config.slo import SloDoc
 from sre_agent.config.specs import NoDataPolicy, ThresholdRule
 from sre_agent.daemon.eval_context import EvalContext
+from sre_agent.daemon.evaluate_anomaly import advance_anomaly
 from sre_agent.daemon.evaluate_slo import advance_slo, slo_labels
 from sre_agent.daemon.notify import Dispatcher
 from sre_agent.daemon.poll import AZURE_METRICS_FAMILY, SLO_FAMILY, family_key, poll_settings, rollup_families
@@ -25,7 +26,7 @@ from sre_agent.daemon.poll_slo import slo_source_state
 from sre_agent.daemon.runtime import Agent
 from sre_agent.engine.frames import RollupArrays
 from sre_agent.engine.metrics import METRICS
-from sre_agent.engine.rollups import ROLLUPS
+from sre_agent.engine.rollups import QUERY, ROLLUPS
 from sre_agent.engine.threshold import DataView, evaluate_threshold, load_range
 from sre_agent.failpoints import failpoint
 from sre_agent.logs import redact
@@ -271,7 +272,8 @@ def _advance_rule_errors(ctx: EvalContext, report: EvalReport) -> None:
     """The agent's own rule for rules that fail to evaluate: fires at once, resolves when the rule works."""
     agent = ctx.agent
     at = from_epoch(int(ctx.instants[-1]))
-    for name in [r.name for r in agent.loaded.rules] + [s.name for s in agent.loaded.slos]:
+    loaded = agent.loaded
+    for name in [r.name for r in loaded.rules] + [a.name for a in loaded.anomalies] + [s.name for s in loaded.slos]:
         labels = {**agent.spec.labels, "failed_rule": name}
         fp = fingerprint(RULE_ERROR, labels)
         inst = ctx.instances.get(fp) or Instance(fp, RULE_ERROR, labels)
@@ -310,6 +312,7 @@ def _retire_orphans(ctx: EvalContext) -> None:
     agent = ctx.agent
     rules = {r.name: r for r in agent.loaded.rules}
     slos = {s.name: s for s in agent.loaded.slos}
+    anomalies = {a.name: a for a in agent.loaded.anomalies}
     at = from_epoch(int(ctx.instants[-1]))
     for inst in list(ctx.instances.values()):
         if inst.state is AlertState.INACTIVE or inst.rule in (SOURCE_RULE, RULE_ERROR):
@@ -320,13 +323,20 @@ def _retire_orphans(ctx: EvalContext) -> None:
             expected = set(static) | set(rule.spec.group_by)
             if set(inst.labels) == expected and all(inst.labels.get(k) == v for k, v in static.items()):
                 continue
+        anomaly = anomalies.get(inst.rule)
+        if anomaly is not None:
+            static = {**agent.spec.labels, **anomaly.metadata.labels}
+            expected = set(static) | set(anomaly.spec.group_by) | {"signal"}
+            if set(inst.labels) == expected and all(inst.labels.get(k) == v for k, v in static.items()):
+                continue
         slo = slos.get(inst.rule)
         if slo is not None:
             rule = slo
             if inst.labels == slo_labels(agent, slo):
                 continue
         new, transitions = step(inst, Condition(inst.rule, inst.labels, at, ConditionState.OK), RulePolicy())
-        why = "removed from the config" if rule is None else "changed (its labels no longer match)"
+        exists = rule is not None or anomaly is not None
+        why = "changed (its labels no longer match)" if exists else "removed from the config"
         for tr in transitions:
             ctx.transitions.append(
                 (
@@ -434,6 +444,8 @@ def evaluate(agent: Agent, instants: list[int]) -> EvalReport:
         data = RollupArrays.from_frame(agent.rollups.load(ROLLUPS[rollup_name], lo, hi), ROLLUPS[rollup_name])
         for rule in rules:
             ctx.isolated(rule.name, partial(_advance_rule, ctx, rule, data, view), report.rule_errors)
+    for anomaly in agent.loaded.anomalies:
+        ctx.isolated(anomaly.name, partial(advance_anomaly, ctx, anomaly, views[QUERY.name]), report.rule_errors)
     for slo in agent.loaded.slos:
         ctx.isolated(slo.name, partial(advance_slo, ctx, slo), report.rule_errors)
     _advance_sources(ctx)

@@ -21,6 +21,7 @@ from sre_agent.config.agent import (
 )
 from sre_agent.config.azure import AzureLogsQueryConfig
 from sre_agent.config.loader import LoadedConfig
+from sre_agent.engine.anomaly_series import SeriesMatrix
 from sre_agent.sinks.azure_logs import AzureLogsSink
 from sre_agent.sinks.azure_metrics import AzureMetricsSink
 from sre_agent.sinks.base import Sink
@@ -63,6 +64,8 @@ class Agent:
     notifications: NotificationStore = field(init=False)
     silence_store: SilenceStore = field(init=False)
     routing: Routing = field(init=False)
+    anomaly_series: dict[str, SeriesMatrix] = field(default_factory=dict)
+    """LatencyAnomaly rule → its bucketed series, rebuilt from the store after a restart."""
 
     def __post_init__(self) -> None:
         self.slo_minutes = SloMinutes(self.db)

@@ -199,3 +199,43 @@ WHERE end_time >= :window_start AND end_time < :window_end
 def all_queries(thresholds_ms: list[int]) -> list[NamedQuery]:
     """Every statement the agent can issue, for `sre-agent sql`."""
     return [query_rollup(thresholds_ms), WAREHOUSE_LOAD, WAREHOUSE_METERING, CHECK_ACCESS]
+
+
+_LABEL_EXPR = {
+    "warehouse": "COALESCE(warehouse_name, '(none)')",
+    "service": "SUBSTR(COALESCE(TRY_PARSE_JSON(query_tag):service::VARCHAR, '(untagged)'), 1, 100)",
+    "domain": "SUBSTR(COALESCE(TRY_PARSE_JSON(query_tag):domain::VARCHAR, '(untagged)'), 1, 100)",
+}
+
+
+def latency_contributors(labels: tuple[str, ...]) -> NamedQuery:
+    """Successful queries of one series (``labels`` ⊆ warehouse/service/domain) per pattern and user, now vs before.
+
+    Two windows are read at once: ``now`` (the anomalous buckets) and ``base`` (the same slot the baseline came
+    from). Only the fixed label expressions above enter the SQL; every value is bound.
+    """
+    unknown = set(labels) - set(_LABEL_EXPR)
+    if unknown:
+        raise ValueError(f"no label expression for {', '.join(sorted(unknown))}")
+    filters = "".join(f"\n  AND {_LABEL_EXPR[label]} = :{label}" for label in labels)
+    sql = f"""
+SELECT
+    COALESCE(query_parameterized_hash, query_hash, '(unknown)') AS pattern,
+    COALESCE(user_name, '(unknown)') AS user_name,
+    IFF(end_time >= :now_start, 'now', 'base') AS period,
+    COUNT(DISTINCT query_id) AS runs,
+    SUM(total_elapsed_time) AS total_ms,
+    SUM(execution_time) AS execution_ms,
+    SUM(queued_overload_time + queued_provisioning_time) AS queued_ms
+FROM SNOWFLAKE.ACCOUNT_USAGE.QUERY_HISTORY
+WHERE execution_status = 'SUCCESS'
+  AND ((end_time >= :now_start AND end_time < :now_end) OR (end_time >= :base_start AND end_time < :base_end)){filters}
+GROUP BY 1, 2, 3
+"""
+    return NamedQuery(
+        "latency_contributors",
+        "Per query pattern and user: runs and total/execution/queued time of successful queries in the anomalous "
+        "buckets and in the baseline slot (drill-down when a LatencyAnomaly alert fires).",
+        _QH_DOCS,
+        sql,
+    )

@@ -105,7 +105,9 @@ def test_metrics_and_schema_describe_what_rules_can_use(capsys):
 def test_demo_replays_scores_and_writes_its_files(tmp_path: Path):
     """`sre-agent demo` on two days catches the Tuesday incident and writes alerts, ground truth and summary."""
     out = tmp_path / "demo"
-    done = _cli("demo", "--days", "2", "--queries-per-day", "6000", "--out", str(out), "--no-progress")
+    done = _cli(
+        "demo", "--days", "2", "--warm-up-days", "0", "--queries-per-day", "6000", "--out", str(out), "--no-progress"
+    )
     assert done.returncode == 0, done.stderr
     assert "Caught 1/1 incidents" in done.stdout
     summary = json.loads((out / "summary.json").read_text())

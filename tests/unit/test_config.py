@@ -612,9 +612,9 @@ SEMANTIC_ERRORS = [
         id="wrong-api-version",
     ),
     pytest.param(
-        {**rule_doc(), "kind": "LatencyAnomaly"},
+        {**rule_doc(), "kind": "AnomalyDetector"},
         "kind",
-        "unsupported kind 'LatencyAnomaly'; this version evaluates: Threshold",
+        "unsupported kind 'AnomalyDetector'; this version evaluates: Threshold, LatencyAnomaly, SLO",
         id="unsupported-kind",
     ),
     pytest.param(["not", "a", "mapping"], "", "a document must be a mapping", id="not-a-mapping"),
@@ -875,6 +875,11 @@ def test_every_shipped_rule_has_an_existing_runbook() -> None:
     for rule in loaded.rules:
         assert rule.spec.runbook, f"{rule.name} has no runbook"
         assert (REPO / "runbooks" / f"{rule.spec.runbook}.md").is_file(), rule.name
+    assert loaded.anomalies, "the embedded default ships a LatencyAnomaly rule"
+    for anomaly in loaded.anomalies:
+        assert anomaly.spec.runbook, f"{anomaly.name} has no runbook"
+        runbook = (REPO / "runbooks" / f"{anomaly.spec.runbook}.md").read_text(encoding="utf-8")
+        assert anomaly.name in runbook.split("---")[1], f"{anomaly.name} is not in its runbook's alerts list"
     for slo in loaded.slos:
         assert slo.spec.runbook, f"{slo.name} has no runbook"
         runbook = (REPO / "runbooks" / f"{slo.spec.runbook}.md").read_text(encoding="utf-8")
@@ -906,7 +911,8 @@ def test_validate_command_accepts_the_shipped_default_config(
     out = capsys.readouterr().out
     assert code == 0
     shipped = (
-        f"{len(SHIPPED_RULES)} rule(s), {len(SHIPPED_SLOS)} SLO(s), 1 silence(s) and routing capital-markets-platform"
+        f"{len(SHIPPED_RULES)} rule(s), 1 anomaly rule(s), {len(SHIPPED_SLOS)} SLO(s), 1 silence(s) "
+        "and routing capital-markets-platform"
     )
     assert f"{shipped} are valid" in _plain(out)
 
@@ -1070,3 +1076,68 @@ def test_the_real_account_example_is_valid_with_its_environment(monkeypatch: pyt
     assert [s.name for s in sinks] == ["console", "alerts-file", "azure-alerts", "teams-oncall", "azure-metrics"]
     for sink in sinks:
         sink.close()
+
+
+# ------------------------------------------------------------------------------------- LatencyAnomaly
+
+
+def anomaly_doc(name: str = "a1", *, labels: dict[str, str] | None = None, **spec: Any) -> dict[str, Any]:
+    """A valid LatencyAnomaly document; ``spec`` overrides or adds spec fields."""
+    return {
+        "apiVersion": "sre-agent/v1",
+        "kind": "LatencyAnomaly",
+        "metadata": {"name": name, "labels": labels or {}},
+        "spec": {"scope": {"warehouse": ["RISK_WH"]}, **spec},
+    }
+
+
+def test_a_latency_anomaly_rule_loads_beside_threshold_rules(project: Path, agent: AgentConfig) -> None:
+    path = write_docs(project / "rules" / "rule.yaml", rule_doc(), anomaly_doc(group_by=["warehouse"]))
+    rules, origin, issues = load_rules([path], agent, project / "runbooks")
+    assert issues == []
+    assert [r.name for r in rules] == ["r1"]
+    assert set(origin) == {"r1", "a1"}, "anomaly rules and threshold rules share one namespace"
+
+
+@pytest.mark.parametrize(
+    ("doc", "path", "fragment"),
+    [
+        pytest.param(
+            anomaly_doc(scope={"warehouse": ["NOPE_WH"]}),
+            "spec.scope.warehouse[0]",
+            "unknown warehouse 'NOPE_WH'",
+            id="unknown-warehouse",
+        ),
+        pytest.param(
+            anomaly_doc(labels={"signal": "x"}), "metadata.labels.signal", "clashes with the series", id="label-clash"
+        ),
+        pytest.param(anomaly_doc(statistic="p42"), "spec.statistic", "p95", id="unknown-statistic"),
+        pytest.param(anomaly_doc(bucket="7m"), "spec", "divides an hour", id="bucket-not-dividing-an-hour"),
+        pytest.param(anomaly_doc(sustain={"k": 5, "n": 4}), "spec", "cannot exceed sustain.n", id="k-over-n"),
+        pytest.param(anomaly_doc(group_by=["warehouse", "warehouse"]), "spec", "twice", id="group-by-twice"),
+        pytest.param(anomaly_doc(group_by=["user"]), "spec.group_by[0]", "warehouse", id="group-by-unknown-label"),
+        pytest.param(anomaly_doc(runbook="missing-runbook"), "spec.runbook", "not found", id="missing-runbook"),
+        pytest.param(
+            anomaly_doc(level_shift={"z": 1.5, "alpha": 0}), "spec.level_shift.alpha", "greater than 0", id="alpha-0"
+        ),
+        pytest.param(anomaly_doc(window="1h"), "spec.window", "unknown field", id="unknown-field"),
+    ],
+)
+def test_impossible_anomaly_rules_are_located_errors(
+    project: Path, agent: AgentConfig, doc: Any, path: str, fragment: str
+) -> None:
+    issues = check(project, agent, doc)
+    assert [(i.path, i.severity) for i in issues] == [(path, "error")], issues
+    assert fragment in issues[0].message
+
+
+def test_retention_shorter_than_four_weeks_of_weekly_baselines_is_an_error(project: Path) -> None:
+    write_text(project / "agent.yaml", AGENT_YAML + "  store:\n    retention: 14d\n")
+    write_docs(project / "rules" / "rule.yaml", anomaly_doc())
+    with pytest.raises(ConfigError) as caught:
+        load_config(project / "agent.yaml")
+    issue = next(i for i in caught.value.issues if i.path == "spec.store.retention")
+    assert "28 days" in issue.message
+    write_text(project / "agent.yaml", AGENT_YAML + "  store:\n    retention: 15d\n")
+    write_docs(project / "rules" / "rule.yaml", anomaly_doc(seasonality="daily"))
+    assert [a.name for a in load_config(project / "agent.yaml").anomalies] == ["a1"], "daily slots need 14 days"

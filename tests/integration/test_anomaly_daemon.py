@@ -1,0 +1,117 @@
+"""LatencyAnomaly rules through the agent on the embedded Snowflake: the exploding-join incident raises one anomaly
+alert on its warehouse × service with the evidence an on-call needs (value against the usual, the band, the
+triggering buckets, execution as the phase that grew, the pattern and users that added the time); nothing fires
+before it; a restart mid-incident rebuilds the series from the store without a second page."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from support import MONDAY, config_for, open_test_agent, replay
+
+from sre_agent.config.anomaly import LatencyAnomalyRule
+from sre_agent.model import EventKind
+from sre_agent.simulate.fake_snowflake import EmbeddedSnowflake
+from sre_agent.simulate.history import HistorySeeder
+from sre_agent.simulate.ids import stable_hash
+from sre_agent.simulate.incidents import default_incidents
+from sre_agent.simulate.workload import WorkloadConfig, day_bounds
+
+RULE = {
+    "apiVersion": "sre-agent/v1",
+    "kind": "LatencyAnomaly",
+    "metadata": {"name": "risk-latency-anomaly", "labels": {"team": "risk"}},
+    "spec": {
+        "scope": {"warehouse": ["RISK_WH"]},
+        "group_by": ["warehouse", "service"],
+        "min_queries": 5,
+        "warm_up": "2d",
+        "seasonality": "daily",
+        "runbook": "latency-anomaly",
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def history() -> object:
+    """Five incident-free days before the Tuesday of INC-1, then that Tuesday."""
+    start, _ = day_bounds(MONDAY)
+    end, _ = day_bounds(MONDAY + timedelta(days=2))
+    incidents = [i for i in default_incidents(start, end) if i.id.startswith("INC-1")]
+    server = EmbeddedSnowflake()
+    server.start()
+    workload = WorkloadConfig(seed=7, queries_per_day=12_000, incidents=tuple(incidents))
+    HistorySeeder(server, workload).seed_days(MONDAY - timedelta(days=4), 6)
+    yield server, incidents[0]
+    server.stop()
+
+
+def _agent_config(tmp: Path) -> object:
+    loaded = config_for(tmp)
+    spec = loaded.config.spec
+    snowflake = spec.snowflake.model_copy(update={"backfill": timedelta(days=6)})
+    config = loaded.config.model_copy(update={"spec": spec.model_copy(update={"snowflake": snowflake})})
+    return replace(loaded, config=config, rules=[], anomalies=[LatencyAnomalyRule.model_validate(RULE)])
+
+
+def test_the_join_explosion_raises_one_anomaly_alert_with_its_evidence(history: object, tmp_path: Path) -> None:
+    server, incident = history  # type: ignore[misc]
+    loaded = _agent_config(tmp_path)
+    agent = open_test_agent(loaded, server)  # type: ignore[arg-type]
+    try:
+        replay(agent, server, incident.start - timedelta(hours=6), incident.start + timedelta(hours=2))
+        events = [e for e in agent.alerts.events() if e.rule == "risk-latency-anomaly"]
+    finally:
+        agent.close()
+    fired = [e for e in events if e.kind is EventKind.FIRING]
+    assert len(fired) == 1, [(e.at, e.labels) for e in fired]
+    alert = fired[0]
+    assert alert.labels["warehouse"] == "RISK_WH"
+    assert alert.labels["service"] == "risk-engine"
+    assert alert.labels["signal"] == "anomaly"
+    assert alert.labels["team"] == "risk"
+    assert incident.start < alert.at <= incident.start + timedelta(minutes=75)
+    ev = alert.evidence
+    assert ev["value_ms"] > ev["upper_ms"] > ev["baseline_ms"] > 0
+    assert ev["z"] >= 3
+    assert ev["queries"] >= 5
+    assert ev["baseline_from"] == "daily"
+    assert ev["baseline_samples"] >= 3
+    assert len(ev["buckets"]) == 4
+    assert sum(b["breach"] for b in ev["buckets"]) >= 3
+    assert ev["phases"][0]["phase"] == "execution"
+    assert ev["grew"][0] == "execution"
+    assert ev["phases"][0]["observed_ms"] > 2 * ev["phases"][0]["baseline_ms"]
+    exploding = stable_hash("param:" + "risk.exposure_by_counterparty")
+    patterns = ev["contributors"]["patterns"]
+    assert patterns[0]["pattern"] == exploding, patterns
+    assert patterns[0]["mean_ms"] > 3 * patterns[0]["mean_ms_baseline"]
+    assert ev["contributors"]["users"], "the users who ran it are listed"
+    assert "execution" in alert.annotations["summary"]
+    assert alert.annotations["runbook"].endswith("latency-anomaly.md")
+
+
+def test_a_restart_mid_incident_rebuilds_the_series_without_a_second_page(history: object, tmp_path: Path) -> None:
+    server, incident = history  # type: ignore[misc]
+    loaded = _agent_config(tmp_path)
+    agent = open_test_agent(loaded, server)  # type: ignore[arg-type]
+    try:
+        replay(agent, server, incident.start - timedelta(hours=2), incident.start + timedelta(minutes=75))
+        firing = [e for e in agent.alerts.events() if e.kind is EventKind.FIRING]
+        assert len(firing) == 1
+    finally:
+        agent.close()
+    again = open_test_agent(loaded, server)  # type: ignore[arg-type]
+    try:
+        assert again.anomaly_series == {}, "a new process starts without the in-memory series"
+        replay(again, server, incident.start + timedelta(minutes=90), incident.end + timedelta(hours=2))
+        events = [e for e in again.alerts.events() if e.rule == "risk-latency-anomaly"]
+        assert again.anomaly_series["risk-latency-anomaly"].keys, "rebuilt from the store's rollups"
+    finally:
+        again.close()
+    kinds = [e.kind for e in events]
+    assert kinds.count(EventKind.FIRING) == 1, "still the same incident: no second page after the restart"
+    assert kinds[-1] is EventKind.RESOLVED
