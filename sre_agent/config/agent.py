@@ -68,6 +68,7 @@ class PollSettings(Strict):
 def _polls() -> dict[str, PollSettings]:
     return {
         "query": PollSettings(interval=timedelta(minutes=5), overlap=timedelta(minutes=60)),
+        "query_pattern": PollSettings(interval=timedelta(minutes=5), overlap=timedelta(minutes=60)),
         "warehouse_load": PollSettings(interval=timedelta(minutes=15), overlap=timedelta(hours=4)),
         "warehouse_metering": PollSettings(interval=timedelta(minutes=30), overlap=timedelta(hours=7)),
         "slo": PollSettings(interval=timedelta(minutes=5), overlap=timedelta(minutes=60)),

@@ -17,7 +17,7 @@ from sre_agent.config.specs import SpecDocument, Strict
 from sre_agent.engine.anomaly import DAYS, WEEKS, AnomalyParams
 from sre_agent.model import Severity
 
-GroupLabel = Literal["warehouse", "service", "domain"]
+GroupLabel = Literal["warehouse", "service", "domain", "pattern"]
 
 SENSITIVITY_Z = {"low": 4.0, "medium": 3.0, "high": 2.5}
 """Robust z a bucket must reach per sensitivity (Datadog 2-3 deviations, Merlion 2.5-3, Iglewicz-Hoaglin 3.5)."""
@@ -51,6 +51,9 @@ class AnomalyScope(Strict):
     warehouse: list[str] = Field(default_factory=list)
     service: list[str] = Field(default_factory=list)
     domain: list[str] = Field(default_factory=list)
+    pattern: list[str] = Field(
+        default_factory=list, description="QUERY_PARAMETERIZED_HASH values (needs `pattern` in group_by)"
+    )
 
 
 class LatencyAnomalySpec(Strict):
@@ -92,11 +95,20 @@ class LatencyAnomalySpec(Strict):
             problems.append(f"sustain.k ({self.sustain.k}) cannot exceed sustain.n ({self.sustain.n})")
         if len(set(self.group_by)) != len(self.group_by):
             problems.append("group_by lists a label twice")
+        if "pattern" in self.group_by and self.bucket % timedelta(minutes=5):
+            problems.append("a pattern-scoped rule (pattern in group_by) needs a bucket of 5m or a multiple of it")
+        if self.scope.pattern and "pattern" not in self.group_by:
+            problems.append("scope.pattern needs pattern in group_by (one series per query pattern)")
         if self.ignore_data_before is not None and self.ignore_data_before.tzinfo is None:
             problems.append("ignore_data_before needs a time zone (e.g. 2026-11-01T00:00:00Z)")
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    @property
+    def rollup_name(self) -> str:
+        """The rollup the rule reads: per pattern (5-minute grain) or per warehouse × service × domain."""
+        return "query_pattern" if "pattern" in self.group_by else "query"
 
     @property
     def threshold_z(self) -> float:

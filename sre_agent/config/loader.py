@@ -24,7 +24,7 @@ from sre_agent.config.slo_checks import check_slo, slo_lookback
 from sre_agent.config.specs import RULE_KINDS, ThresholdRule
 from sre_agent.config.yaml_source import Loc, YamlDocument, format_loc, load_yaml_file
 from sre_agent.engine.metrics import METRICS
-from sre_agent.engine.rollups import AZURE_METRIC, QUERY, ROLLUPS
+from sre_agent.engine.rollups import AZURE_METRIC, QUERY, QUERY_PATTERN, ROLLUPS
 from sre_agent.errors import ConfigError, ConfigIssue
 
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -57,6 +57,12 @@ class LoadedConfig:
     def resolve(self, path: Path) -> Path:
         """Resolve ``path`` against the config's folder."""
         return path if path.is_absolute() else Path(os.path.normpath(self.base_dir / path))
+
+    def pattern_min_queries(self) -> int | None:
+        """The pattern rollup's volume filter: the smallest ``min_queries`` of the pattern-scoped anomaly rules
+        (None: no such rule, the pattern rollup is not polled)."""
+        wanted = [a.spec.min_queries for a in self.anomalies if "pattern" in a.spec.group_by]
+        return min(wanted) if wanted else None
 
     def latency_thresholds_ms(self) -> list[int]:
         """Latency thresholds to push down: the configured ones plus those the rules need."""
@@ -223,7 +229,7 @@ def _check_anomaly(rule: LatencyAnomalyRule, doc: YamlDocument, config: AgentCon
     if config is not None:
         scope = {k: v for k, v in rule.spec.scope.model_dump().items() if v}
         issues.extend(config.spec.inventory.unknown(doc, ("spec", "scope"), scope))
-    for label in sorted(set(rule.metadata.labels) & {*QUERY.dims, "signal"}):
+    for label in sorted(set(rule.metadata.labels) & {*QUERY_PATTERN.dims, "signal"}):
         message = f"static label {label!r} clashes with the series label of the same name"
         issues.append(doc.issue(("metadata", "labels", label), message, key=True))
     return issues

@@ -26,7 +26,7 @@ from sre_agent.daemon.poll_slo import slo_source_state
 from sre_agent.daemon.runtime import Agent
 from sre_agent.engine.frames import RollupArrays
 from sre_agent.engine.metrics import METRICS
-from sre_agent.engine.rollups import QUERY, ROLLUPS
+from sre_agent.engine.rollups import ROLLUPS
 from sre_agent.engine.threshold import DataView, evaluate_threshold, load_range
 from sre_agent.failpoints import failpoint
 from sre_agent.logs import redact
@@ -445,7 +445,8 @@ def evaluate(agent: Agent, instants: list[int]) -> EvalReport:
         for rule in rules:
             ctx.isolated(rule.name, partial(_advance_rule, ctx, rule, data, view), report.rule_errors)
     for anomaly in agent.loaded.anomalies:
-        ctx.isolated(anomaly.name, partial(advance_anomaly, ctx, anomaly, views[QUERY.name]), report.rule_errors)
+        view = views[anomaly.spec.rollup_name]
+        ctx.isolated(anomaly.name, partial(advance_anomaly, ctx, anomaly, view), report.rule_errors)
     for slo in agent.loaded.slos:
         ctx.isolated(slo.name, partial(advance_slo, ctx, slo), report.rule_errors)
     _advance_sources(ctx)

@@ -32,7 +32,7 @@ from sre_agent.config.specs import NoDataPolicy
 from sre_agent.daemon.eval_context import EvalContext
 from sre_agent.engine.anomaly import DAY_S, LOOKBACK_S, METHODS
 from sre_agent.engine.anomaly_series import PHASE_NAMES, SeriesMatrix, fold
-from sre_agent.engine.rollups import QUERY
+from sre_agent.engine.rollups import ROLLUPS
 from sre_agent.engine.threshold import DataView
 from sre_agent.errors import SourceError
 from sre_agent.model import AlertState, Condition, ConditionState, EventKind, Severity, from_epoch, iso
@@ -71,7 +71,7 @@ def series_matrix(ctx: EvalContext, rule: LatencyAnomalyRule, view: DataView) ->
     start = matrix.time(matrix.final)
     while start < visible_end:  # a day at a time: the first build reads four weeks of minutes
         end = min(visible_end, start + DAY_S)
-        frame = agent.rollups.load(QUERY, start, end, where=where)
+        frame = agent.rollups.load(ROLLUPS[spec.rollup_name], start, end, where=where)
         matrix.write(fold(frame, spec, start, end))
         start = end
     matrix.judge(matrix.col(final_end))
@@ -110,19 +110,36 @@ def _bucket_evidence(m: SeriesMatrix, s: int, col: int) -> dict[str, Any]:
     }
 
 
-def _phases(m: SeriesMatrix, s: int, cols: list[int], base_cols: list[int]) -> list[dict[str, Any]]:
+def _phase_means(ctx: EvalContext, rule: LatencyAnomalyRule, key: dict[str, str], starts: list[int]) -> np.ndarray:
+    """Mean ms per query of each phase (phase × bucket) for the series ``key``, read back from the store."""
+    spec = rule.spec
+    step_s = int(spec.bucket.total_seconds())
+    rollup = ROLLUPS[spec.rollup_name]
+    where = {label: [value] for label, value in key.items()}
+    out = np.full((len(PHASE_NAMES), len(starts)), np.nan)
+    for j, start in enumerate(starts):
+        block = fold(ctx.agent.rollups.load(rollup, start, start + step_s, where=where), spec, start, start + step_s)
+        if block.keys:
+            out[:, j] = block.phases[:, 0, 0]
+    return out
+
+
+def _phases(
+    ctx: EvalContext, rule: LatencyAnomalyRule, key: dict[str, str], m: SeriesMatrix, s: int, cols: list[int],
+    base_cols: list[int],
+) -> list[dict[str, Any]]:  # fmt: skip
     """Mean ms per query of each phase in the triggering buckets against the baseline's buckets."""
     if not cols:
         return []
-    weights = m.queries[s, cols]
+    now = _phase_means(ctx, rule, key, [m.time(c) for c in cols])
+    before = _phase_means(ctx, rule, key, [m.time(c) for c in base_cols])
+    weights = m.queries[s, cols].astype(np.float64)
     out: list[dict[str, Any]] = []
     for p, name in enumerate(PHASE_NAMES):
-        now_v = m.phases[p, s, cols]
-        ok = np.isfinite(now_v) & (weights > 0)
-        observed = float(np.average(now_v[ok], weights=weights[ok])) if ok.any() else float("nan")
-        before = m.phases[p, s, base_cols] if base_cols else np.array([])
-        before = before[np.isfinite(before)]
-        baseline = float(np.median(before)) if len(before) else float("nan")
+        ok = np.isfinite(now[p]) & (weights > 0)
+        observed = float(np.average(now[p][ok], weights=weights[ok])) if ok.any() else float("nan")
+        past = before[p][np.isfinite(before[p])]
+        baseline = float(np.median(past)) if len(past) else float("nan")
         out.append({"phase": name, "observed_ms": _num(observed), "baseline_ms": _num(baseline)})
     growth = [max(0.0, (r["observed_ms"] or 0.0) - (r["baseline_ms"] or 0.0)) for r in out]
     total = sum(growth)
@@ -207,7 +224,7 @@ def _full_evidence(
         "baseline_samples": int(m.samples[s, col]),
         "baseline_buckets": [iso(from_epoch(m.time(c))) for c in base_cols[:6]],
         "buckets": [_bucket_evidence(m, s, c) for c in window],
-        "phases": _phases(m, s, triggered, base_cols),
+        "phases": _phases(ctx, rule, key, m, s, triggered, base_cols),
     }
     phases = [p for p in evidence["phases"] if p["share_of_increase"] >= 0.2]
     evidence["grew"] = [p["phase"] for p in phases]

@@ -16,7 +16,7 @@ from sre_agent.engine.rollups import AZURE_METRIC, RollupDef
 from sre_agent.errors import SourceError, StoreError
 from sre_agent.failpoints import failpoint
 from sre_agent.model import from_epoch, to_epoch
-from sre_agent.sources.snowflake import FAMILIES
+from sre_agent.sources.snowflake import FAMILIES, OPTIONAL_FAMILIES, PATTERN_FAMILY
 from sre_agent.store.watermarks import FamilyState
 
 log = logging.getLogger(__name__)
@@ -37,8 +37,15 @@ POLL_FAMILIES = [*FAMILIES, SLO_FAMILY]
 
 
 def polled_families(agent: Agent) -> list[str]:
-    """Every family ``agent`` polls: the Snowflake ones, plus Azure metrics when configured."""
-    return [*POLL_FAMILIES, AZURE_METRICS_FAMILY] if agent.azure_metrics is not None else list(POLL_FAMILIES)
+    """Every family ``agent`` polls: the Snowflake ones (the pattern rollup when a rule needs it), plus Azure
+    metrics when configured."""
+    families = list(FAMILIES)
+    if agent.loaded.pattern_min_queries() is not None:
+        families.append(PATTERN_FAMILY)
+    families.append(SLO_FAMILY)
+    if agent.azure_metrics is not None:
+        families.append(AZURE_METRICS_FAMILY)
+    return families
 
 
 AZURE_METRICS_FAMILY = "azure_metrics"
@@ -53,10 +60,14 @@ def family_key(family: str) -> str:
 
 
 def rollup_families(agent: Agent) -> dict[str, RollupDef]:
-    """Every family polled into a rollup: the Snowflake ones, plus Azure metrics when configured."""
-    if agent.azure_metrics is None:
-        return dict(FAMILIES)
-    return {**FAMILIES, AZURE_METRICS_FAMILY: AZURE_METRIC}
+    """Every family polled into a rollup: the Snowflake ones (the pattern rollup when a rule needs it), plus Azure
+    metrics when configured."""
+    out = dict(FAMILIES)
+    if agent.loaded.pattern_min_queries() is not None:
+        out.update(OPTIONAL_FAMILIES)
+    if agent.azure_metrics is not None:
+        out[AZURE_METRICS_FAMILY] = AZURE_METRIC
+    return out
 
 
 def poll_settings(agent: Agent, family: str) -> PollSettings:

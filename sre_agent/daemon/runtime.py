@@ -189,6 +189,7 @@ def open_agent(
             raise ValueError("no Snowflake connection configured and no embedded server given")
         connect = connector(connect_kwargs(spec.snowflake.connection))
     source = SnowflakeSource(connect, loaded.latency_thresholds_ms())
+    source.pattern_min_queries = loaded.pattern_min_queries() or 1
     metrics_config = spec.azure.metrics if spec.azure is not None else None
     if azure_metrics is None and metrics_config is not None:
         if metrics_config.simulated:

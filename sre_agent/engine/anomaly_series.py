@@ -1,8 +1,9 @@
 """The bucketed series a LatencyAnomaly rule judges, kept in memory between evaluation passes.
 
 The query rollup (1 minute, per warehouse × service × domain) is folded into the rule's buckets per
-``group_by`` combination: the statistic from the summed latency histograms (or the mean), the successful
-queries behind it, and the mean time per query of each phase. A matrix holds four weeks of buckets (the
+``group_by`` combination: the statistic from the summed latency histograms (or the mean) and the successful
+queries behind it (the mean time per query of each phase is folded too, for evidence read back from the store
+when an alert fires). A matrix holds four weeks of buckets (the
 furthest a baseline looks back) plus two days; the agent rebuilds it from the store when it starts or the rule
 changes, and extends it with the newly polled buckets at every pass.
 
@@ -126,14 +127,15 @@ class SeriesMatrix:
 
     def _alloc(self, series: int) -> None:
         shape = (series, self.capacity)
-        self.values, self.queries, self.y = np.full(shape, np.nan), np.zeros(shape), np.full(shape, np.nan)
-        self.phases = np.full((len(PHASES), *shape), np.nan)
-        self.baseline, self.spread, self.z = (np.full(shape, np.nan) for _ in range(3))
+        # What judging reads is float64; what only evidence reads is float32 (half the memory per series).
+        self.values, self.y = np.full(shape, np.nan), np.full(shape, np.nan)
+        self.queries = np.zeros(shape, dtype=np.float32)
+        self.baseline, self.spread, self.z = (np.full(shape, np.nan, dtype=np.float32) for _ in range(3))
         self.usable, self.breach = np.zeros(shape, dtype=bool), np.zeros(shape, dtype=bool)
         self.warming = np.ones(shape, dtype=bool)
         self.method = np.zeros(shape, dtype=np.int8)
-        self.samples = np.zeros(shape, dtype=np.int64)
-        self.level = np.full(shape, np.nan)
+        self.samples = np.zeros(shape, dtype=np.int16)
+        self.level = np.full(shape, np.nan, dtype=np.float32)
         """EWMA of z behind the level-shift signal (set by :meth:`shifted`)."""
 
     _ARRAYS = ("values", "queries", "y", "baseline", "spread", "z", "usable", "breach", "warming", "method", "samples")
@@ -162,8 +164,7 @@ class SeriesMatrix:
             fill = SeriesMatrix._fill(name)
             pad = np.full((extra, self.capacity), fill, dtype=old.dtype)
             setattr(self, name, np.vstack([old, pad]))
-        pad = np.full((len(PHASES), extra, self.capacity), np.nan)
-        self.phases = np.concatenate([self.phases, pad], axis=1)
+        self.level = np.vstack([self.level, np.full((extra, self.capacity), np.nan, dtype=np.float32)])
         self.first = np.concatenate([self.first, np.full(extra, np.iinfo(np.int64).max, dtype=np.int64)])
         self.seen_base = np.concatenate([self.seen_base, np.zeros(extra, dtype=np.int64)])
         for k in new:
@@ -187,8 +188,6 @@ class SeriesMatrix:
             arr = getattr(self, name)
             arr[:, :-drop] = arr[:, drop:].copy()
             arr[:, -drop:] = SeriesMatrix._fill(name)
-        self.phases[:, :, :-drop] = self.phases[:, :, drop:].copy()
-        self.phases[:, :, -drop:] = np.nan
         self.origin += drop * self.step
         self.final = max(0, self.final - drop)
         self.end = max(0, self.end - drop)
@@ -205,12 +204,10 @@ class SeriesMatrix:
         cols = slice(c0, c0 + width)
         for name in ("values", "queries", "y", "usable"):
             getattr(self, name)[:, cols] = SeriesMatrix._fill(name)
-        self.phases[:, :, cols] = np.nan
         rows = np.array([self.index[k] for k in block.keys], dtype=np.int64)
         if len(rows):
             self.values[rows, cols] = block.values
             self.queries[rows, cols] = block.queries
-            self.phases[:, rows, cols] = block.phases
         self.y[:, cols] = np.log(np.maximum(self.values[:, cols], 1.0))
         finite = np.isfinite(self.y[:, cols])
         usable = finite.copy()
@@ -228,7 +225,7 @@ class SeriesMatrix:
             self.final = final_end
             return
         times = self.times
-        seen = self.seen_base[:, None] + np.cumsum(np.isfinite(self.y), axis=1)
+        seen = self.seen_base[:, None] + np.cumsum(np.isfinite(self.y), axis=1, dtype=np.int32)
         floor = np.full(len(self.keys), LOG_FLOOR)
         for lo in range(self.final, final_end, self.day):
             cols = np.arange(lo, min(final_end, lo + self.day), dtype=np.int64)
@@ -242,7 +239,7 @@ class SeriesMatrix:
         block = judge(self.y, self.usable, cols, times, self.first, seen, floor, self.values, True, self.params)
         self.baseline[:, cols], self.spread[:, cols], self.z[:, cols] = block.baseline, block.spread, block.z
         self.breach[:, cols], self.warming[:, cols] = block.breach, block.warming
-        self.method[:, cols], self.samples[:, cols] = block.method, block.samples
+        self.method[:, cols], self.samples[:, cols] = block.method, np.minimum(block.samples, 32_767)
 
     def anomalous(self) -> Mask:
         """k-of-n verdict of every column (series × capacity)."""
@@ -267,7 +264,7 @@ class SeriesMatrix:
         z = np.where(self.warming[:, lo : self.end], np.nan, self.z[:, lo : self.end])
         ratio = np.where(np.isfinite(z), self.y[:, lo : self.end] - self.baseline[:, lo : self.end], np.nan)
         level, ratio_level = shift_level(z, ratio, self.params)
-        self.level = np.full(self.breach.shape, np.nan)
+        self.level[:, :] = np.nan
         self.level[:, lo : self.end] = level
         out[:, lo : self.end] = shift_flags(level, ratio_level, self.params) & np.isfinite(z)
         return out

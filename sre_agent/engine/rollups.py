@@ -65,6 +65,19 @@ class RollupDef:
 HIST_COLUMNS = tuple(f"h{i:02d}" for i in range(BUCKETS))
 """Column names of the latency histogram buckets."""
 
+_LATENCY = (
+    Measure("elapsed_ms_sum", "TOTAL_ELAPSED_TIME of successful queries, ms"),
+    Measure("elapsed_ms_max", "largest TOTAL_ELAPSED_TIME of a successful query, ms", combine=Combine.MAX),
+    Measure("compilation_ms_sum", "COMPILATION_TIME, ms"),
+    Measure("queued_provisioning_ms_sum", "QUEUED_PROVISIONING_TIME (warehouse resume/resize), ms"),
+    Measure("queued_repair_ms_sum", "QUEUED_REPAIR_TIME, ms"),
+    Measure("queued_overload_ms_sum", "QUEUED_OVERLOAD_TIME (warehouse saturated), ms"),
+    Measure("blocked_ms_sum", "TRANSACTION_BLOCKED_TIME (locks), ms"),
+    Measure("execution_ms_sum", "EXECUTION_TIME, ms"),
+    Measure("list_files_ms_sum", "LIST_EXTERNAL_FILES_TIME (COPY from external stages), ms"),
+)
+"""Elapsed time and its phases: what the per-minute and the per-pattern query rollups share."""
+
 QUERY = RollupDef(
     name="query",
     view="SNOWFLAKE.ACCOUNT_USAGE.QUERY_HISTORY",
@@ -78,15 +91,7 @@ QUERY = RollupDef(
         Measure("failed", "queries with EXECUTION_STATUS FAIL or INCIDENT"),
         Measure("cancelled", "failed queries whose ERROR_MESSAGE is 'SQL execution canceled'"),
         Measure("succeeded", "queries with EXECUTION_STATUS SUCCESS (the latency histogram counts these)"),
-        Measure("elapsed_ms_sum", "TOTAL_ELAPSED_TIME of successful queries, ms"),
-        Measure("elapsed_ms_max", "largest TOTAL_ELAPSED_TIME of a successful query, ms", combine=Combine.MAX),
-        Measure("compilation_ms_sum", "COMPILATION_TIME, ms"),
-        Measure("queued_provisioning_ms_sum", "QUEUED_PROVISIONING_TIME (warehouse resume/resize), ms"),
-        Measure("queued_repair_ms_sum", "QUEUED_REPAIR_TIME, ms"),
-        Measure("queued_overload_ms_sum", "QUEUED_OVERLOAD_TIME (warehouse saturated), ms"),
-        Measure("blocked_ms_sum", "TRANSACTION_BLOCKED_TIME (locks), ms"),
-        Measure("execution_ms_sum", "EXECUTION_TIME, ms"),
-        Measure("list_files_ms_sum", "LIST_EXTERNAL_FILES_TIME (COPY from external stages), ms"),
+        *_LATENCY,
         Measure("queued_queries", "queries with QUEUED_OVERLOAD_TIME > 0"),
         Measure("bytes_scanned_sum", "BYTES_SCANNED"),
         Measure("cache_bytes_sum", "BYTES_SCANNED × PERCENTAGE_SCANNED_FROM_CACHE", integer=False),
@@ -97,6 +102,23 @@ QUERY = RollupDef(
         Measure("spilled_queries", "queries that spilled to local or remote storage"),
         Measure("rows_produced_sum", "ROWS_PRODUCED"),
         Measure("cloud_services_credits_sum", "CREDITS_USED_CLOUD_SERVICES", integer=False),
+    ),
+)
+
+QUERY_PATTERN = RollupDef(
+    name="query_pattern",
+    view="SNOWFLAKE.ACCOUNT_USAGE.QUERY_HISTORY",
+    grain=timedelta(minutes=5),
+    dims=("warehouse", "service", "domain", "pattern"),
+    latency_horizon=timedelta(minutes=45),
+    histogram=True,
+    description="Per 5 minutes (by END_TIME) per warehouse and query pattern (QUERY_PARAMETERIZED_HASH), only "
+    "buckets with enough successful queries (the volume filter of the pattern-scoped LatencyAnomaly rules). "
+    "Polled only when such a rule exists.",
+    measures=(
+        Measure("queries", "queries that ended in the bucket (deduplicated on QUERY_ID)"),
+        Measure("succeeded", "queries with EXECUTION_STATUS SUCCESS (the latency histogram counts these)"),
+        *_LATENCY,
     ),
 )
 
@@ -164,5 +186,7 @@ AZURE_METRIC = RollupDef(
     ),
 )
 
-ROLLUPS: dict[str, RollupDef] = {r.name: r for r in (QUERY, WAREHOUSE_LOAD, WAREHOUSE_METERING, SLO, AZURE_METRIC)}
+ROLLUPS: dict[str, RollupDef] = {
+    r.name: r for r in (QUERY, QUERY_PATTERN, WAREHOUSE_LOAD, WAREHOUSE_METERING, SLO, AZURE_METRIC)
+}
 """Every rollup the agent knows, by name."""

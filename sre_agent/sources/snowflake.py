@@ -14,7 +14,7 @@ import polars as pl
 
 from sre_agent.config.slo import SloDoc
 from sre_agent.engine.histogram import BUCKETS
-from sre_agent.engine.rollups import HIST_COLUMNS, QUERY, WAREHOUSE_LOAD, WAREHOUSE_METERING, RollupDef
+from sre_agent.engine.rollups import HIST_COLUMNS, QUERY, QUERY_PATTERN, WAREHOUSE_LOAD, WAREHOUSE_METERING, RollupDef
 from sre_agent.errors import SourceError
 from sre_agent.sources import slo_sql
 from sre_agent.sources import snowflake_sql as sql
@@ -28,6 +28,9 @@ FAMILIES: dict[str, RollupDef] = {
     "warehouse_metering": WAREHOUSE_METERING,
 }
 """Query families polled from Snowflake, each feeding one rollup."""
+PATTERN_FAMILY = "query_pattern"
+OPTIONAL_FAMILIES: dict[str, RollupDef] = {PATTERN_FAMILY: QUERY_PATTERN}
+"""Families polled only when a rule needs them (pattern-scoped LatencyAnomaly rules)."""
 
 
 def parse_histogram(hist: pl.Series) -> np.ndarray:
@@ -85,7 +88,10 @@ class SnowflakeSource:
             "query": sql.query_rollup(self.thresholds_ms),
             "warehouse_load": sql.WAREHOUSE_LOAD,
             "warehouse_metering": sql.WAREHOUSE_METERING,
+            PATTERN_FAMILY: sql.QUERY_PATTERN_ROLLUP,
         }
+        self.pattern_min_queries = 1
+        """The volume filter of the pattern rollup: the smallest ``min_queries`` of the rules that use it."""
 
     def _cursor(self) -> Any:
         if self._conn is None or getattr(self._conn, "is_closed", lambda: False)():
@@ -119,13 +125,15 @@ class SnowflakeSource:
 
     def fetch(self, family: str, start: datetime, end: datetime) -> pl.DataFrame:
         """Return the rollup rows of ``family`` for buckets in ``[start, end)``, in the store's layout."""
-        rollup = FAMILIES[family]
+        rollup = {**FAMILIES, **OPTIONAL_FAMILIES}[family]
         values: dict[str, object] = {
             "window_start": ("TIMESTAMP_LTZ", start),
             "window_end": ("TIMESTAMP_LTZ", end),
         }
         if family == "query":
             values.update({f"le_{i}": t for i, t in enumerate(self.thresholds_ms)})
+        if family == PATTERN_FAMILY:
+            values["min_queries"] = self.pattern_min_queries
         raw = self.run(self.queries[family], values)
         return self._to_rollup(rollup, raw)
 
@@ -148,6 +156,7 @@ class SnowflakeSource:
             le = {
                 str(t): pl.col(f"le_{i}").cast(pl.Float64).fill_null(0).round(0).cast(pl.Int64)
                 for i, t in enumerate(self.thresholds_ms)
+                if f"le_{i}" in raw.columns
             }
             le_json = (
                 raw.select(pl.struct([e.alias(k) for k, e in le.items()]).struct.json_encode().alias(LE))

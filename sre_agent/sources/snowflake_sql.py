@@ -48,6 +48,38 @@ class NamedQuery:
 _QH_DOCS = "https://docs.snowflake.com/en/sql-reference/account-usage/query_history"
 
 
+_LAT_IDX = f"""        IFF(execution_status = 'SUCCESS',
+            CAST(LEAST(FLOOR(2 * LN(GREATEST(total_elapsed_time, 1)) / LN(2)), {BUCKETS - 1}) AS INTEGER),
+            -1) AS lat_idx,"""
+"""The latency histogram bucket of a successful query (-1 for the others): the formula of engine/histogram."""
+_DEDUPED = """    FROM (
+        SELECT *
+        FROM SNOWFLAKE.ACCOUNT_USAGE.QUERY_HISTORY
+        WHERE end_time >= :window_start AND end_time < :window_end
+        QUALIFY ROW_NUMBER() OVER (PARTITION BY query_id ORDER BY end_time DESC) = 1
+    ) AS q"""
+"""QUERY_HISTORY rows of the poll window, one per QUERY_ID."""
+_PHASE_SUMS = """        SUM(compilation_time) AS compilation_ms_sum,
+        SUM(queued_provisioning_time) AS queued_provisioning_ms_sum,
+        SUM(queued_repair_time) AS queued_repair_ms_sum,
+        SUM(queued_overload_time) AS queued_overload_ms_sum,
+        SUM(transaction_blocked_time) AS blocked_ms_sum,
+        SUM(execution_time) AS execution_ms_sum,
+        SUM(COALESCE(list_external_files_time, 0)) AS list_files_ms_sum"""
+_PHASE_TOTALS = """    SUM(elapsed_ms_sum) AS elapsed_ms_sum,
+    MAX(elapsed_ms_max) AS elapsed_ms_max,
+    SUM(compilation_ms_sum) AS compilation_ms_sum,
+    SUM(queued_provisioning_ms_sum) AS queued_provisioning_ms_sum,
+    SUM(queued_repair_ms_sum) AS queued_repair_ms_sum,
+    SUM(queued_overload_ms_sum) AS queued_overload_ms_sum,
+    SUM(blocked_ms_sum) AS blocked_ms_sum,
+    SUM(execution_ms_sum) AS execution_ms_sum,
+    SUM(list_files_ms_sum) AS list_files_ms_sum"""
+_HIST_LIST = """    LISTAGG(IFF(lat_idx >= 0, TO_VARCHAR(lat_idx) || ':' || TO_VARCHAR(succeeded), NULL), ',')
+        WITHIN GROUP (ORDER BY lat_idx) AS hist"""
+"""Pieces the per-minute and the per-pattern rollups share (fixed SQL, no values)."""
+
+
 def query_rollup(thresholds_ms: list[int]) -> NamedQuery:
     """Per-minute rollup of QUERY_HISTORY by warehouse and QUERY_TAG service/domain.
 
@@ -67,22 +99,14 @@ WITH b AS (
         COALESCE(warehouse_name, '(none)') AS warehouse,
         SUBSTR(COALESCE(TRY_PARSE_JSON(query_tag):service::VARCHAR, '(untagged)'), 1, 100) AS service,
         SUBSTR(COALESCE(TRY_PARSE_JSON(query_tag):domain::VARCHAR, '(untagged)'), 1, 100) AS domain,
-        IFF(execution_status = 'SUCCESS',
-            CAST(LEAST(FLOOR(2 * LN(GREATEST(total_elapsed_time, 1)) / LN(2)), {BUCKETS - 1}) AS INTEGER),
-            -1) AS lat_idx,
+{_LAT_IDX}
         COUNT(*) AS queries,
         COUNT_IF(execution_status IN ('FAIL', 'INCIDENT')) AS failed,
         COUNT_IF(error_message = 'SQL execution canceled') AS cancelled,
         COUNT_IF(execution_status = 'SUCCESS') AS succeeded,
         SUM(IFF(execution_status = 'SUCCESS', total_elapsed_time, 0)) AS elapsed_ms_sum,
         MAX(IFF(execution_status = 'SUCCESS', total_elapsed_time, 0)) AS elapsed_ms_max,
-        SUM(compilation_time) AS compilation_ms_sum,
-        SUM(queued_provisioning_time) AS queued_provisioning_ms_sum,
-        SUM(queued_repair_time) AS queued_repair_ms_sum,
-        SUM(queued_overload_time) AS queued_overload_ms_sum,
-        SUM(transaction_blocked_time) AS blocked_ms_sum,
-        SUM(execution_time) AS execution_ms_sum,
-        SUM(COALESCE(list_external_files_time, 0)) AS list_files_ms_sum,
+{_PHASE_SUMS},
         COUNT_IF(queued_overload_time > 0) AS queued_queries,
         SUM(COALESCE(bytes_scanned, 0)) AS bytes_scanned_sum,
         SUM(COALESCE(bytes_scanned, 0) * COALESCE(percentage_scanned_from_cache, 0)) AS cache_bytes_sum,
@@ -94,12 +118,7 @@ WITH b AS (
             AS spilled_queries,
         SUM(COALESCE(rows_produced, 0)) AS rows_produced_sum,
         SUM(COALESCE(credits_used_cloud_services, 0)) AS cloud_services_credits_sum{le_inner}
-    FROM (
-        SELECT *
-        FROM SNOWFLAKE.ACCOUNT_USAGE.QUERY_HISTORY
-        WHERE end_time >= :window_start AND end_time < :window_end
-        QUALIFY ROW_NUMBER() OVER (PARTITION BY query_id ORDER BY end_time DESC) = 1
-    ) AS q
+{_DEDUPED}
     GROUP BY 1, 2, 3, 4, 5
 )
 SELECT
@@ -111,15 +130,7 @@ SELECT
     SUM(failed) AS failed,
     SUM(cancelled) AS cancelled,
     SUM(succeeded) AS succeeded,
-    SUM(elapsed_ms_sum) AS elapsed_ms_sum,
-    MAX(elapsed_ms_max) AS elapsed_ms_max,
-    SUM(compilation_ms_sum) AS compilation_ms_sum,
-    SUM(queued_provisioning_ms_sum) AS queued_provisioning_ms_sum,
-    SUM(queued_repair_ms_sum) AS queued_repair_ms_sum,
-    SUM(queued_overload_ms_sum) AS queued_overload_ms_sum,
-    SUM(blocked_ms_sum) AS blocked_ms_sum,
-    SUM(execution_ms_sum) AS execution_ms_sum,
-    SUM(list_files_ms_sum) AS list_files_ms_sum,
+{_PHASE_TOTALS},
     SUM(queued_queries) AS queued_queries,
     SUM(bytes_scanned_sum) AS bytes_scanned_sum,
     SUM(cache_bytes_sum) AS cache_bytes_sum,
@@ -130,8 +141,7 @@ SELECT
     SUM(spilled_queries) AS spilled_queries,
     SUM(rows_produced_sum) AS rows_produced_sum,
     SUM(cloud_services_credits_sum) AS cloud_services_credits_sum,
-    LISTAGG(IFF(lat_idx >= 0, TO_VARCHAR(lat_idx) || ':' || TO_VARCHAR(succeeded), NULL), ',')
-        WITHIN GROUP (ORDER BY lat_idx) AS hist{le_outer}
+{_HIST_LIST}{le_outer}
 FROM b
 GROUP BY 1, 2, 3, 4
 ORDER BY 1, 2, 3, 4
@@ -201,15 +211,62 @@ def all_queries(thresholds_ms: list[int]) -> list[NamedQuery]:
     return [query_rollup(thresholds_ms), WAREHOUSE_LOAD, WAREHOUSE_METERING, CHECK_ACCESS]
 
 
+def pattern_queries() -> list[NamedQuery]:
+    """Statements of pattern-scoped anomaly rules (only issued when such a rule exists)."""
+    return [QUERY_PATTERN_ROLLUP]
+
+
 _LABEL_EXPR = {
     "warehouse": "COALESCE(warehouse_name, '(none)')",
     "service": "SUBSTR(COALESCE(TRY_PARSE_JSON(query_tag):service::VARCHAR, '(untagged)'), 1, 100)",
     "domain": "SUBSTR(COALESCE(TRY_PARSE_JSON(query_tag):domain::VARCHAR, '(untagged)'), 1, 100)",
+    "pattern": "COALESCE(query_parameterized_hash, query_hash, '(unknown)')",
 }
+
+QUERY_PATTERN_ROLLUP = NamedQuery(
+    "query_pattern_rollup",
+    "5-minute latency histogram, phase sums and counts per warehouse and query pattern (QUERY_PARAMETERIZED_HASH), "
+    "only buckets with at least :min_queries successful queries (the volume filter of pattern-scoped anomaly "
+    "rules). Rows are deduplicated on QUERY_ID.",
+    _QH_DOCS,
+    f"""
+WITH b AS (
+    SELECT
+        TIME_SLICE(end_time, 5, 'MINUTE') AS bucket_start,
+        {_LABEL_EXPR["warehouse"]} AS warehouse,
+        {_LABEL_EXPR["service"]} AS service,
+        {_LABEL_EXPR["domain"]} AS domain,
+        {_LABEL_EXPR["pattern"]} AS pattern,
+{_LAT_IDX}
+        COUNT(*) AS queries,
+        COUNT_IF(execution_status = 'SUCCESS') AS succeeded,
+        SUM(IFF(execution_status = 'SUCCESS', total_elapsed_time, 0)) AS elapsed_ms_sum,
+        MAX(IFF(execution_status = 'SUCCESS', total_elapsed_time, 0)) AS elapsed_ms_max,
+{_PHASE_SUMS}
+{_DEDUPED}
+    GROUP BY 1, 2, 3, 4, 5, 6
+)
+SELECT
+    bucket_start AS bucket_start,
+    warehouse AS warehouse,
+    service AS service,
+    domain AS domain,
+    pattern AS pattern,
+    SUM(queries) AS queries,
+    SUM(succeeded) AS succeeded,
+{_PHASE_TOTALS},
+{_HIST_LIST}
+FROM b
+GROUP BY 1, 2, 3, 4, 5
+HAVING SUM(succeeded) >= :min_queries
+ORDER BY 1, 2, 3, 4, 5
+""".strip(),
+)
 
 
 def latency_contributors(labels: tuple[str, ...]) -> NamedQuery:
-    """Successful queries of one series (``labels`` ⊆ warehouse/service/domain) per pattern and user, now vs before.
+    """Successful queries of one series (``labels`` ⊆ warehouse/service/domain/pattern) per pattern and user, now vs
+    before.
 
     Two windows are read at once: ``now`` (the anomalous buckets) and ``base`` (the same slot the baseline came
     from). Only the fixed label expressions above enter the SQL; every value is bound.

@@ -209,5 +209,22 @@ CREATE TABLE rollup_azure_metric (
 CREATE INDEX rollup_azure_metric_bucket ON rollup_azure_metric(bucket);
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5)
+V6 = f"""
+CREATE TABLE rollup_query_pattern (
+    series_id INTEGER NOT NULL REFERENCES series(series_id),
+    bucket INTEGER NOT NULL,
+    observed_at INTEGER NOT NULL,
+    queries INTEGER NOT NULL, succeeded INTEGER NOT NULL,
+    elapsed_ms_sum INTEGER NOT NULL, elapsed_ms_max INTEGER NOT NULL,
+    compilation_ms_sum INTEGER NOT NULL, queued_provisioning_ms_sum INTEGER NOT NULL,
+    queued_repair_ms_sum INTEGER NOT NULL, queued_overload_ms_sum INTEGER NOT NULL,
+    blocked_ms_sum INTEGER NOT NULL, execution_ms_sum INTEGER NOT NULL, list_files_ms_sum INTEGER NOT NULL,
+    le_counts TEXT NOT NULL DEFAULT '{{}}',
+    {_HIST},
+    PRIMARY KEY (series_id, bucket)
+) WITHOUT ROWID;
+CREATE INDEX rollup_query_pattern_bucket ON rollup_query_pattern(bucket);
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6)
 """Migration n (1-based) brings the schema from version n-1 to n."""

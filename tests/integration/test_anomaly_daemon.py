@@ -13,12 +13,15 @@ import pytest
 from support import MONDAY, config_for, open_test_agent, replay
 
 from sre_agent.config.anomaly import LatencyAnomalyRule
+from sre_agent.daemon.poll import family_key
+from sre_agent.engine.rollups import QUERY_PATTERN
 from sre_agent.model import EventKind
 from sre_agent.simulate.fake_snowflake import EmbeddedSnowflake
 from sre_agent.simulate.history import HistorySeeder
 from sre_agent.simulate.ids import stable_hash
 from sre_agent.simulate.incidents import default_incidents
 from sre_agent.simulate.workload import WorkloadConfig, day_bounds
+from sre_agent.sources.snowflake import PATTERN_FAMILY
 
 RULE = {
     "apiVersion": "sre-agent/v1",
@@ -49,12 +52,20 @@ def history() -> object:
     server.stop()
 
 
-def _agent_config(tmp: Path) -> object:
+PATTERN_RULE = {
+    **RULE,
+    "metadata": {"name": "risk-pattern-anomaly"},
+    "spec": {**RULE["spec"], "group_by": ["warehouse", "pattern"], "sensitivity": "low"},  # type: ignore[dict-item]
+}
+
+
+def _agent_config(tmp: Path, *rules: dict[str, object]) -> object:
     loaded = config_for(tmp)
     spec = loaded.config.spec
     snowflake = spec.snowflake.model_copy(update={"backfill": timedelta(days=6)})
     config = loaded.config.model_copy(update={"spec": spec.model_copy(update={"snowflake": snowflake})})
-    return replace(loaded, config=config, rules=[], anomalies=[LatencyAnomalyRule.model_validate(RULE)])
+    anomalies = [LatencyAnomalyRule.model_validate(r) for r in rules or (RULE,)]
+    return replace(loaded, config=config, rules=[], anomalies=anomalies)
 
 
 def test_the_join_explosion_raises_one_anomaly_alert_with_its_evidence(history: object, tmp_path: Path) -> None:
@@ -64,6 +75,7 @@ def test_the_join_explosion_raises_one_anomaly_alert_with_its_evidence(history: 
     try:
         replay(agent, server, incident.start - timedelta(hours=6), incident.start + timedelta(hours=2))
         events = [e for e in agent.alerts.events() if e.rule == "risk-latency-anomaly"]
+        pattern_state = agent.watermarks.get(family_key(PATTERN_FAMILY))
     finally:
         agent.close()
     fired = [e for e in events if e.kind is EventKind.FIRING]
@@ -90,6 +102,7 @@ def test_the_join_explosion_raises_one_anomaly_alert_with_its_evidence(history: 
     assert patterns[0]["pattern"] == exploding, patterns
     assert patterns[0]["mean_ms"] > 3 * patterns[0]["mean_ms_baseline"]
     assert ev["contributors"]["users"], "the users who ran it are listed"
+    assert pattern_state.polled_to is None, "without a pattern-scoped rule the pattern rollup is not polled"
     assert "execution" in alert.annotations["summary"]
     assert alert.annotations["runbook"].endswith("latency-anomaly.md")
 
@@ -115,3 +128,25 @@ def test_a_restart_mid_incident_rebuilds_the_series_without_a_second_page(histor
     kinds = [e.kind for e in events]
     assert kinds.count(EventKind.FIRING) == 1, "still the same incident: no second page after the restart"
     assert kinds[-1] is EventKind.RESOLVED
+
+
+def test_a_pattern_scoped_rule_pages_for_the_exploding_pattern_only(history: object, tmp_path: Path) -> None:
+    server, incident = history  # type: ignore[misc]
+    loaded = _agent_config(tmp_path, PATTERN_RULE)
+    agent = open_test_agent(loaded, server)  # type: ignore[arg-type]
+    try:
+        replay(agent, server, incident.start - timedelta(hours=6), incident.start + timedelta(hours=2))
+        fired = [e for e in agent.alerts.events() if e.kind is EventKind.FIRING]
+        matrix = agent.anomaly_series["risk-pattern-anomaly"]
+        stored = agent.rollups.load(QUERY_PATTERN, 0, 2**40)
+    finally:
+        agent.close()
+    exploding = stable_hash("param:" + "risk.exposure_by_counterparty")
+    assert [e.labels["pattern"] for e in fired] == [exploding]
+    assert fired[0].labels["warehouse"] == "RISK_WH"
+    assert fired[0].evidence["grew"] == ["execution"]
+    assert fired[0].evidence["contributors"]["users"], "the users behind the pattern"
+    assert len(matrix.keys) >= 2, "every RISK_WH pattern above the volume filter is its own series"
+    assert {k[0] for k in matrix.keys} == {"RISK_WH"}
+    assert stored.height > 0
+    assert stored["succeeded"].min() >= 5, "the volume filter (min_queries) is pushed down: thin buckets are not read"

@@ -911,7 +911,7 @@ def test_validate_command_accepts_the_shipped_default_config(
     out = capsys.readouterr().out
     assert code == 0
     shipped = (
-        f"{len(SHIPPED_RULES)} rule(s), 1 anomaly rule(s), {len(SHIPPED_SLOS)} SLO(s), 1 silence(s) "
+        f"{len(SHIPPED_RULES)} rule(s), 2 anomaly rule(s), {len(SHIPPED_SLOS)} SLO(s), 1 silence(s) "
         "and routing capital-markets-platform"
     )
     assert f"{shipped} are valid" in _plain(out)
@@ -1121,6 +1121,12 @@ def test_a_latency_anomaly_rule_loads_beside_threshold_rules(project: Path, agen
             anomaly_doc(level_shift={"z": 1.5, "alpha": 0}), "spec.level_shift.alpha", "greater than 0", id="alpha-0"
         ),
         pytest.param(anomaly_doc(window="1h"), "spec.window", "unknown field", id="unknown-field"),
+        pytest.param(
+            anomaly_doc(group_by=["warehouse", "pattern"], bucket="1m"), "spec", "multiple of it", id="pattern-1m"
+        ),
+        pytest.param(
+            anomaly_doc(scope={"pattern": ["abc"]}), "spec", "needs pattern in group_by", id="pattern-scope-no-group"
+        ),
     ],
 )
 def test_impossible_anomaly_rules_are_located_errors(
