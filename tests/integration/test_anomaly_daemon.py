@@ -5,15 +5,20 @@ before it; a restart mid-incident rebuilds the series from the store without a s
 
 from __future__ import annotations
 
+import socket
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 from support import MONDAY, config_for, open_test_agent, replay
 
 from sre_agent.config.anomaly import LatencyAnomalyRule
+from sre_agent.daemon.eval_context import EvalContext
+from sre_agent.daemon.evaluate_anomaly import _contributors
 from sre_agent.daemon.poll import family_key
+from sre_agent.daemon.runtime import open_agent
 from sre_agent.engine.rollups import QUERY_PATTERN
 from sre_agent.model import EventKind
 from sre_agent.simulate.fake_snowflake import EmbeddedSnowflake
@@ -22,6 +27,7 @@ from sre_agent.simulate.ids import stable_hash
 from sre_agent.simulate.incidents import default_incidents
 from sre_agent.simulate.workload import WorkloadConfig, day_bounds
 from sre_agent.sources.snowflake import PATTERN_FAMILY
+from sre_agent.sources.snowflake_conn import connector
 
 RULE = {
     "apiVersion": "sre-agent/v1",
@@ -150,3 +156,24 @@ def test_a_pattern_scoped_rule_pages_for_the_exploding_pattern_only(history: obj
     assert {k[0] for k in matrix.keys} == {"RISK_WH"}
     assert stored.height > 0
     assert stored["succeeded"].min() >= 5, "the volume filter (min_queries) is pushed down: thin buckets are not read"
+
+
+def test_a_failing_drill_down_is_reported_in_the_evidence_not_raised(tmp_path: Path) -> None:
+    """The contributors come from one extra QUERY_HISTORY read; when Snowflake refuses it the alert still fires and
+    its evidence says why the patterns are missing (without the password)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])  # closed once the block ends: connections are refused
+    secret = "drill-down-s3cret"
+    params = {"account": "fakesnow", "user": "u", "password": secret, "host": "127.0.0.1", "port": port}
+    params.update(protocol="http", paramstyle="qmark", login_timeout=3, network_timeout=3)
+    agent = open_agent(_agent_config(tmp_path), connect=connector(params))  # type: ignore[arg-type]
+    try:
+        ctx = EvalContext(agent, np.array([1_793_720_700], dtype=np.int64))
+        rule = LatencyAnomalyRule.model_validate(RULE)
+        found = _contributors(ctx, rule, {"warehouse": "RISK_WH", "service": "risk-engine"}, (0, 300), (0, 300))
+    finally:
+        agent.close()
+    assert set(found) == {"error"}
+    assert found["error"].startswith("could not read QUERY_HISTORY for the drill-down")
+    assert secret not in found["error"], found
