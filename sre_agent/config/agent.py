@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from sre_agent.config.azure import AzureConnection, AzureSettings, check_resource_id, https_url
+from sre_agent.config.cost import CostSettings
 from sre_agent.config.durations import Duration
 from sre_agent.config.specs import Metadata, Strict, check_label_names
 from sre_agent.config.yaml_source import Loc, YamlDocument
@@ -70,6 +71,7 @@ def _polls() -> dict[str, PollSettings]:
         "query": PollSettings(interval=timedelta(minutes=5), overlap=timedelta(minutes=60)),
         "query_pattern": PollSettings(interval=timedelta(minutes=5), overlap=timedelta(minutes=60)),
         "warehouse_load": PollSettings(interval=timedelta(minutes=15), overlap=timedelta(hours=4)),
+        "query_cost": PollSettings(interval=timedelta(minutes=30), overlap=timedelta(hours=7)),
         "warehouse_metering": PollSettings(interval=timedelta(minutes=30), overlap=timedelta(hours=7)),
         "slo": PollSettings(interval=timedelta(minutes=5), overlap=timedelta(minutes=60)),
     }
@@ -316,6 +318,9 @@ class AgentSpec(Strict):
     sinks: list[SinkConfig] = Field(default_factory=lambda: list[SinkConfig]([ConsoleSinkConfig(type="console")]))
     labels: dict[str, str] = Field(default_factory=dict, description="labels added to every alert")
     azure: AzureSettings | None = Field(default=None, description="Azure sources: platform metrics")
+    cost: CostSettings | None = Field(
+        default=None, description="prices and ownership: enables hourly cost attribution (polls query_cost)"
+    )
 
     @field_validator("runbook_url")
     @classmethod

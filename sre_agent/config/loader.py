@@ -431,6 +431,23 @@ def _azure_issues(file: _ConfigFile, config: AgentConfig, rules: list[ThresholdR
     return issues
 
 
+def _cost_issues(file: _ConfigFile, config: AgentConfig) -> list[ConfigIssue]:
+    """The warehouse → domain map names warehouses and domains of the inventory (when it lists them)."""
+    cost = config.spec.cost
+    if cost is None:
+        return []
+    inventory = config.spec.inventory
+    issues = []
+    for warehouse, domain in cost.warehouse_domains.items():
+        loc = ("spec", "cost", "warehouse_domains", warehouse)
+        if inventory.warehouses and warehouse not in inventory.warehouses:
+            message = f"unknown warehouse {warehouse!r}; known: {', '.join(inventory.warehouses)}"
+            issues.append(file.issue(loc, message))
+        if inventory.domains and domain not in inventory.domains:
+            issues.append(file.issue(loc, f"unknown domain {domain!r}; known: {', '.join(inventory.domains)}"))
+    return issues
+
+
 def _sink_issues(file: _ConfigFile, config: AgentConfig) -> list[ConfigIssue]:
     """Sinks must be usable at start, not at the first send: secrets present, CA bundles readable."""
     issues = []
@@ -470,6 +487,7 @@ def load_config(path: Path, extra_rule_paths: list[Path] | None = None) -> Loade
     file = _ConfigFile(path)
     issues.extend(_retention_issues(file, config, found.rules, found.slos, found.anomalies))
     issues.extend(_sink_issues(file, config))
+    issues.extend(_cost_issues(file, config))
     issues.extend(_azure_issues(file, config, found.rules))
     errors = [i for i in issues if i.severity == "error"]
     if errors:

@@ -16,7 +16,7 @@ from sre_agent.engine.rollups import AZURE_METRIC, RollupDef
 from sre_agent.errors import SourceError, StoreError
 from sre_agent.failpoints import failpoint
 from sre_agent.model import from_epoch, to_epoch
-from sre_agent.sources.snowflake import FAMILIES, OPTIONAL_FAMILIES, PATTERN_FAMILY
+from sre_agent.sources.snowflake import COST_FAMILY, FAMILIES, OPTIONAL_FAMILIES, PATTERN_FAMILY
 from sre_agent.store.watermarks import FamilyState
 
 log = logging.getLogger(__name__)
@@ -39,9 +39,7 @@ POLL_FAMILIES = [*FAMILIES, SLO_FAMILY]
 def polled_families(agent: Agent) -> list[str]:
     """Every family ``agent`` polls: the Snowflake ones (the pattern rollup when a rule needs it), plus Azure
     metrics when configured."""
-    families = list(FAMILIES)
-    if agent.loaded.pattern_min_queries() is not None:
-        families.append(PATTERN_FAMILY)
+    families = [*FAMILIES, *optional_families(agent)]
     families.append(SLO_FAMILY)
     if agent.azure_metrics is not None:
         families.append(AZURE_METRICS_FAMILY)
@@ -59,12 +57,21 @@ def family_key(family: str) -> str:
     return "azure.metrics" if family == AZURE_METRICS_FAMILY else f"snowflake.{family}"
 
 
+def optional_families(agent: Agent) -> dict[str, RollupDef]:
+    """Snowflake families polled only when needed: per-pattern latency for pattern-scoped anomaly rules, hourly
+    execution time for cost attribution when ``spec.cost`` is set."""
+    out = {}
+    if agent.loaded.pattern_min_queries() is not None:
+        out[PATTERN_FAMILY] = OPTIONAL_FAMILIES[PATTERN_FAMILY]
+    if agent.spec.cost is not None:
+        out[COST_FAMILY] = OPTIONAL_FAMILIES[COST_FAMILY]
+    return out
+
+
 def rollup_families(agent: Agent) -> dict[str, RollupDef]:
     """Every family polled into a rollup: the Snowflake ones (the pattern rollup when a rule needs it), plus Azure
     metrics when configured."""
-    out = dict(FAMILIES)
-    if agent.loaded.pattern_min_queries() is not None:
-        out.update(OPTIONAL_FAMILIES)
+    out = {**FAMILIES, **optional_families(agent)}
     if agent.azure_metrics is not None:
         out[AZURE_METRICS_FAMILY] = AZURE_METRIC
     return out

@@ -122,6 +122,26 @@ QUERY_PATTERN = RollupDef(
     ),
 )
 
+QUERY_COST = RollupDef(
+    name="query_cost",
+    view="SNOWFLAKE.ACCOUNT_USAGE.QUERY_HISTORY",
+    grain=timedelta(hours=1),
+    dims=("warehouse", "service", "domain", "pattern", "user", "role"),
+    latency_horizon=timedelta(hours=6),
+    description="Per hour per warehouse, service, domain, query pattern, user and role: execution time inside the "
+    "hour (a query running across hours is split), for the hourly-share credit attribution; queries, failures, "
+    "elapsed time and cloud services credits of the queries that ended in the hour. Polled when spec.cost is set.",
+    measures=(
+        Measure("exec_ms", "execution time inside the hour of queries run on a warehouse, ms"),
+        Measure("queries", "queries that ended in the hour"),
+        Measure("failed", "of those, queries with EXECUTION_STATUS FAIL or INCIDENT"),
+        Measure("elapsed_ms", "TOTAL_ELAPSED_TIME of the queries that ended in the hour, ms"),
+        Measure(
+            "cloud_services_credits", "CREDITS_USED_CLOUD_SERVICES of the queries that ended in the hour", integer=False
+        ),
+    ),
+)
+
 WAREHOUSE_LOAD = RollupDef(
     name="warehouse_load",
     view="SNOWFLAKE.ACCOUNT_USAGE.WAREHOUSE_LOAD_HISTORY",
@@ -187,6 +207,6 @@ AZURE_METRIC = RollupDef(
 )
 
 ROLLUPS: dict[str, RollupDef] = {
-    r.name: r for r in (QUERY, QUERY_PATTERN, WAREHOUSE_LOAD, WAREHOUSE_METERING, SLO, AZURE_METRIC)
+    r.name: r for r in (QUERY, QUERY_PATTERN, QUERY_COST, WAREHOUSE_LOAD, WAREHOUSE_METERING, SLO, AZURE_METRIC)
 }
 """Every rollup the agent knows, by name."""

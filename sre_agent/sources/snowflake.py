@@ -14,7 +14,15 @@ import polars as pl
 
 from sre_agent.config.slo import SloDoc
 from sre_agent.engine.histogram import BUCKETS
-from sre_agent.engine.rollups import HIST_COLUMNS, QUERY, QUERY_PATTERN, WAREHOUSE_LOAD, WAREHOUSE_METERING, RollupDef
+from sre_agent.engine.rollups import (
+    HIST_COLUMNS,
+    QUERY,
+    QUERY_COST,
+    QUERY_PATTERN,
+    WAREHOUSE_LOAD,
+    WAREHOUSE_METERING,
+    RollupDef,
+)
 from sre_agent.errors import SourceError
 from sre_agent.sources import slo_sql
 from sre_agent.sources import snowflake_sql as sql
@@ -29,8 +37,9 @@ FAMILIES: dict[str, RollupDef] = {
 }
 """Query families polled from Snowflake, each feeding one rollup."""
 PATTERN_FAMILY = "query_pattern"
-OPTIONAL_FAMILIES: dict[str, RollupDef] = {PATTERN_FAMILY: QUERY_PATTERN}
-"""Families polled only when a rule needs them (pattern-scoped LatencyAnomaly rules)."""
+COST_FAMILY = "query_cost"
+OPTIONAL_FAMILIES: dict[str, RollupDef] = {PATTERN_FAMILY: QUERY_PATTERN, COST_FAMILY: QUERY_COST}
+"""Families polled only when something needs them (pattern-scoped LatencyAnomaly rules; ``spec.cost``)."""
 
 
 def parse_histogram(hist: pl.Series) -> np.ndarray:
@@ -89,6 +98,7 @@ class SnowflakeSource:
             "warehouse_load": sql.WAREHOUSE_LOAD,
             "warehouse_metering": sql.WAREHOUSE_METERING,
             PATTERN_FAMILY: sql.QUERY_PATTERN_ROLLUP,
+            COST_FAMILY: sql.QUERY_COST_ROLLUP,
         }
         self.pattern_min_queries = 1
         """The volume filter of the pattern rollup: the smallest ``min_queries`` of the rules that use it."""

@@ -296,3 +296,74 @@ GROUP BY 1, 2, 3
         _QH_DOCS,
         sql,
     )
+
+
+_HOUR_OFFSETS = " UNION ALL ".join(f"SELECT {k} AS k" for k in range(49))
+"""0 … 48: a query can run at most 48 hours (STATEMENT_TIMEOUT_IN_SECONDS defaults to 2 days)."""
+
+QUERY_COST_ROLLUP = NamedQuery(
+    "query_cost_rollup",
+    "Hourly execution time per warehouse, service, domain, query pattern, user and role, for the hourly-share "
+    "credit attribution: each query's execution (after queueing, compilation, provisioning and listing files) is "
+    "split over the hours it overlaps. Queries ending in the hour are counted with their elapsed time and cloud "
+    "services credits. Rows are deduplicated on QUERY_ID.",
+    "https://docs.snowflake.com/en/sql-reference/account-usage/query_history",
+    f"""
+WITH q AS (
+    SELECT
+        {_LABEL_EXPR["warehouse"]} AS warehouse,
+        {_LABEL_EXPR["service"]} AS service,
+        {_LABEL_EXPR["domain"]} AS domain,
+        {_LABEL_EXPR["pattern"]} AS pattern,
+        COALESCE(user_name, '(unknown)') AS user_name,
+        COALESCE(role_name, '(unknown)') AS role_name,
+        warehouse_size IS NOT NULL AS on_warehouse,
+        execution_status,
+        total_elapsed_time,
+        COALESCE(credits_used_cloud_services, 0) AS cs_credits,
+        end_time,
+        LEAST(
+            end_time,
+            DATEADD(
+                millisecond,
+                COALESCE(queued_overload_time, 0) + COALESCE(compilation_time, 0)
+                    + COALESCE(queued_provisioning_time, 0) + COALESCE(queued_repair_time, 0)
+                    + COALESCE(list_external_files_time, 0),
+                start_time
+            )
+        ) AS exec_start
+    FROM SNOWFLAKE.ACCOUNT_USAGE.QUERY_HISTORY
+    WHERE end_time >= :window_start AND start_time < :window_end
+    QUALIFY ROW_NUMBER() OVER (PARTITION BY query_id ORDER BY end_time DESC) = 1
+),
+offsets AS ({_HOUR_OFFSETS}),
+pieces AS (
+    SELECT q.*, DATEADD(hour, o.k, DATE_TRUNC('hour', q.exec_start)) AS hour_start
+    FROM q
+    JOIN offsets AS o
+      ON DATEADD(hour, o.k, DATE_TRUNC('hour', q.exec_start)) <= q.end_time
+)
+SELECT
+    hour_start AS bucket_start,
+    warehouse AS warehouse,
+    service AS service,
+    domain AS domain,
+    pattern AS pattern,
+    user_name AS "user",
+    role_name AS role,
+    SUM(IFF(on_warehouse,
+            GREATEST(DATEDIFF(millisecond, GREATEST(exec_start, hour_start),
+                              LEAST(end_time, DATEADD(hour, 1, hour_start))), 0),
+            0)) AS exec_ms,
+    COUNT_IF(end_time >= hour_start AND end_time < DATEADD(hour, 1, hour_start)) AS queries,
+    COUNT_IF(end_time >= hour_start AND end_time < DATEADD(hour, 1, hour_start)
+             AND execution_status IN ('FAIL', 'INCIDENT')) AS failed,
+    SUM(IFF(end_time >= hour_start AND end_time < DATEADD(hour, 1, hour_start), total_elapsed_time, 0)) AS elapsed_ms,
+    SUM(IFF(end_time >= hour_start AND end_time < DATEADD(hour, 1, hour_start), cs_credits, 0))
+        AS cloud_services_credits
+FROM pieces
+WHERE hour_start >= :window_start AND hour_start < :window_end
+GROUP BY 1, 2, 3, 4, 5, 6, 7
+ORDER BY 1, 2, 3, 4, 5, 6, 7
+""".strip(),
+)

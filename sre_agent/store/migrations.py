@@ -226,5 +226,20 @@ CREATE TABLE rollup_query_pattern (
 CREATE INDEX rollup_query_pattern_bucket ON rollup_query_pattern(bucket);
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6)
+V7 = """
+CREATE TABLE rollup_query_cost (
+    series_id INTEGER NOT NULL REFERENCES series(series_id),
+    bucket INTEGER NOT NULL,
+    observed_at INTEGER NOT NULL,
+    exec_ms INTEGER NOT NULL,
+    queries INTEGER NOT NULL,
+    failed INTEGER NOT NULL,
+    elapsed_ms INTEGER NOT NULL,
+    cloud_services_credits REAL NOT NULL,
+    PRIMARY KEY (series_id, bucket)
+) WITHOUT ROWID;
+CREATE INDEX rollup_query_cost_bucket ON rollup_query_cost(bucket);
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7)
 """Migration n (1-based) brings the schema from version n-1 to n."""

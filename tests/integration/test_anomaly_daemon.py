@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import emptied
 from support import MONDAY, config_for, open_test_agent, replay
 
 from sre_agent.config.anomaly import LatencyAnomalyRule
@@ -24,7 +25,7 @@ from sre_agent.model import EventKind
 from sre_agent.simulate.fake_snowflake import EmbeddedSnowflake
 from sre_agent.simulate.history import HistorySeeder
 from sre_agent.simulate.ids import stable_hash
-from sre_agent.simulate.incidents import default_incidents
+from sre_agent.simulate.incidents import Incident, default_incidents
 from sre_agent.simulate.workload import WorkloadConfig, day_bounds
 from sre_agent.sources.snowflake import PATTERN_FAMILY
 from sre_agent.sources.snowflake_conn import connector
@@ -44,18 +45,20 @@ RULE = {
 }
 
 
-@pytest.fixture(scope="module")
-def history() -> object:
-    """Five incident-free days before the Tuesday of INC-1, then that Tuesday."""
+def seed_inc1(server: EmbeddedSnowflake) -> Incident:
+    """Five incident-free days before the Tuesday of INC-1, then that Tuesday, into the emptied ``server``."""
     start, _ = day_bounds(MONDAY)
     end, _ = day_bounds(MONDAY + timedelta(days=2))
     incidents = [i for i in default_incidents(start, end) if i.id.startswith("INC-1")]
-    server = EmbeddedSnowflake()
-    server.start()
     workload = WorkloadConfig(seed=7, queries_per_day=12_000, incidents=tuple(incidents))
-    HistorySeeder(server, workload).seed_days(MONDAY - timedelta(days=4), 6)
-    yield server, incidents[0]
-    server.stop()
+    HistorySeeder(emptied(server), workload).seed_days(MONDAY - timedelta(days=4), 6)
+    return incidents[0]
+
+
+@pytest.fixture(scope="module")
+def history(embedded_server: EmbeddedSnowflake) -> tuple[EmbeddedSnowflake, Incident]:
+    """The session's embedded account seeded once for this module (tests only read it)."""
+    return embedded_server, seed_inc1(embedded_server)
 
 
 PATTERN_RULE = {

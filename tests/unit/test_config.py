@@ -1147,3 +1147,19 @@ def test_retention_shorter_than_four_weeks_of_weekly_baselines_is_an_error(proje
     write_text(project / "agent.yaml", AGENT_YAML + "  store:\n    retention: 15d\n")
     write_docs(project / "rules" / "rule.yaml", anomaly_doc(seasonality="daily"))
     assert [a.name for a in load_config(project / "agent.yaml").anomalies] == ["a1"], "daily slots need 14 days"
+
+
+def test_an_unknown_domain_in_the_cost_map_is_a_located_error(project: Path) -> None:
+    cost = "  cost:\n    credit_price: 3.0\n    warehouse_domains:\n      RISK_WH: not-a-domain\n"
+    text = AGENT_YAML.replace(
+        "warehouses: [INGEST_WH, RISK_WH]", "warehouses: [INGEST_WH, RISK_WH]\n    domains: [risk]"
+    )
+    assert text != AGENT_YAML
+    write_text(project / "agent.yaml", text + cost)
+    with pytest.raises(ConfigError) as caught:
+        load_config(project / "agent.yaml")
+    issue = next(i for i in caught.value.issues if i.path.startswith("spec.cost"))
+    assert issue.path == "spec.cost.warehouse_domains.RISK_WH"
+    assert "unknown domain 'not-a-domain'" in issue.message
+    assert "known: risk" in issue.message
+    assert issue.line == text.count("\n") + 4
