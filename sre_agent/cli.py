@@ -216,12 +216,20 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
 def cmd_sql(args: argparse.Namespace, console: Console) -> int:
     """Print every statement with its docs link and binds."""
     from sre_agent.sources.slo_sql import from_query_history, from_tasks, query_slo_rollup, query_task_freshness
-    from sre_agent.sources.snowflake_sql import all_queries, latency_contributors, pattern_queries
+    from sre_agent.sources.snowflake_sql import (
+        DATABASE_STORAGE,
+        QUERY_COST_ROLLUP,
+        all_queries,
+        latency_contributors,
+        pattern_queries,
+    )
 
     loaded = _load(args)
     queries = all_queries(loaded.latency_thresholds_ms())
     if loaded.pattern_min_queries() is not None:
         queries.extend(pattern_queries())
+    if loaded.config.spec.cost is not None:
+        queries.extend([QUERY_COST_ROLLUP, DATABASE_STORAGE])
     for group_by in dict.fromkeys(tuple(a.spec.group_by) for a in loaded.anomalies):
         queries.append(latency_contributors(group_by))
     if any(from_query_history(s) for s in loaded.slos):

@@ -16,7 +16,7 @@ from sre_agent.engine.rollups import AZURE_METRIC, RollupDef
 from sre_agent.errors import SourceError, StoreError
 from sre_agent.failpoints import failpoint
 from sre_agent.model import from_epoch, to_epoch
-from sre_agent.sources.snowflake import COST_FAMILY, FAMILIES, OPTIONAL_FAMILIES, PATTERN_FAMILY
+from sre_agent.sources.snowflake import COST_FAMILY, FAMILIES, OPTIONAL_FAMILIES, PATTERN_FAMILY, STORAGE_FAMILY
 from sre_agent.store.watermarks import FamilyState
 
 log = logging.getLogger(__name__)
@@ -59,12 +59,13 @@ def family_key(family: str) -> str:
 
 def optional_families(agent: Agent) -> dict[str, RollupDef]:
     """Snowflake families polled only when needed: per-pattern latency for pattern-scoped anomaly rules, hourly
-    execution time for cost attribution when ``spec.cost`` is set."""
+    execution time and daily storage for cost attribution when ``spec.cost`` is set."""
     out = {}
     if agent.loaded.pattern_min_queries() is not None:
         out[PATTERN_FAMILY] = OPTIONAL_FAMILIES[PATTERN_FAMILY]
     if agent.spec.cost is not None:
         out[COST_FAMILY] = OPTIONAL_FAMILIES[COST_FAMILY]
+        out[STORAGE_FAMILY] = OPTIONAL_FAMILIES[STORAGE_FAMILY]
     return out
 
 

@@ -22,6 +22,9 @@ NANO = 1_000_000_000
 CLOUD_SERVICES_FREE = 0.10
 """Cloud services are free up to this share of the day's warehouse compute."""
 DAY_S = 86_400
+HOUR_S = 3_600
+TIB = 1024**4
+"""Bytes per TB as storage is priced (binary, as Snowflake's own storage cost queries divide)."""
 USAGE_DIMS = ("warehouse", "service", "domain", "pattern", "user", "role")
 UNTAGGED = "(untagged)"
 
@@ -95,11 +98,15 @@ def with_domains(usage: pl.DataFrame, warehouse_domains: dict[str, str]) -> pl.D
 
 
 def attribute(
-    usage: pl.DataFrame, metering: pl.DataFrame, warehouse_domains: dict[str, str] | None = None
+    usage: pl.DataFrame,
+    metering: pl.DataFrame,
+    warehouse_domains: dict[str, str] | None = None,
+    complete_before: int | None = None,
 ) -> Attribution:
     """Attribute ``metering`` (bucket, warehouse, credits_used_compute, credits_used_cloud_services,
     credits_attributed_compute_queries) to ``usage`` (the query_cost rollup: bucket, dims, exec_ms, queries, failed,
-    elapsed_ms, cloud_services_credits), hour by hour and day by day."""
+    elapsed_ms, cloud_services_credits), hour by hour and day by day. Hours ending after ``complete_before`` (the
+    metering view's landing horizon) are marked ``partial``: their figures may still grow."""
     usage = with_domains(usage, warehouse_domains or {})
     meter = metering.select(
         pl.col("bucket").cast(pl.Int64),
@@ -146,12 +153,26 @@ def attribute(
         .rename({"day_compute_nano": "compute_nano"})
         .sort("day")
     )
+    partial = (pl.col("bucket") + HOUR_S > complete_before) if complete_before is not None else pl.lit(False)
     return Attribution(
-        rows=rows.drop("day").sort("bucket", *USAGE_DIMS),
-        idle=idle.select("bucket", "warehouse", "compute_nano").sort("bucket", "warehouse"),
+        rows=rows.drop("day").with_columns(partial.alias("partial")).sort("bucket", *USAGE_DIMS),
+        idle=idle.select("bucket", "warehouse", "compute_nano", partial.alias("partial")).sort("bucket", "warehouse"),
         unmetered=unmetered.rename({"hour_ms": "exec_ms"}).sort("bucket", "warehouse"),
         warehouse_idle=meter.select("bucket", "warehouse", "idle_nano").sort("bucket", "warehouse"),
         daily_cloud_services=daily,
         metered_compute_nano=int(meter["compute_nano"].sum()) if meter.height else 0,
         metered_cloud_services_billable_nano=int(daily["billable_nano"].sum()) if daily.height else 0,
+    )
+
+
+def storage_cost(storage: pl.DataFrame, price_per_tb_month: float | None) -> pl.DataFrame:
+    """Per day and database of the ``database_storage`` rollup: TB stored (database incl. Time Travel, Fail-safe,
+    hybrid tables) and, with a price, the day's share of the month's bill — TB × price ÷ days in that month
+    (storage is billed on the month's average of daily bytes). Without a price the cost column is null."""
+    tb = (pl.col("database_bytes") + pl.col("failsafe_bytes") + pl.col("hybrid_bytes")) / TIB
+    day = pl.from_epoch(pl.col("bucket"), time_unit="s")
+    days_in_month = day.dt.month_end().dt.day().cast(pl.Float64)
+    cost = tb * price_per_tb_month / days_in_month if price_per_tb_month is not None else pl.lit(None, pl.Float64)
+    return storage.select(pl.col("bucket").cast(pl.Int64), pl.col("database"), tb.alias("tb"), cost.alias("cost")).sort(
+        "bucket", "database"
     )

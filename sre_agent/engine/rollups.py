@@ -176,6 +176,21 @@ WAREHOUSE_METERING = RollupDef(
     ),
 )
 
+DATABASE_STORAGE = RollupDef(
+    name="database_storage",
+    view="SNOWFLAKE.ACCOUNT_USAGE.DATABASE_STORAGE_USAGE_HISTORY",
+    grain=timedelta(days=1),
+    dims=("database",),
+    latency_horizon=timedelta(hours=3),
+    description="The view's own daily average bytes per database (summed over days: byte-days, what storage is "
+    "billed on). Polled when spec.cost is set.",
+    measures=(
+        Measure("database_bytes", "average bytes of the day, Time Travel included", integer=False),
+        Measure("failsafe_bytes", "average Fail-safe bytes of the day", integer=False),
+        Measure("hybrid_bytes", "average hybrid table bytes of the day", integer=False),
+    ),
+)
+
 SLO = RollupDef(
     name="slo",
     view="SNOWFLAKE.ACCOUNT_USAGE.QUERY_HISTORY",
@@ -207,6 +222,7 @@ AZURE_METRIC = RollupDef(
 )
 
 ROLLUPS: dict[str, RollupDef] = {
-    r.name: r for r in (QUERY, QUERY_PATTERN, QUERY_COST, WAREHOUSE_LOAD, WAREHOUSE_METERING, SLO, AZURE_METRIC)
+    r.name: r
+    for r in (QUERY, QUERY_PATTERN, QUERY_COST, WAREHOUSE_LOAD, WAREHOUSE_METERING, DATABASE_STORAGE, SLO, AZURE_METRIC)
 }
 """Every rollup the agent knows, by name."""

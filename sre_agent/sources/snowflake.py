@@ -15,6 +15,7 @@ import polars as pl
 from sre_agent.config.slo import SloDoc
 from sre_agent.engine.histogram import BUCKETS
 from sre_agent.engine.rollups import (
+    DATABASE_STORAGE,
     HIST_COLUMNS,
     QUERY,
     QUERY_COST,
@@ -38,7 +39,12 @@ FAMILIES: dict[str, RollupDef] = {
 """Query families polled from Snowflake, each feeding one rollup."""
 PATTERN_FAMILY = "query_pattern"
 COST_FAMILY = "query_cost"
-OPTIONAL_FAMILIES: dict[str, RollupDef] = {PATTERN_FAMILY: QUERY_PATTERN, COST_FAMILY: QUERY_COST}
+STORAGE_FAMILY = "database_storage"
+OPTIONAL_FAMILIES: dict[str, RollupDef] = {
+    PATTERN_FAMILY: QUERY_PATTERN,
+    COST_FAMILY: QUERY_COST,
+    STORAGE_FAMILY: DATABASE_STORAGE,
+}
 """Families polled only when something needs them (pattern-scoped LatencyAnomaly rules; ``spec.cost``)."""
 
 
@@ -99,6 +105,7 @@ class SnowflakeSource:
             "warehouse_metering": sql.WAREHOUSE_METERING,
             PATTERN_FAMILY: sql.QUERY_PATTERN_ROLLUP,
             COST_FAMILY: sql.QUERY_COST_ROLLUP,
+            STORAGE_FAMILY: sql.DATABASE_STORAGE,
         }
         self.pattern_min_queries = 1
         """The volume filter of the pattern rollup: the smallest ``min_queries`` of the rules that use it."""

@@ -367,3 +367,23 @@ GROUP BY 1, 2, 3, 4, 5, 6, 7
 ORDER BY 1, 2, 3, 4, 5, 6, 7
 """.strip(),
 )
+
+
+DATABASE_STORAGE = NamedQuery(
+    "database_storage",
+    "Daily average bytes per database (Time Travel, Fail-safe, hybrid tables): what storage is billed on. "
+    "Duplicates collapsed with MAX (a day is restated, never split).",
+    "https://docs.snowflake.com/en/sql-reference/account-usage/database_storage_usage_history",
+    """
+SELECT
+    usage_date AS bucket_start,
+    database_name AS database,
+    MAX(COALESCE(average_database_bytes, 0)) AS database_bytes,
+    MAX(COALESCE(average_failsafe_bytes, 0)) AS failsafe_bytes,
+    MAX(COALESCE(average_hybrid_table_storage_bytes, 0)) AS hybrid_bytes
+FROM SNOWFLAKE.ACCOUNT_USAGE.DATABASE_STORAGE_USAGE_HISTORY
+WHERE usage_date >= CAST(:window_start AS DATE) AND usage_date < CAST(:window_end AS DATE)
+GROUP BY 1, 2
+ORDER BY 1, 2
+""".strip(),
+)

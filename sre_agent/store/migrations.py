@@ -241,5 +241,18 @@ CREATE TABLE rollup_query_cost (
 CREATE INDEX rollup_query_cost_bucket ON rollup_query_cost(bucket);
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7)
+V8 = """
+CREATE TABLE rollup_database_storage (
+    series_id INTEGER NOT NULL REFERENCES series(series_id),
+    bucket INTEGER NOT NULL,
+    observed_at INTEGER NOT NULL,
+    database_bytes REAL NOT NULL,
+    failsafe_bytes REAL NOT NULL,
+    hybrid_bytes REAL NOT NULL,
+    PRIMARY KEY (series_id, bucket)
+) WITHOUT ROWID;
+CREATE INDEX rollup_database_storage_bucket ON rollup_database_storage(bucket);
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7, V8)
 """Migration n (1-based) brings the schema from version n-1 to n."""

@@ -12,8 +12,8 @@ from support import MONDAY, config_for, connect_to, open_test_agent
 
 from sre_agent.config.cost import CostSettings
 from sre_agent.daemon.poll import poll_due
-from sre_agent.engine.cost import NANO, attribute
-from sre_agent.engine.rollups import QUERY_COST, WAREHOUSE_METERING
+from sre_agent.engine.cost import NANO, attribute, storage_cost
+from sre_agent.engine.rollups import DATABASE_STORAGE, QUERY_COST, WAREHOUSE_METERING
 from sre_agent.simulate.fake_snowflake import EmbeddedSnowflake
 from sre_agent.simulate.history import HistorySeeder
 from sre_agent.simulate.workload import WorkloadConfig, day_bounds, generate_day
@@ -86,9 +86,19 @@ def test_every_metered_credit_is_attributed_or_idle_exactly(server: EmbeddedSnow
         hi += 86_400
         usage = agent.rollups.load(QUERY_COST, lo, hi)
         metering = agent.rollups.load(WAREHOUSE_METERING, lo, hi)
+        storage = agent.rollups.load(DATABASE_STORAGE, lo, hi)
     finally:
         agent.close()
-    result = attribute(usage, metering, cost.warehouse_domains)
+    assert report.rows.get("database_storage", 0) > 0, "spec.cost also polls daily storage"
+    stored = storage_cost(storage, 23.0)
+    assert stored.height == storage.height > 0
+    assert stored["database"].n_unique() >= 2
+    first = stored.row(0, named=True)
+    raw = storage.row(0, named=True)
+    tb = (raw["database_bytes"] + raw["failsafe_bytes"] + raw["hybrid_bytes"]) / 1024**4
+    assert first["tb"] == pytest.approx(tb)
+    assert first["cost"] == pytest.approx(tb * 23.0 / 30), "November has 30 days"
+    result = attribute(usage, metering, cost.warehouse_domains, complete_before=hi - 2 * 3600)
     totals = result.reconcile()
     assert totals["compute_difference"] == 0
     metered = metering["credits_used_compute"].sum()
@@ -111,6 +121,9 @@ def test_every_metered_credit_is_attributed_or_idle_exactly(server: EmbeddedSnow
     assert adhoc.height > 0
     assert set(adhoc["domain"]) == {"data-platform"}, "untagged ad hoc queries belong to the mapped domain"
     assert result.unmetered.height == 0 or result.unmetered["bucket"].min() >= hi - 6 * 3600
+    partial = result.rows.filter(pl.col("partial"))
+    assert partial.height > 0
+    assert partial["bucket"].min() == hi - 2 * 3600, "hours ending after the landing horizon are marked partial"
 
 
 def test_query_cost_statement_binds_every_value() -> None:

@@ -3,6 +3,8 @@ services adjustment, the warehouse → domain map, and the cost settings' checks
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import polars as pl
 import pytest
 from hypothesis import given, settings
@@ -10,7 +12,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from sre_agent.config.cost import CostSettings
-from sre_agent.engine.cost import NANO, allocate, attribute
+from sre_agent.engine.cost import NANO, TIB, allocate, attribute, storage_cost
 
 H = 3600
 DAY = 86_400
@@ -75,7 +77,7 @@ def test_an_hour_is_split_by_execution_time_and_idle_hours_and_gaps_stay_apart()
     result = attribute(usage, metering)
     hour0 = result.rows.filter(pl.col("bucket") == 0).sort("exec_ms", descending=True)
     assert hour0["compute_nano"].to_list() == [3 * NANO, 1 * NANO], "idle inside the hour is spread by share"
-    assert result.idle.rows() == [(H, "WH", 1 * NANO)], "an hour with no query stays unattributed idle"
+    assert result.idle.rows() == [(H, "WH", 1 * NANO, False)], "an hour with no query stays unattributed idle"
     assert result.unmetered.select("bucket", "warehouse", "exec_ms").rows() == [(2 * H, "WH", 5_000)]
     assert result.warehouse_idle.filter(pl.col("bucket") == 0)["idle_nano"].item() == 1 * NANO
     totals = result.reconcile()
@@ -121,3 +123,27 @@ def test_untagged_usage_takes_the_domain_of_its_warehouse() -> None:
 def test_impossible_cost_settings_are_refused(field: str, value: object, message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         CostSettings.model_validate({field: value})
+
+
+def test_storage_is_priced_per_tb_month_day_by_day_and_left_unpriced_without_a_price() -> None:
+    feb = int(datetime(2027, 1, 31, tzinfo=UTC).timestamp())  # the last day of January; the next is in February
+    frame = pl.DataFrame(
+        {
+            "bucket": [feb, feb + DAY],
+            "database": ["RISK", "RISK"],
+            "database_bytes": [2.0 * TIB, 2.0 * TIB],
+            "failsafe_bytes": [0.5 * TIB, 0.5 * TIB],
+            "hybrid_bytes": [0.0, 0.0],
+        }
+    )
+    priced = storage_cost(frame, 31.0)
+    assert priced["tb"].to_list() == [2.5, 2.5]
+    assert priced["cost"].to_list() == pytest.approx([2.5 * 31 / 31, 2.5 * 31 / 28]), "January 31 days, February 28"
+    assert storage_cost(frame, None)["cost"].is_null().all(), "no price: TB only, never a made-up amount"
+
+
+def test_hours_still_landing_are_marked_partial() -> None:
+    usage = _usage([(0, "WH", "d", 1_000, 0.0), (H, "WH", "d", 1_000, 0.0)])
+    metering = _metering([(0, "WH", 1.0, 0.0, 1.0), (H, "WH", 1.0, 0.0, 1.0)])
+    result = attribute(usage, metering, complete_before=H + H // 2)
+    assert result.rows.sort("bucket")["partial"].to_list() == [False, True]
