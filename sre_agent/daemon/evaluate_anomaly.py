@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -39,8 +38,6 @@ from sre_agent.model import AlertState, Condition, ConditionState, EventKind, Se
 from sre_agent.sinks.render import human_value
 from sre_agent.sources import snowflake_sql as sql
 
-log = logging.getLogger(__name__)
-
 TOP = 3
 """Contributors listed per kind (patterns, users)."""
 
@@ -61,11 +58,12 @@ def series_matrix(ctx: EvalContext, rule: LatencyAnomalyRule, view: DataView) ->
     visible_end = view.polled_to // step_s * step_s
     final_end = view.complete_before // step_s * step_s
     matrix = agent.anomaly_series.get(rule.name)
-    if matrix is None or matrix.signature != signature(rule):
+    current = signature(rule)
+    if matrix is None or matrix.signature != current:
         origin = final_end - LOOKBACK_S - DAY_S
         if view.covered_from is not None:
             origin = max(origin, view.covered_from)
-        matrix = SeriesMatrix(spec, origin, signature(rule))
+        matrix = SeriesMatrix(spec, origin, current)
         agent.anomaly_series[rule.name] = matrix
     where = {k: v for k, v in spec.scope.model_dump().items() if v}
     start = matrix.time(matrix.final)

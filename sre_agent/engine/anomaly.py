@@ -167,24 +167,20 @@ def judge(
     samples = np.zeros((n_series, m), dtype=np.int64)
     method = np.zeros((n_series, m), dtype=np.int8)
     todo = np.ones((n_series, m), dtype=bool)
-    if params.seasonality in ("auto", "weekly"):
-        stack = _seasonal(y, usable, cols, 7 * day, WEEKS)
-        center, count = _median0(stack)
-        ok = count >= MIN_SEASONAL
-        if params.seasonality == "auto":
-            ok &= span_days >= WEEKLY_AFTER_DAYS
-        take = ok & todo
-        if take.any():
-            baseline[take], spread[take] = center[take], _spread(stack, center, floors)[take]
-            samples[take], method[take] = count[take], 3
-            todo &= ~take
-    if todo.any():
-        stack = _seasonal(y, usable, cols, day, DAYS)
+    seasons = [(7 * day, WEEKS, METHODS.index("weekly")), (day, DAYS, METHODS.index("daily"))]
+    if params.seasonality == "daily":
+        seasons = seasons[1:]
+    for period, count_max, code in seasons:  # weekly slots first (if wanted), then daily for the rest
+        if not todo.any():
+            break
+        stack = _seasonal(y, usable, cols, period, count_max)
         center, count = _median0(stack)
         take = (count >= MIN_SEASONAL) & todo
+        if code == METHODS.index("weekly") and params.seasonality == "auto":
+            take &= span_days >= WEEKLY_AFTER_DAYS
         if take.any():
             baseline[take], spread[take] = center[take], _spread(stack, center, floors)[take]
-            samples[take], method[take] = count[take], 2
+            samples[take], method[take] = count[take], code
             todo &= ~take
     for j in np.flatnonzero(todo.any(axis=0)):
         c = int(cols[j])
@@ -212,12 +208,18 @@ def judge(
     return Judged(baseline, spread, z, breach, warming, method, samples)
 
 
+def window_counts(flags: Mask, n: int) -> I64:
+    """How many of the last ``n`` positions (this one included) are set, along the last axis."""
+    counts = np.cumsum(flags, axis=-1, dtype=np.int64)
+    before = np.zeros_like(counts)
+    before[..., n:] = counts[..., :-n]
+    out: I64 = counts - before
+    return out
+
+
 def sustained(breach: Mask, k: int, n: int) -> Mask:
     """k-of-n along the last axis: a bucket that breached with at least k breaches among the last n buckets."""
-    counts = np.cumsum(breach, axis=-1, dtype=np.int64)
-    shifted = np.zeros_like(counts)
-    shifted[..., n:] = counts[..., :-n]
-    out: Mask = breach & (counts - shifted >= k)
+    out: Mask = breach & (window_counts(breach, n) >= k)
     return out
 
 

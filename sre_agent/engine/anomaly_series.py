@@ -35,6 +35,7 @@ from sre_agent.engine.anomaly import (
     shift_flags,
     shift_level,
     sustained,
+    window_counts,
 )
 from sre_agent.engine.histogram import quantiles
 from sre_agent.engine.rollups import HIST_COLUMNS
@@ -138,7 +139,9 @@ class SeriesMatrix:
         self.level = np.full(shape, np.nan, dtype=np.float32)
         """EWMA of z behind the level-shift signal (set by :meth:`shifted`)."""
 
-    _ARRAYS = ("values", "queries", "y", "baseline", "spread", "z", "usable", "breach", "warming", "method", "samples")
+    _ARRAYS = (
+        "values", "queries", "y", "baseline", "spread", "z", "level", "usable", "breach", "warming", "method", "samples"
+    )  # fmt: skip
 
     def time(self, col: int) -> int:
         """Start (epoch s) of column ``col``."""
@@ -164,7 +167,6 @@ class SeriesMatrix:
             fill = SeriesMatrix._fill(name)
             pad = np.full((extra, self.capacity), fill, dtype=old.dtype)
             setattr(self, name, np.vstack([old, pad]))
-        self.level = np.vstack([self.level, np.full((extra, self.capacity), np.nan, dtype=np.float32)])
         self.first = np.concatenate([self.first, np.full(extra, np.iinfo(np.int64).max, dtype=np.int64)])
         self.seen_base = np.concatenate([self.seen_base, np.zeros(extra, dtype=np.int64)])
         for k in new:
@@ -247,12 +249,8 @@ class SeriesMatrix:
 
     def changed(self, anomalous: Mask) -> Mask:
         """Level-shift verdicts, except within 2/α buckets after an anomaly (its z still weighs on the EWMA)."""
-        shifted = self.shifted()
         window = max(1, round(2 / self.params.shift_alpha))
-        counts = np.cumsum(anomalous, axis=1, dtype=np.int64)
-        before = np.zeros_like(counts)
-        before[:, window:] = counts[:, :-window]
-        out: Mask = shifted & (counts - before == 0)
+        out: Mask = self.shifted() & (window_counts(anomalous, window) == 0)
         return out
 
     def shifted(self) -> Mask:
