@@ -30,22 +30,13 @@ def embedded_server() -> Iterator[object]:
     server.stop()
 
 
-def emptied(server: object) -> object:
-    """``server`` (the session's embedded Snowflake) with every view emptied and its clock reset."""
-    from sre_agent.simulate.fake_snowflake import EmbeddedSnowflake
-    from sre_agent.simulate.schema import SIM_SCHEMA, VIEWS
-
-    assert isinstance(server, EmbeddedSnowflake)
-    server.execute_all([f"DELETE FROM {SIM_SCHEMA}.{view.name}" for view in VIEWS])
-    server.set_clock(None)
-    server.trim_result_cache()
-    return server
-
-
 @pytest.fixture
 def account(embedded_server: object) -> object:
     """The session server, emptied and with its clock reset, for one test."""
-    return emptied(embedded_server)
+    from sre_agent.simulate.fake_snowflake import EmbeddedSnowflake
+
+    assert isinstance(embedded_server, EmbeddedSnowflake)
+    return embedded_server.reset()
 
 
 MONDAY = date(2026, 11, 2)

@@ -252,3 +252,10 @@ class EmbeddedSnowflake:
     def trim_result_cache(self) -> None:
         """Drop fakesnow's cache of past results (it keeps every result forever otherwise)."""
         self._shared().results_cache.clear()
+
+    def reset(self) -> EmbeddedSnowflake:
+        """Empty every view and let ACCOUNT_USAGE follow real time again (one server, many histories)."""
+        self.execute_all([f"DELETE FROM {SIM_SCHEMA}.{view.name}" for view in VIEWS])
+        self.set_clock(None)
+        self.trim_result_cache()
+        return self

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import emptied
 from support import MONDAY, config_for, open_test_agent, replay
 
 from sre_agent.config.anomaly import LatencyAnomalyRule
@@ -51,7 +50,7 @@ def seed_inc1(server: EmbeddedSnowflake) -> Incident:
     end, _ = day_bounds(MONDAY + timedelta(days=2))
     incidents = [i for i in default_incidents(start, end) if i.id.startswith("INC-1")]
     workload = WorkloadConfig(seed=7, queries_per_day=12_000, incidents=tuple(incidents))
-    HistorySeeder(emptied(server), workload).seed_days(MONDAY - timedelta(days=4), 6)
+    HistorySeeder(server.reset(), workload).seed_days(MONDAY - timedelta(days=4), 6)
     return incidents[0]
 
 
