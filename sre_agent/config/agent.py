@@ -291,15 +291,20 @@ class Inventory(Strict):
         self, doc: YamlDocument, where: Loc, used: dict[str, list[str]], severity: str = "error"
     ) -> list[ConfigIssue]:
         """Issues for values of ``used`` (label → values, at ``where + (label, i)``) the inventory lacks."""
-        known = {"warehouse": self.warehouses, "service": self.services, "domain": self.domains}
         issues = []
         for label, values in used.items():
-            names = known.get(label) or []
             for i, value in enumerate(values):
-                if names and value not in names:
-                    message = f"unknown {label} {value!r}; known: {', '.join(names)}"
+                message = self.unknown_value(label, value)
+                if message:
                     issues.append(doc.issue((*where, label, i), message, severity=severity))
         return issues
+
+    def unknown_value(self, label: str, value: str) -> str | None:
+        """Why ``value`` is not a known ``label`` (warehouse, service, domain), or None (known, or not listed)."""
+        names = {"warehouse": self.warehouses, "service": self.services, "domain": self.domains}.get(label) or []
+        if names and value not in names:
+            return f"unknown {label} {value!r}; known: {', '.join(names)}"
+        return None
 
 
 class AgentSpec(Strict):

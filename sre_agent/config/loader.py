@@ -440,11 +440,10 @@ def _cost_issues(file: _ConfigFile, config: AgentConfig) -> list[ConfigIssue]:
     issues = []
     for warehouse, domain in cost.warehouse_domains.items():
         loc = ("spec", "cost", "warehouse_domains", warehouse)
-        if inventory.warehouses and warehouse not in inventory.warehouses:
-            message = f"unknown warehouse {warehouse!r}; known: {', '.join(inventory.warehouses)}"
-            issues.append(file.issue(loc, message))
-        if inventory.domains and domain not in inventory.domains:
-            issues.append(file.issue(loc, f"unknown domain {domain!r}; known: {', '.join(inventory.domains)}"))
+        for label, value in (("warehouse", warehouse), ("domain", domain)):
+            message = inventory.unknown_value(label, value)
+            if message:
+                issues.append(file.issue(loc, message))
     return issues
 
 

@@ -32,13 +32,12 @@ class PollReport:
 
 
 SLO_FAMILY = "slo"
-POLL_FAMILIES = [*FAMILIES, SLO_FAMILY]
-"""Every Snowflake family: the rollup families and the SLO indicators (polled per SLO, see poll_slo)."""
+"""The SLO indicators (polled per SLO, see poll_slo)."""
 
 
 def polled_families(agent: Agent) -> list[str]:
-    """Every family ``agent`` polls: the Snowflake ones (the pattern rollup when a rule needs it), plus Azure
-    metrics when configured."""
+    """Every family ``agent`` polls: the Snowflake rollup families (the optional ones when needed), the SLO
+    indicators, plus Azure metrics when configured."""
     families = [*FAMILIES, *optional_families(agent)]
     families.append(SLO_FAMILY)
     if agent.azure_metrics is not None:
@@ -70,8 +69,8 @@ def optional_families(agent: Agent) -> dict[str, RollupDef]:
 
 
 def rollup_families(agent: Agent) -> dict[str, RollupDef]:
-    """Every family polled into a rollup: the Snowflake ones (the pattern rollup when a rule needs it), plus Azure
-    metrics when configured."""
+    """Every family polled into a rollup: the Snowflake ones (the optional ones when needed), plus Azure metrics
+    when configured."""
     out = {**FAMILIES, **optional_families(agent)}
     if agent.azure_metrics is not None:
         out[AZURE_METRICS_FAMILY] = AZURE_METRIC
