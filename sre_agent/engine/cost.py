@@ -70,17 +70,21 @@ def _nano(column: str) -> pl.Expr:
 
 
 def allocate(frame: pl.DataFrame, group: list[str], total: str, weight: str, out: str) -> pl.DataFrame:
-    """Split the integer ``total`` of each ``group`` over its rows by ``weight`` (largest remainder: exact)."""
+    """Split the integer ``total`` of each ``group`` over its rows by ``weight`` (largest remainder: exact).
+
+    A group without weight, or without a total, gets 0 on every row (nothing ran to charge, or nothing to split).
+    """
     if frame.is_empty():
         return frame.with_columns(pl.lit(0, dtype=pl.Int64).alias(out))
-    weights = pl.col(weight).cast(pl.Float64)
-    share = pl.col(total).cast(pl.Float64) * weights / weights.sum().over(group)
+    weights = pl.col(weight).cast(pl.Float64).fill_null(0.0)
+    payable = (weights.sum().over(group) > 0) & pl.col(total).is_not_null()
+    share = pl.when(payable).then(pl.col(total).cast(pl.Float64) * weights / weights.sum().over(group)).otherwise(0.0)
     staged = frame.with_columns(share.alias("_x")).with_columns(
         pl.col("_x").floor().cast(pl.Int64).alias("_base"),
         (pl.col("_x") - pl.col("_x").floor()).alias("_frac"),
     )
     staged = staged.with_columns(
-        (pl.col(total) - pl.col("_base").sum().over(group)).alias("_left"),
+        pl.when(payable).then(pl.col(total) - pl.col("_base").sum().over(group)).otherwise(0).alias("_left"),
         pl.col("_frac").rank("ordinal", descending=True).over(group).alias("_rank"),
     )
     bump = (pl.col("_rank") <= pl.col("_left")).cast(pl.Int64)
@@ -119,13 +123,8 @@ def attribute(
     rows = usage.join(hours, on=["bucket", "warehouse"], how="left").join(
         meter.select("bucket", "warehouse", "compute_nano"), on=["bucket", "warehouse"], how="left"
     )
-    charged = rows.filter((pl.col("hour_ms") > 0) & pl.col("compute_nano").is_not_null())
-    charged = allocate(charged, ["bucket", "warehouse"], "compute_nano", "exec_ms", "compute_share")
-    uncharged = rows.filter(~((pl.col("hour_ms") > 0) & pl.col("compute_nano").is_not_null())).with_columns(
-        pl.lit(0, dtype=pl.Int64).alias("compute_share")
-    )
-    rows = pl.concat([charged, uncharged], how="vertical_relaxed").drop("compute_nano", "hour_ms")
-    rows = rows.rename({"compute_share": "compute_nano"})
+    rows = allocate(rows, ["bucket", "warehouse"], "compute_nano", "exec_ms", "compute_share")
+    rows = rows.drop("compute_nano", "hour_ms").rename({"compute_share": "compute_nano"})
     ran = hours.filter(pl.col("hour_ms") > 0).select("bucket", "warehouse")
     idle = meter.join(ran, on=["bucket", "warehouse"], how="anti").filter(pl.col("compute_nano") > 0)
     unmetered = hours.filter(pl.col("hour_ms") > 0).join(meter, on=["bucket", "warehouse"], how="anti")
@@ -141,11 +140,8 @@ def attribute(
     rows = rows.join(daily.select("day", "billable_nano"), on="day", how="left").with_columns(
         pl.col("billable_nano").fill_null(0)
     )
-    day_weight = pl.col("cs_weight").sum().over("day")
-    payable = rows.filter(day_weight > 0)
-    payable = allocate(payable, ["day"], "billable_nano", "cs_weight", "cloud_services_nano")
-    rest = rows.filter(day_weight <= 0).with_columns(pl.lit(0, dtype=pl.Int64).alias("cloud_services_nano"))
-    rows = pl.concat([payable, rest], how="vertical_relaxed").drop("cs_weight", "billable_nano")
+    rows = allocate(rows, ["day"], "billable_nano", "cs_weight", "cloud_services_nano")
+    rows = rows.drop("cs_weight", "billable_nano")
     attributed_cs = rows.group_by("day").agg(pl.col("cloud_services_nano").sum().alias("attributed_nano"))
     daily = (
         daily.join(attributed_cs, on="day", how="left")
