@@ -189,16 +189,16 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
         found = load_documents(list(args.paths), config, runbooks)
         issues += found.issues
         rules, slos, routing, silences = found.rules, found.slos, found.routing, found.silences
-        anomalies = found.anomalies
+        anomalies, budgets = found.anomalies, found.budgets
         if config is not None and not [i for i in issues if i.severity == "error"]:
             issues += traffic_warnings(LoadedConfig(config, path, rules, found.origin, [], slos))
     else:
-        rules, slos, routing, silences, anomalies = [], [], None, [], []
+        rules, slos, routing, silences, anomalies, budgets = [], [], None, [], [], []
         if config is not None:
             try:
                 loaded = load_config(path)
                 rules, slos, routing, silences = loaded.rules, loaded.slos, loaded.routing, loaded.silences
-                anomalies = loaded.anomalies
+                anomalies, budgets = loaded.anomalies, loaded.budgets
                 issues = loaded.warnings + traffic_warnings(loaded)
             except ConfigError as exc:
                 issues = exc.issues
@@ -207,7 +207,8 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
     if errors:
         console.print(f"{len(errors)} error(s)", style="bold red")
         return ExitCode.BAD_CONFIG
-    what = f"{len(rules)} rule(s), {len(anomalies)} anomaly rule(s), {len(slos)} SLO(s), {len(silences)} silence(s)"
+    what = f"{len(rules)} rule(s), {len(anomalies)} anomaly rule(s), {len(budgets)} budget(s), {len(slos)} SLO(s), "
+    what += f"{len(silences)} silence(s)"
     what += f" and routing {routing.name}" if routing else " (no AlertRouting: every alert to every sink)"
     console.print(f"OK: {path} and {what} are valid", style="green", highlight=False)
     return ExitCode.OK

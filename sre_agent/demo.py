@@ -83,7 +83,15 @@ def demo_config(loaded: LoadedConfig, opts: DemoOptions) -> LoadedConfig:
             interval=max(opts.poll_interval, spec.snowflake.poll(name).interval),
             overlap=spec.snowflake.poll(name).overlap,
         )
-        for name in ("query", "query_pattern", "warehouse_load", "warehouse_metering", "slo")
+        for name in (
+            "query",
+            "query_pattern",
+            "query_cost",
+            "warehouse_load",
+            "warehouse_metering",
+            "database_storage",
+            "slo",
+        )
     }
     backfill = timedelta(days=opts.warm_up_days + opts.days + 1)
     snowflake = spec.snowflake.model_copy(update={"polls": polls, "backfill": backfill})

@@ -16,6 +16,8 @@ from pydantic import BaseModel, ValidationError
 from sre_agent.alerting.silences import Silence, from_doc
 from sre_agent.config.agent import AgentConfig, AzureLogsSinkConfig, AzureMetricsSinkConfig, WebhookSinkConfig
 from sre_agent.config.anomaly import LatencyAnomalyRule, anomaly_lookback
+from sre_agent.config.budget import CostBudgetDoc, budget_lookback
+from sre_agent.config.budget_checks import check_budget, overlapping_budgets
 from sre_agent.config.openslo import OPENSLO_API, from_openslo
 from sre_agent.config.routing import RoutingDoc, SilenceDoc
 from sre_agent.config.routing_checks import check_routing
@@ -24,7 +26,7 @@ from sre_agent.config.slo_checks import check_slo, slo_lookback
 from sre_agent.config.specs import RULE_KINDS, ThresholdRule
 from sre_agent.config.yaml_source import Loc, YamlDocument, format_loc, load_yaml_file
 from sre_agent.engine.metrics import METRICS
-from sre_agent.engine.rollups import AZURE_METRIC, QUERY, QUERY_PATTERN, ROLLUPS
+from sre_agent.engine.rollups import AZURE_METRIC, QUERY, QUERY_PATTERN, ROLLUPS, WAREHOUSE_METERING
 from sre_agent.errors import ConfigError, ConfigIssue
 
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -48,6 +50,8 @@ class LoadedConfig:
     """Silences declared in git (``kind: Silence``)."""
     anomalies: list[LatencyAnomalyRule] = field(default_factory=list)
     """``kind: LatencyAnomaly`` rules."""
+    budgets: list[CostBudgetDoc] = field(default_factory=list)
+    """``kind: CostBudget`` rules."""
 
     @property
     def base_dir(self) -> Path:
@@ -247,6 +251,9 @@ class Documents:
     routing: RoutingDoc | None = None
     silences: list[Silence] = field(default_factory=list)
     anomalies: list[LatencyAnomalyRule] = field(default_factory=list)
+    budgets: list[CostBudgetDoc] = field(default_factory=list)
+    budget_docs: list[YamlDocument] = field(default_factory=list)
+    """The YAML of each budget (same order), to locate checks that need the whole set."""
 
 
 def _register(found: Documents, name: str, doc: YamlDocument, file: Path, what: str = "rule") -> bool:
@@ -303,9 +310,17 @@ def load_documents(paths: list[Path], config: AgentConfig | None = None, runbook
                     _check_runbook(found, doc, anomaly.spec.runbook, runbooks)
                     found.anomalies.append(anomaly)
                 continue
+            if kind == "CostBudget":
+                budget = _parse(CostBudgetDoc, doc, found.issues)
+                if budget is not None and _register(found, budget.name, doc, file, "budget"):
+                    found.issues.extend(check_budget(budget, doc, config))
+                    _check_runbook(found, doc, budget.spec.runbook, runbooks)
+                    found.budgets.append(budget)
+                    found.budget_docs.append(doc)
+                continue
             model = RULE_KINDS.get(str(kind))
             if model is None:
-                known = ", ".join([*RULE_KINDS, "LatencyAnomaly", "SLO", "AlertRouting", "Silence"])
+                known = ", ".join([*RULE_KINDS, "LatencyAnomaly", "CostBudget", "SLO", "AlertRouting", "Silence"])
                 found.issues.append(doc.issue(("kind",), f"unsupported kind {kind!r}; this version evaluates: {known}"))
                 continue
             rule = _parse(model, doc, found.issues)
@@ -323,6 +338,7 @@ def load_documents(paths: list[Path], config: AgentConfig | None = None, runbook
                 found.issues.extend(check_slo(slo, doc, config))
                 _check_runbook(found, doc, slo.spec.runbook, runbooks)
                 found.slos.append(slo)
+    found.issues.extend(overlapping_budgets(found.budgets, found.budget_docs))
     for routing, ydoc in routing_docs[:1]:
         found.routing = routing
         found.issues.extend(check_routing(routing, ydoc, config, found.rules, found.slos, found.anomalies))
@@ -390,6 +406,7 @@ def _retention_issues(
     rules: list[ThresholdRule],
     slos: list[SloDoc],
     anomalies: list[LatencyAnomalyRule],
+    budgets: list[CostBudgetDoc],
 ) -> list[ConfigIssue]:
     """Rollups must be kept longer than any rule or SLO looks back (window or period, plus the view's latency)."""
     need = timedelta(0)
@@ -400,6 +417,8 @@ def _retention_issues(
         need = max(need, slo_lookback(slo))
     for anomaly in anomalies:
         need = max(need, anomaly_lookback(anomaly.spec) + QUERY.latency_horizon)
+    for budget in budgets:
+        need = max(need, budget_lookback(budget.spec) + WAREHOUSE_METERING.latency_horizon)
     retention = config.spec.store.retention
     if need <= retention:
         return []
@@ -484,7 +503,7 @@ def load_config(path: Path, extra_rule_paths: list[Path] | None = None) -> Loade
     found = load_documents(paths, config, runbooks)
     issues.extend(found.issues)
     file = _ConfigFile(path)
-    issues.extend(_retention_issues(file, config, found.rules, found.slos, found.anomalies))
+    issues.extend(_retention_issues(file, config, found.rules, found.slos, found.anomalies, found.budgets))
     issues.extend(_sink_issues(file, config))
     issues.extend(_cost_issues(file, config))
     issues.extend(_azure_issues(file, config, found.rules))
@@ -502,4 +521,5 @@ def load_config(path: Path, extra_rule_paths: list[Path] | None = None) -> Loade
         found.routing,
         found.silences,
         found.anomalies,
+        found.budgets,
     )

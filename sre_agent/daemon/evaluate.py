@@ -19,6 +19,8 @@ from sre_agent.config.slo import SloDoc
 from sre_agent.config.specs import NoDataPolicy, ThresholdRule
 from sre_agent.daemon.eval_context import EvalContext
 from sre_agent.daemon.evaluate_anomaly import advance_anomaly
+from sre_agent.daemon.evaluate_budget import SIGNALS as BUDGET_SIGNALS
+from sre_agent.daemon.evaluate_budget import advance_budget, budget_labels
 from sre_agent.daemon.evaluate_slo import advance_slo, slo_labels
 from sre_agent.daemon.notify import Dispatcher
 from sre_agent.daemon.poll import AZURE_METRICS_FAMILY, SLO_FAMILY, family_key, poll_settings, rollup_families
@@ -273,7 +275,8 @@ def _advance_rule_errors(ctx: EvalContext, report: EvalReport) -> None:
     agent = ctx.agent
     at = from_epoch(int(ctx.instants[-1]))
     loaded = agent.loaded
-    for name in [r.name for r in loaded.rules] + [a.name for a in loaded.anomalies] + [s.name for s in loaded.slos]:
+    names = [r.name for r in loaded.rules] + [a.name for a in loaded.anomalies] + [s.name for s in loaded.slos]
+    for name in names + [b.name for b in loaded.budgets]:
         labels = {**agent.spec.labels, "failed_rule": name}
         fp = fingerprint(RULE_ERROR, labels)
         inst = ctx.instances.get(fp) or Instance(fp, RULE_ERROR, labels)
@@ -313,6 +316,7 @@ def _retire_orphans(ctx: EvalContext) -> None:
     rules = {r.name: r for r in agent.loaded.rules}
     slos = {s.name: s for s in agent.loaded.slos}
     anomalies = {a.name: a for a in agent.loaded.anomalies}
+    budgets = {b.name: b for b in agent.loaded.budgets}
     at = from_epoch(int(ctx.instants[-1]))
     for inst in list(ctx.instances.values()):
         if inst.state is AlertState.INACTIVE or inst.rule in (SOURCE_RULE, RULE_ERROR):
@@ -329,13 +333,19 @@ def _retire_orphans(ctx: EvalContext) -> None:
             expected = set(static) | set(anomaly.spec.group_by) | {"signal"}
             if set(inst.labels) == expected and all(inst.labels.get(k) == v for k, v in static.items()):
                 continue
+        budget = budgets.get(inst.rule)
+        if budget is not None:
+            static = budget_labels(agent.spec.labels, budget)
+            same = set(inst.labels) == {*static, "signal"} and inst.labels.get("signal") in BUDGET_SIGNALS
+            if same and all(inst.labels.get(k) == v for k, v in static.items()):
+                continue
         slo = slos.get(inst.rule)
         if slo is not None:
             rule = slo
             if inst.labels == slo_labels(agent, slo):
                 continue
         new, transitions = step(inst, Condition(inst.rule, inst.labels, at, ConditionState.OK), RulePolicy())
-        exists = rule is not None or anomaly is not None
+        exists = rule is not None or anomaly is not None or budget is not None
         why = "changed (its labels no longer match)" if exists else "removed from the config"
         for tr in transitions:
             ctx.transitions.append(
@@ -449,6 +459,8 @@ def evaluate(agent: Agent, instants: list[int]) -> EvalReport:
         ctx.isolated(anomaly.name, partial(advance_anomaly, ctx, anomaly, view), report.rule_errors)
     for slo in agent.loaded.slos:
         ctx.isolated(slo.name, partial(advance_slo, ctx, slo), report.rule_errors)
+    for budget in agent.loaded.budgets:
+        ctx.isolated(budget.name, partial(advance_budget, ctx, budget, views), report.rule_errors)
     _advance_sources(ctx)
     _advance_rule_errors(ctx, report)
     _retire_orphans(ctx)

@@ -22,6 +22,7 @@ from sre_agent.config.agent import (
 from sre_agent.config.azure import AzureLogsQueryConfig
 from sre_agent.config.loader import LoadedConfig
 from sre_agent.engine.anomaly_series import SeriesMatrix
+from sre_agent.engine.budget import SpendCache
 from sre_agent.sinks.azure_logs import AzureLogsSink
 from sre_agent.sinks.azure_metrics import AzureMetricsSink
 from sre_agent.sinks.base import Sink
@@ -66,6 +67,8 @@ class Agent:
     routing: Routing = field(init=False)
     anomaly_series: dict[str, SeriesMatrix] = field(default_factory=dict)
     """LatencyAnomaly rule → its bucketed series, rebuilt from the store after a restart."""
+    budget_spend: dict[str, SpendCache] = field(default_factory=dict)
+    """CostBudget → its hourly spend for the days that can no longer change, rebuilt after a restart."""
 
     def __post_init__(self) -> None:
         self.slo_minutes = SloMinutes(self.db)

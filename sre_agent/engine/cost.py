@@ -172,3 +172,32 @@ def storage_cost(storage: pl.DataFrame, price_per_tb_month: float | None) -> pl.
     return storage.select(pl.col("bucket").cast(pl.Int64), pl.col("database"), tb.alias("tb"), cost.alias("cost")).sort(
         "bucket", "database"
     )
+
+
+def billed_credits(metering: pl.DataFrame) -> pl.DataFrame:
+    """Per hour and warehouse of the metering rollup: compute plus the *billed* part of cloud services.
+
+    Cloud services are billed per UTC day above 10 % of that day's compute; each warehouse-hour carries the
+    day's billed share of its own cloud services, so warehouses sum to the account's bill. Days still landing
+    get the share of what has landed so far. Columns: bucket, warehouse, credits, compute, idle.
+    """
+    if metering.is_empty():
+        schema = {"bucket": pl.Int64, "warehouse": pl.String, "credits": pl.Float64, "compute": pl.Float64}
+        return pl.DataFrame(schema={**schema, "idle": pl.Float64})
+    meter = metering.select(
+        pl.col("bucket").cast(pl.Int64),
+        pl.col("warehouse").cast(pl.String),
+        pl.col("credits_used_compute").cast(pl.Float64).fill_null(0.0).alias("compute"),
+        pl.col("credits_used_cloud_services").cast(pl.Float64).fill_null(0.0).alias("cs"),
+        (pl.col("credits_used_compute") - pl.col("credits_attributed_compute_queries"))
+        .cast(pl.Float64)
+        .fill_null(0.0)
+        .clip(0.0)
+        .alias("idle"),
+    ).with_columns((pl.col("bucket") // DAY_S).alias("_day"))
+    used = pl.col("cs").sum().over("_day")
+    free = pl.col("compute").sum().over("_day") * CLOUD_SERVICES_FREE
+    share = pl.when(used > 0).then(((used - free).clip(0.0)) / used).otherwise(0.0)
+    return meter.select(
+        "bucket", "warehouse", (pl.col("compute") + pl.col("cs") * share).alias("credits"), "compute", "idle"
+    ).sort("bucket", "warehouse")

@@ -98,6 +98,9 @@ def _affinity(event: AlertEvent, incident: Incident, grace: timedelta) -> int | 
         "resource": incident.azure_resource,
     }
     shared = sum(LABEL_WEIGHTS[k] for k in MATCH_LABELS if event.labels.get(k) and event.labels.get(k) == wanted[k])
+    if not shared:  # an account-wide alert (a cost budget) names the warehouse that drove it in its evidence
+        top = ((event.evidence.get("drivers") or {}).get("warehouses") or [{}])[0]
+        shared = LABEL_WEIGHTS["warehouse"] if top.get("warehouse") == incident.warehouse else 0
     return shared or None
 
 

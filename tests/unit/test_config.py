@@ -614,7 +614,7 @@ SEMANTIC_ERRORS = [
     pytest.param(
         {**rule_doc(), "kind": "AnomalyDetector"},
         "kind",
-        "unsupported kind 'AnomalyDetector'; this version evaluates: Threshold, LatencyAnomaly, SLO",
+        "unsupported kind 'AnomalyDetector'; this version evaluates: Threshold, LatencyAnomaly, CostBudget, SLO",
         id="unsupported-kind",
     ),
     pytest.param(["not", "a", "mapping"], "", "a document must be a mapping", id="not-a-mapping"),
@@ -911,7 +911,7 @@ def test_validate_command_accepts_the_shipped_default_config(
     out = capsys.readouterr().out
     assert code == 0
     shipped = (
-        f"{len(SHIPPED_RULES)} rule(s), 2 anomaly rule(s), {len(SHIPPED_SLOS)} SLO(s), 1 silence(s) "
+        f"{len(SHIPPED_RULES)} rule(s), 2 anomaly rule(s), 3 budget(s), {len(SHIPPED_SLOS)} SLO(s), 1 silence(s) "
         "and routing capital-markets-platform"
     )
     assert f"{shipped} are valid" in _plain(out)

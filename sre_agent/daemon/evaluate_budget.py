@@ -1,0 +1,296 @@
+"""CostBudget rules in the daemon: each budget's hourly spend, judged at every instant, one alert per signal.
+
+A budget's hourly spend comes from the store: billed warehouse credits (WAREHOUSE_METERING_HISTORY, cloud
+services with the daily 10 % adjustment) for account and warehouse scopes; for a domain scope, the hourly-share
+attribution of those credits (``query_cost`` rollup) plus the idle hours of the warehouses the domain owns.
+Days that can no longer change are kept in memory per budget; each pass recomputes only the days still landing.
+The *frontier* is the end of the newest metered hour: spend to date counts the hours before it and the forecast
+covers the rest. A firing alert carries its evidence and the drivers of the change: warehouses (with their idle
+share), and with ``spec.cost`` the query patterns, users and roles, over the last 24 hours against the same 24
+hours a week earlier.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from sre_agent.alerting.fingerprint import fingerprint
+from sre_agent.alerting.lifecycle import Instance, RulePolicy, step
+from sre_agent.config.budget import CostBudgetDoc, budget_lookback
+from sre_agent.config.specs import NoDataPolicy
+from sre_agent.daemon.eval_context import EvalContext
+from sre_agent.engine.budget import DAY, F64, HOUR, WEEK, HourlySpend, Money, SpendCache, Verdict, judge
+from sre_agent.engine.cost import NANO, attribute, billed_credits
+from sre_agent.engine.rollups import QUERY_COST, WAREHOUSE_METERING
+from sre_agent.engine.threshold import DataView
+from sre_agent.model import AlertState, Condition, ConditionState, EventKind, from_epoch, iso
+
+TOP = 3
+"""Drivers listed per kind."""
+STATES = {"breach": ConditionState.BREACH, "ok": ConditionState.OK, "unknown": ConditionState.NO_DATA}
+SIGNAL_POLICY = {
+    "actual": RulePolicy(on_no_data=NoDataPolicy.KEEP_LAST, no_data_timeout=timedelta(hours=6)),
+    "forecast": RulePolicy(keep_firing_for=timedelta(hours=1), no_data_timeout=timedelta(hours=6)),
+    "burn_rate": RulePolicy(keep_firing_for=timedelta(hours=1), no_data_timeout=timedelta(hours=6)),
+    "anomaly": RulePolicy(no_data_timeout=timedelta(days=1)),
+}
+"""Spend to date only grows within a period (it resolves at the next); forecasts and burn rates get an hour of
+hysteresis; a spend anomaly is a day's verdict and holds until the next day is judged."""
+
+
+def signature(budget: CostBudgetDoc, warehouse_domains: dict[str, str]) -> str:
+    """Changes whenever what the spend series depends on does."""
+    text = json.dumps([budget.spec.scope.model_dump(mode="json"), warehouse_domains], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+SIGNALS = ("actual", "forecast", "burn_rate", "anomaly")
+
+
+def budget_labels(agent_labels: dict[str, str], budget: CostBudgetDoc) -> dict[str, str]:
+    """The labels every alert of ``budget`` carries (``signal`` comes on top): scope and period, and the
+    warehouse or domain when the scope is a single one (so routing and incident matching see it)."""
+    scope = budget.spec.scope
+    labels = {**agent_labels, **budget.metadata.labels, "scope": scope.describe(), "period": budget.spec.period}
+    if len(scope.warehouse) == 1:
+        labels["warehouse"] = scope.warehouse[0]
+    if len(scope.domain) == 1:
+        labels["domain"] = scope.domain[0]
+    return labels
+
+
+def _floor_day(at: int) -> int:
+    return at // DAY * DAY
+
+
+def scope_spend(ctx: EvalContext, budget: CostBudgetDoc, lo: int, hi: int, covered_from: int | None) -> F64:
+    """Credits per hour of ``[lo, hi)`` for the budget's scope (``lo`` a UTC midnight); ``nan`` before coverage."""
+    agent = ctx.agent
+    scope = budget.spec.scope
+    hours = max(0, (hi - lo) // HOUR)
+    out = np.zeros(hours, dtype=np.float64)
+    if hours == 0:
+        return out
+    metering = agent.rollups.load(WAREHOUSE_METERING, lo, hi)
+    if scope.kind == "domain":
+        cost = agent.spec.cost
+        domains = cost.warehouse_domains if cost is not None else {}
+        usage = agent.rollups.load(QUERY_COST, lo, hi)
+        att = attribute(usage.drop("observed_at"), metering.drop("observed_at"), domains)
+        rows = att.rows.filter(pl.col("domain").is_in(scope.domain)).select(
+            "bucket", ((pl.col("compute_nano") + pl.col("cloud_services_nano")) / NANO).alias("credits")
+        )
+        owned = [w for w, d in domains.items() if d in scope.domain]
+        idle = att.idle.filter(pl.col("warehouse").is_in(owned)).select(
+            "bucket", (pl.col("compute_nano") / NANO).alias("credits")
+        )
+        frame = pl.concat([rows, idle])
+    else:
+        frame = billed_credits(metering)
+        if scope.kind == "warehouse":
+            frame = frame.filter(pl.col("warehouse").is_in(scope.warehouse))
+    if frame.height:
+        idx = ((frame["bucket"].to_numpy() - lo) // HOUR).astype(np.int64)
+        keep = (idx >= 0) & (idx < hours)
+        out += np.bincount(idx[keep], weights=frame["credits"].to_numpy()[keep], minlength=hours)[:hours]
+    if covered_from is not None and covered_from > lo:
+        out[: min(hours, max(0, -(-(covered_from - lo) // HOUR)))] = np.nan
+    return out
+
+
+def _frontier(ctx: EvalContext, view: DataView) -> int | None:
+    """End of the newest metered hour in the store (at least the view's complete horizon)."""
+    if view.polled_to is None:
+        return None
+    complete = (view.complete_before or view.polled_to) // HOUR * HOUR
+    recent = ctx.agent.rollups.load(WAREHOUSE_METERING, complete - DAY, view.polled_to + HOUR)
+    newest = int(recent["bucket"].max()) + HOUR if recent.height else complete  # type: ignore[arg-type]
+    return max(complete, newest)
+
+
+def budget_spend(ctx: EvalContext, budget: CostBudgetDoc, views: dict[str, DataView]) -> tuple[HourlySpend, int] | None:
+    """The budget's hourly spend up to its frontier (cached days plus the days still landing), and the frontier."""
+    meter = views[WAREHOUSE_METERING.name]
+    relevant = [meter]
+    if budget.spec.scope.kind == "domain" and QUERY_COST.name in views:
+        relevant.append(views[QUERY_COST.name])
+    cost = ctx.agent.spec.cost
+    current = signature(budget, cost.warehouse_domains if cost is not None else {})
+    landing = (current, *((v.covered_from, v.polled_to) for v in relevant))
+    cache = ctx.agent.budget_spend.get(budget.name)
+    if cache is not None and cache.landing == landing and cache.fresh is not None and cache.frontier is not None:
+        return HourlySpend(cache.origin, np.concatenate([cache.final, cache.fresh])), cache.frontier
+    frontier = _frontier(ctx, meter)
+    if frontier is None:
+        return None
+    finals = [v.complete_before for v in relevant]
+    final_until = _floor_day(min(f for f in finals if f is not None)) if all(f is not None for f in finals) else 0
+    covered = max((v.covered_from for v in relevant if v.covered_from is not None), default=None)
+    origin = _floor_day(frontier - int(budget_lookback(budget.spec).total_seconds()) - DAY)
+    if cache is None or cache.signature != current or cache.origin > origin:
+        cache = SpendCache(current, origin, np.zeros(0, dtype=np.float64))
+    elif origin - cache.origin >= WEEK:  # drop what no window looks at any more
+        cache = SpendCache(current, origin, cache.final[(origin - cache.origin) // HOUR :])
+    fresh = scope_spend(ctx, budget, cache.end, max(cache.end, frontier), covered)
+    values = np.concatenate([cache.final, fresh])
+    if final_until > cache.end:
+        keep = min(len(values), (final_until - cache.origin) // HOUR)
+        cache = SpendCache(current, cache.origin, values[:keep].copy())
+    cache.landing, cache.fresh, cache.frontier = landing, values[len(cache.final) :], frontier
+    ctx.agent.budget_spend[budget.name] = cache
+    return HourlySpend(cache.origin, values), frontier
+
+
+def _money(ctx: EvalContext, budget: CostBudgetDoc) -> Money:
+    cost = ctx.agent.spec.cost
+    if budget.spec.unit == "currency" and cost is not None and cost.credit_price is not None:
+        return Money(cost.currency, float(cost.credit_price))
+    return Money("credits", 1.0)
+
+
+def _compare(now: pl.DataFrame, before: pl.DataFrame, by: str, value: str) -> list[dict[str, Any]]:
+    """``by`` values ranked by how much ``value`` grew (now − a week before); those that grew, top ``TOP``."""
+    a = now.group_by(by).agg(pl.col(value).sum().alias("now"))
+    b = before.group_by(by).agg(pl.col(value).sum().alias("before"))
+    joined = a.join(b, on=by, how="full", coalesce=True).fill_null(0.0)
+    joined = joined.with_columns((pl.col("now") - pl.col("before")).alias("delta")).filter(pl.col("delta") > 0)
+    return [
+        {by: r[by], "credits": round(r["now"], 3), "week_before": round(r["before"], 3), "delta": round(r["delta"], 3)}
+        for r in joined.sort("delta", descending=True).head(TOP).iter_rows(named=True)
+    ]
+
+
+def drivers(ctx: EvalContext, budget: CostBudgetDoc, frontier: int) -> dict[str, Any]:
+    """What drove the change: the last 24 hours against the same 24 hours a week earlier (credits)."""
+    agent = ctx.agent
+    scope = budget.spec.scope
+    windows = {"now": (frontier - DAY, frontier), "before": (frontier - WEEK - DAY, frontier - WEEK)}
+    out: dict[str, Any] = {"window": f"{iso(from_epoch(frontier - DAY))} – {iso(from_epoch(frontier))}"}
+    metering = {k: billed_credits(agent.rollups.load(WAREHOUSE_METERING, lo, hi)) for k, (lo, hi) in windows.items()}
+    if scope.kind == "warehouse":
+        metering = {k: f.filter(pl.col("warehouse").is_in(scope.warehouse)) for k, f in metering.items()}
+    if scope.kind != "domain":
+        ranked = _compare(metering["now"], metering["before"], "warehouse", "credits")
+        idle = metering["now"].group_by("warehouse").agg(pl.col("idle").sum(), pl.col("compute").sum())
+        idle_of = {r["warehouse"]: r for r in idle.iter_rows(named=True)}
+        for r in ranked:
+            row = idle_of.get(r["warehouse"])
+            r["idle_share"] = round(row["idle"] / row["compute"], 3) if row and row["compute"] > 0 else None
+        out["warehouses"] = ranked
+    cost = agent.spec.cost
+    if cost is None:
+        return out
+    frames = {}
+    for k, (lo, hi) in windows.items():
+        usage = agent.rollups.load(QUERY_COST, lo, hi).drop("observed_at")
+        meter = agent.rollups.load(WAREHOUSE_METERING, lo, hi).drop("observed_at")
+        rows = attribute(usage, meter, cost.warehouse_domains).rows
+        if scope.kind == "warehouse":
+            rows = rows.filter(pl.col("warehouse").is_in(scope.warehouse))
+        elif scope.kind == "domain":
+            rows = rows.filter(pl.col("domain").is_in(scope.domain))
+        frames[k] = rows.with_columns(
+            ((pl.col("compute_nano") + pl.col("cloud_services_nano")) / NANO).alias("credits")
+        )
+    if scope.kind == "domain":
+        out["warehouses"] = _compare(frames["now"], frames["before"], "warehouse", "credits")
+    for by in ("pattern", "user", "role"):
+        out[f"{by}s"] = _compare(frames["now"], frames["before"], by, "credits")
+    return out
+
+
+def _summary(budget: CostBudgetDoc, signal: str, inst: Instance, kind: EventKind) -> str:
+    spec = budget.spec
+    ev = inst.evidence
+    unit = ev.get("unit", spec.unit)
+    where = f"{budget.name} ({spec.scope.describe()}, {ev.get('period', spec.period)})"
+    amount = f"{_fmt(ev.get('amount'))} {unit}"
+    if kind is EventKind.RESOLVED:
+        return f"budget {where}: {signal.replace('_', ' ')} back within bounds"
+    if signal == "actual":
+        return f"budget {where}: {_fmt(ev.get('spent'))} {unit} spent, {_fmt(ev.get('percent'))}% of {amount}"
+    if signal == "forecast":
+        return (
+            f"budget {where} heading over: projected {_fmt(ev.get('forecast'))} {unit} by {ev.get('period_end')} "
+            f"({_fmt(ev.get('forecast_percent'))}% of {amount}; {_fmt(ev.get('spent'))} spent so far)" + _top_driver(ev)
+        )
+    if signal == "burn_rate":
+        tier: dict[str, Any] = next((t for t in ev.get("tiers", []) if t.get("breach")), {})
+        return (
+            f"budget {where} burning at {_fmt(tier.get('burn_long'))}× its allowance over {tier.get('windows', '?')} "
+            f"(> {_fmt(tier.get('factor'))}×)" + _top_driver(ev)
+        )
+    return (
+        f"budget {where}: {ev.get('weekday')} {ev.get('day')} spent {_fmt(ev.get('day_spend'))} {unit}, "
+        f"{_fmt(ev.get('ratio'))}× a usual {ev.get('weekday')} ({_fmt(ev.get('usual'))})" + _top_driver(ev)
+    )
+
+
+def _top_driver(ev: dict[str, Any]) -> str:
+    top = (ev.get("drivers") or {}).get("warehouses") or []
+    if not top:
+        return ""
+    first = top[0]
+    idle = f", {first['idle_share']:.0%} idle" if first.get("idle_share") is not None else ""
+    return f"; top driver {first['warehouse']} +{_fmt(first['delta'])} credits in 24 h{idle}"
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "?"
+    number = float(value)
+    return f"{number:,.0f}" if abs(number) >= 100 else f"{number:,.2f}".rstrip("0").rstrip(".")
+
+
+def advance_budget(ctx: EvalContext, budget: CostBudgetDoc, views: dict[str, DataView]) -> None:
+    """Judge every signal of ``budget`` at every instant of the pass; record the alert transitions."""
+    agent = ctx.agent
+    spec = budget.spec
+    found = budget_spend(ctx, budget, views)
+    stale = views[WAREHOUSE_METERING.name].stale(ctx.instants)
+    if spec.scope.kind == "domain" and QUERY_COST.name in views:
+        stale |= views[QUERY_COST.name].stale(ctx.instants)
+    tz = spec.zone(agent.spec.cost.time_zone if agent.spec.cost is not None else "UTC")
+    money = _money(ctx, budget)
+    static = budget_labels(agent.spec.labels, budget)
+    signals = ["actual"] + [s for s in SIGNALS[1:] if getattr(spec, s) is not None]
+    instances = {}
+    for signal in signals:
+        labels = {**static, "signal": signal}
+        fp = fingerprint(budget.name, labels)
+        instances[signal] = ctx.instances.get(fp) or Instance(fp, budget.name, labels)
+    for k, t in enumerate(ctx.instants.tolist()):
+        verdicts: dict[str, Verdict] = {}
+        if found is not None and not stale[k]:
+            verdicts = judge(spec, found[0], t, found[1], tz, money)
+        for signal in signals:
+            inst = instances[signal]
+            verdict = verdicts.get(signal, Verdict("ok")) if found is not None and not stale[k] else None
+            if verdict is None:
+                cond = Condition(budget.name, inst.labels, from_epoch(t), ConditionState.STALE)
+            elif verdict.state == "ok" and inst.state is AlertState.INACTIVE:
+                continue
+            else:
+                cond = Condition(
+                    budget.name, inst.labels, from_epoch(t), STATES[verdict.state], verdict.severity, verdict.value,
+                    verdict.threshold, verdict.evidence,
+                )  # fmt: skip
+            new, transitions = step(inst, cond, SIGNAL_POLICY[signal])
+            for tr in transitions:
+                if tr.kind in (EventKind.FIRING, EventKind.ESCALATED) and found is not None:
+                    why = drivers(ctx, budget, min(found[1], t // HOUR * HOUR))
+                    new = replace(new, evidence={**tr.instance.evidence, "drivers": why})
+                    tr = replace(tr, instance=new)  # noqa: PLW2901 - the recorded transition carries the drivers
+                summary = _summary(budget, signal, tr.instance, tr.kind)
+                annotations = {"summary": summary, "description": spec.description}
+                if spec.runbook:
+                    annotations["runbook"] = agent.spec.runbook_url.format(id=spec.runbook)
+                ctx.transitions.append((tr, annotations))
+            instances[signal] = ctx.keep(inst, new)
