@@ -161,6 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     from sre_agent.detect_cli import add_command as add_detect_command
 
     add_detect_command(sub)
+    from sre_agent.report_cli import add_commands as add_report_commands
+
+    add_report_commands(sub, with_config)
     return parser
 
 
@@ -518,6 +521,13 @@ def cmd_silence(args: argparse.Namespace, console: Console) -> int:
     return run(args, _load(args), console)
 
 
+def cmd_report(args: argparse.Namespace, console: Console) -> int:
+    """`report`."""
+    from sre_agent.report_cli import cmd_report as run
+
+    return run(args, _load(args), console)
+
+
 def cmd_detect(args: argparse.Namespace, console: Console, err: Console) -> int:
     """`detect`."""
     from sre_agent.detect_cli import cmd_detect as run
@@ -566,6 +576,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "silence": lambda: cmd_silence(args, console),
         "outbox": lambda: cmd_outbox(args, console),
         "detect": lambda: cmd_detect(args, console, err),
+        "report": lambda: cmd_report(args, console),
     }
     try:
         return int(handlers[args.command]())

@@ -6,7 +6,7 @@ import json
 import shutil
 import time
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -73,6 +73,8 @@ class DemoResult:
     """Of the notifications, re-sends of alerts still firing after repeat_interval."""
     escalations: dict[str, list[str]] = field(default_factory=dict)
     """Fingerprint → the severities it fired and escalated at, in order."""
+    reports: dict[str, Path] = field(default_factory=dict)
+    """Report files written (kind → path)."""
 
 
 def demo_config(loaded: LoadedConfig, opts: DemoOptions) -> LoadedConfig:
@@ -141,6 +143,7 @@ def _fresh(out: Path) -> None:
         "agent.yaml",
         "ground_truth.json",
         "summary.json",
+        "reports",
     ):
         path = out / name
         if path.is_dir():
@@ -247,11 +250,32 @@ def run_demo(loaded: LoadedConfig, opts: DemoOptions, console: Console) -> DemoR
     status = {"at": iso(last), "slos": slos}
     (opts.out / "slo_status.json").write_text(json.dumps(status, indent=2, default=str) + "\n", encoding="utf-8")
     write_demo_config(loaded, opts)
+    reports = write_demo_reports(config, opts, last)
     escalations: dict[str, list[str]] = {}
     for e in events:
         if e.kind in (EventKind.FIRING, EventKind.ESCALATED):
             escalations.setdefault(e.fingerprint, []).append(e.severity.value)
-    return DemoResult(card, slos, stats.queries, notifications, stats.seconds, replay_s, opts.out, repeats, escalations)
+    return DemoResult(
+        card, slos, stats.queries, notifications, stats.seconds, replay_s, opts.out, repeats, escalations, reports
+    )
+
+
+def write_demo_reports(config: LoadedConfig, opts: DemoOptions, now: datetime) -> dict[str, Path]:
+    """The reports of the replayed month into ``opts.out / "reports"`` (the cost report when spec.cost is set)."""
+    if config.config.spec.cost is None:
+        return {}
+    from sre_agent.reports.cost_data import build_cost_report
+    from sre_agent.reports.cost_render import write_cost_report
+    from sre_agent.store.db import Database
+    from sre_agent.store.rollups import RollupStore
+    from sre_agent.store.watermarks import Watermarks
+
+    db = Database(opts.out / "state.db", writer=False)
+    try:
+        report = build_cost_report(config, RollupStore(db), Watermarks(db), now=now)
+    finally:
+        db.close()
+    return write_cost_report(report, opts.out / "reports")
 
 
 def write_demo_config(loaded: LoadedConfig, opts: DemoOptions) -> Path:
@@ -324,6 +348,12 @@ def print_summary(result: DemoResult, console: Console) -> None:
         f"{result.seconds_replay:.1f}s. Files in {result.out}/: alerts.jsonl, metrics.jsonl, slo_status.json, "
         "ground_truth.json, summary.json, state.db, agent.yaml"
     )
+    if result.reports:
+        console.print(
+            f"Cost report: {result.reports['html']} (open it in a browser; works offline), "
+            f"{result.reports['markdown'].name}, {result.reports['json'].name} and "
+            f"{len([k for k in result.reports if k.startswith('csv:')])} CSV files beside it."
+        )
     console.print(
         "Detection delays include ACCOUNT_USAGE's own latency (rows land up to 45 min late, metering "
         "up to 3 h) plus the poll interval and each rule's `for:`.",

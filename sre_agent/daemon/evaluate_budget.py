@@ -24,6 +24,7 @@ import polars as pl
 from sre_agent.alerting.fingerprint import fingerprint
 from sre_agent.alerting.lifecycle import Instance, RulePolicy, step
 from sre_agent.config.budget import CostBudgetDoc, budget_lookback
+from sre_agent.config.cost import CostSettings
 from sre_agent.config.specs import NoDataPolicy
 from sre_agent.daemon.eval_context import EvalContext
 from sre_agent.engine.budget import DAY, F64, HOUR, WEEK, HourlySpend, Money, SpendCache, Verdict, judge
@@ -31,6 +32,7 @@ from sre_agent.engine.cost import NANO, attribute, billed_credits
 from sre_agent.engine.rollups import QUERY_COST, WAREHOUSE_METERING
 from sre_agent.engine.threshold import DataView
 from sre_agent.model import AlertState, Condition, ConditionState, EventKind, from_epoch, iso
+from sre_agent.store.rollups import RollupStore
 
 TOP = 3
 """Drivers listed per kind."""
@@ -70,19 +72,19 @@ def _floor_day(at: int) -> int:
     return at // DAY * DAY
 
 
-def scope_spend(ctx: EvalContext, budget: CostBudgetDoc, lo: int, hi: int, covered_from: int | None) -> F64:
+def scope_spend(
+    rollups: RollupStore, cost: CostSettings | None, budget: CostBudgetDoc, lo: int, hi: int, covered_from: int | None
+) -> F64:
     """Credits per hour of ``[lo, hi)`` for the budget's scope (``lo`` a UTC midnight); ``nan`` before coverage."""
-    agent = ctx.agent
     scope = budget.spec.scope
     hours = max(0, (hi - lo) // HOUR)
     out = np.zeros(hours, dtype=np.float64)
     if hours == 0:
         return out
-    metering = agent.rollups.load(WAREHOUSE_METERING, lo, hi)
+    metering = rollups.load(WAREHOUSE_METERING, lo, hi)
     if scope.kind == "domain":
-        cost = agent.spec.cost
         domains = cost.warehouse_domains if cost is not None else {}
-        usage = agent.rollups.load(QUERY_COST, lo, hi)
+        usage = rollups.load(QUERY_COST, lo, hi)
         att = attribute(usage.drop("observed_at"), metering.drop("observed_at"), domains)
         rows = att.rows.filter(pl.col("domain").is_in(scope.domain)).select(
             "bucket", ((pl.col("compute_nano") + pl.col("cloud_services_nano")) / NANO).alias("credits")
@@ -105,12 +107,12 @@ def scope_spend(ctx: EvalContext, budget: CostBudgetDoc, lo: int, hi: int, cover
     return out
 
 
-def _frontier(ctx: EvalContext, view: DataView) -> int | None:
+def metering_frontier(rollups: RollupStore, view: DataView) -> int | None:
     """End of the newest metered hour in the store (at least the view's complete horizon)."""
     if view.polled_to is None:
         return None
     complete = (view.complete_before or view.polled_to) // HOUR * HOUR
-    recent = ctx.agent.rollups.load(WAREHOUSE_METERING, complete - DAY, view.polled_to + HOUR)
+    recent = rollups.load(WAREHOUSE_METERING, complete - DAY, view.polled_to + HOUR)
     newest = int(recent["bucket"].max()) + HOUR if recent.height else complete  # type: ignore[arg-type]
     return max(complete, newest)
 
@@ -127,7 +129,7 @@ def budget_spend(ctx: EvalContext, budget: CostBudgetDoc, views: dict[str, DataV
     cache = ctx.agent.budget_spend.get(budget.name)
     if cache is not None and cache.landing == landing and cache.fresh is not None and cache.frontier is not None:
         return HourlySpend(cache.origin, np.concatenate([cache.final, cache.fresh])), cache.frontier
-    frontier = _frontier(ctx, meter)
+    frontier = metering_frontier(ctx.agent.rollups, meter)
     if frontier is None:
         return None
     finals = [v.complete_before for v in relevant]
@@ -138,7 +140,7 @@ def budget_spend(ctx: EvalContext, budget: CostBudgetDoc, views: dict[str, DataV
         cache = SpendCache(current, origin, np.zeros(0, dtype=np.float64))
     elif origin - cache.origin >= WEEK:  # drop what no window looks at any more
         cache = SpendCache(current, origin, cache.final[(origin - cache.origin) // HOUR :])
-    fresh = scope_spend(ctx, budget, cache.end, max(cache.end, frontier), covered)
+    fresh = scope_spend(ctx.agent.rollups, cost, budget, cache.end, max(cache.end, frontier), covered)
     values = np.concatenate([cache.final, fresh])
     if final_until > cache.end:
         keep = min(len(values), (final_until - cache.origin) // HOUR)

@@ -3,7 +3,7 @@
 Everything works on one scope's hourly spend (credits per UTC hour, ``nan`` where the agent has no data) and a
 *frontier*: the end of the newest hour metering has landed. Spend to date is the period's hours before the
 frontier. The forecast adds, for every hour left in the period, what the same hour of the week cost on
-average over the last four weeks plus the last 24 hours' excess over that profile (a warehouse left running
+median over the last four weeks plus the last 24 hours' excess over that profile (a warehouse left running
 keeps burning; a quiet day pulls the projection down), never below zero per hour; with less than eight days
 of history it is the last 24 hours' run rate carried forward. Burn rates are the SLO burn-rate math with the
 period's amount as the budget: spend per hour over a window divided by the amount per hour of the period.
@@ -11,6 +11,7 @@ period's amount as the budget: spend per hour over a window divided by the amoun
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -113,8 +114,8 @@ def forecast_rest(spend: HourlySpend, frontier: int, end: int) -> tuple[float, s
     last24 = spend.total(frontier - DAY, frontier)
     if hours == 0:
         return 0.0, "none (period over)", {}
-    # The profile: mean of each hour of the week over the whole weeks before the last 24 hours (nan-aware),
-    # so what happens now is compared with, not folded into, the usual week.
+    # The profile: median of each hour of the week over the whole weeks before the last 24 hours (nan-aware), so
+    # what happens now is compared with, not folded into, the usual week, and one odd week does not move it.
     anchor = frontier - DAY
     known = np.flatnonzero(~np.isnan(spend.values[: spend.index(anchor)]))
     first = spend.origin + int(known[0]) * HOUR if len(known) else anchor
@@ -125,15 +126,16 @@ def forecast_rest(spend: HourlySpend, frontier: int, end: int) -> tuple[float, s
         rate = last24 / 24
         return rate * hours, "last 24 h run rate", {"rate_per_hour": _r(rate)}
     block = flat.reshape(weeks, 168)
-    seen = (~np.isnan(block)).sum(axis=0)
-    profile = np.where(seen > 0, np.nansum(block, axis=0) / np.maximum(seen, 1), 0.0)
+    with warnings.catch_warnings():  # an hour of the week no week has data for: 0, said below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        profile = np.nan_to_num(np.nanmedian(block, axis=0), nan=0.0)
     # Hour k of the profile is the hour of the week of anchor + k hours: k 0-23 are the last 24 hours, and
     # frontier + j hours is k = 24 + j (mod one week).
     excess = (last24 - float(profile[:24].sum())) / 24
     future = np.resize(np.roll(profile, -24), hours)
     projected = np.clip(future + excess, 0.0, None)
     params = {"weeks": int(weeks), "profile_rest": _r(float(future.sum())), "excess_per_hour": _r(excess)}
-    return float(projected.sum()), "same hour of the week (last 4 weeks) + last 24 h excess", params
+    return float(projected.sum()), "median of the same hour of the week (last 4 weeks) + last 24 h excess", params
 
 
 def judge(

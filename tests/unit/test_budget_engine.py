@@ -64,7 +64,7 @@ def test_the_frontier_bounds_spend_and_the_rest_is_forecast() -> None:
     forecast = verdicts["forecast"]
     assert forecast.state == "ok"
     assert forecast.evidence["forecast"] == pytest.approx(720.0), "a steady rate projects the amount exactly"
-    assert forecast.evidence["forecast_method"].startswith("same hour of the week")
+    assert forecast.evidence["forecast_method"].startswith("median of the same hour of the week")
     assert forecast.evidence["hours_left"] == 720 - (9 * 24 + 9)
 
 

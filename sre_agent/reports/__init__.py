@@ -1,0 +1,1 @@
+"""Reports people act on: cost (and, later, optimization, post-mortems, SLO compliance)."""

@@ -1,0 +1,566 @@
+"""The cost report's figures for one calendar month, read from the state store (never from Snowflake directly).
+
+Spend is WAREHOUSE_METERING_HISTORY's compute plus the billed part of cloud services (above 10 % of the UTC day's
+compute), per local day of ``spec.cost.time_zone``; attribution to query patterns, users, roles, services and
+domains is the hourly-share method of :mod:`sre_agent.engine.cost`, so every table sums to the same metered total
+(the part no query can carry is listed as idle or unattributed, never dropped). Days metering has not covered are
+gaps, not zeros. Budgets are judged as the daemon judges them, at the newest landed hour.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import polars as pl
+
+from sre_agent.config.budget import CostBudgetDoc, budget_lookback, period_end, period_start
+from sre_agent.config.loader import LoadedConfig
+from sre_agent.daemon.evaluate_budget import metering_frontier, scope_spend
+from sre_agent.engine.budget import DAY, HOUR, HourlySpend, Money, judge
+from sre_agent.engine.cost import NANO, UNTAGGED, attribute, billed_credits, storage_cost
+from sre_agent.engine.rollups import DATABASE_STORAGE, QUERY, QUERY_COST, WAREHOUSE_METERING, RollupDef
+from sre_agent.engine.threshold import DataView
+from sre_agent.errors import UsageError
+from sre_agent.model import iso
+from sre_agent.store.rollups import RollupStore
+from sre_agent.store.watermarks import Watermarks
+
+TOP = 15
+"""Rows of the ranked tables in the HTML and Markdown (the CSV files hold every row)."""
+IDLE_SHARE = 0.3
+"""A warehouse idle for more than this share of its compute gets an auto-suspend recommendation."""
+UNATTRIBUTED = "(unattributed)"
+IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,254}$")
+SIZES = [
+    ("X-Small", 1),
+    ("Small", 2),
+    ("Medium", 4),
+    ("Large", 8),
+    ("X-Large", 16),
+    ("2X-Large", 32),
+    ("3X-Large", 64),
+    ("4X-Large", 128),
+    ("5X-Large", 256),
+    ("6X-Large", 512),
+]
+"""Standard warehouse sizes and their credits per hour."""
+
+
+@dataclass
+class CostReport:
+    """Everything the cost report shows, as tables (polars frames) and small records."""
+
+    period: str
+    start: datetime
+    end: datetime
+    time_zone: str
+    currency: str
+    credit_price: float | None
+    generated_at: datetime
+    data_until: datetime | None
+    totals: dict[str, Any]
+    daily_warehouse: pl.DataFrame
+    daily_domain: pl.DataFrame
+    warehouses: pl.DataFrame
+    patterns: pl.DataFrame
+    users: pl.DataFrame
+    roles: pl.DataFrame
+    services: pl.DataFrame
+    domains: pl.DataFrame
+    storage: pl.DataFrame
+    gaps: list[dict[str, Any]] = field(default_factory=list)
+    budgets: list[dict[str, Any]] = field(default_factory=list)
+    recommendations: list[dict[str, Any]] = field(default_factory=list)
+    enforcement: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def money(self, credits: float) -> float | None:
+        """``credits`` in the configured currency (None without a price)."""
+        return None if self.credit_price is None else credits * self.credit_price
+
+
+def parse_period(
+    text: str | None, tz: ZoneInfo, default: datetime, now: datetime | None = None
+) -> tuple[datetime, datetime, str]:
+    """``YYYY-MM`` (default: the month of ``default``) → its local start and end and label (``now``: the clock).
+
+    Raises:
+        UsageError: not a month, or a month that has not started yet.
+    """
+    if text is None:
+        start = period_start("month", default, tz)
+    else:
+        match = re.fullmatch(r"(\d{4})-(\d{2})", text.strip())
+        if not match or not 1 <= int(match.group(2)) <= 12:
+            raise UsageError(f"--period {text!r}: write a calendar month as YYYY-MM, e.g. 2026-11")
+        start = datetime(int(match.group(1)), int(match.group(2)), 1, tzinfo=tz)
+    now = now or datetime.now(UTC)
+    if start > now:
+        raise UsageError(
+            f"--period {start:%Y-%m} has not started yet (today is {now.astimezone(tz):%Y-%m-%d} in {tz.key}): "
+            "there is nothing to report"
+        )
+    return start, period_end("month", start), f"{start:%Y-%m}"
+
+
+def _view(watermarks: Watermarks, rollup: RollupDef) -> DataView:
+    state = watermarks.get(f"snowflake.{rollup.name}")
+    return DataView(state.covered_from, state.polled_to, int(rollup.latency_horizon.total_seconds()), 0)
+
+
+def _local_day(tz: ZoneInfo) -> pl.Expr:
+    return pl.from_epoch(pl.col("bucket"), time_unit="s").dt.convert_time_zone(tz.key).dt.date().alias("day")
+
+
+def _ranked(rows: pl.DataFrame, by: str, price: float | None) -> pl.DataFrame:
+    """Attributed credits, queries, failures and execution hours per ``by`` value, most expensive first."""
+    if rows.is_empty():
+        return pl.DataFrame(schema={by: pl.String, "credits": pl.Float64, "queries": pl.Int64})
+    out = rows.group_by(by).agg(
+        pl.col("credits").sum(),
+        pl.col("queries").sum().cast(pl.Int64),
+        pl.col("failed").sum().cast(pl.Int64),
+        (pl.col("exec_ms").sum() / 3_600_000).alias("exec_hours"),
+    )
+    out = out.with_columns(
+        (pl.col("credits") * (price if price is not None else float("nan"))).alias("cost"),
+        (pl.col("credits") / pl.col("queries").clip(1) * 1000).alias("credits_per_1k_queries"),
+    )
+    return out.sort("credits", descending=True)
+
+
+def _owners(rows: pl.DataFrame) -> pl.DataFrame:
+    """Per pattern: the service, user and role that carried most of its credits, and the warehouses it ran on."""
+    if rows.is_empty():
+        return pl.DataFrame(schema={"pattern": pl.String})
+    parts = []
+    for by in ("service", "user", "role", "domain"):
+        top = (
+            rows.group_by("pattern", by)
+            .agg(pl.col("credits").sum())
+            .sort("credits", descending=True)
+            .unique("pattern", keep="first")
+            .select("pattern", pl.col(by).alias(f"top_{by}"))
+        )
+        parts.append(top)
+    warehouses = rows.group_by("pattern").agg(pl.col("warehouse").unique().sort().str.join(",").alias("warehouses"))
+    out = warehouses
+    for part in parts:
+        out = out.join(part, on="pattern", how="left")
+    return out
+
+
+def build_cost_report(
+    loaded: LoadedConfig,
+    rollups: RollupStore,
+    watermarks: Watermarks,
+    period: str | None = None,
+    now: datetime | None = None,
+) -> CostReport:
+    """The report for ``period`` (``YYYY-MM``; default: the month of the newest metered hour); ``now`` is the
+    clock periods are checked against (a replay passes its simulated time).
+
+    Raises:
+        UsageError: a malformed or future period, or a config without ``spec.cost``.
+    """
+    cost = loaded.config.spec.cost
+    if cost is None:
+        raise UsageError("the cost report needs spec.cost in the agent config (prices, time zone, domain owners)")
+    tz = ZoneInfo(cost.time_zone)
+    price = float(cost.credit_price) if cost.credit_price is not None else None
+    meter_view = _view(watermarks, WAREHOUSE_METERING)
+    frontier = metering_frontier(rollups, meter_view)
+    now = now or datetime.now(UTC)
+    start, end, label = parse_period(period, tz, datetime.fromtimestamp(frontier, UTC) if frontier else now, now)
+    lo, hi = int(start.timestamp()), int(end.timestamp())
+    until = min(hi, frontier) if frontier is not None else lo
+    metering = rollups.load(WAREHOUSE_METERING, lo, hi).drop("observed_at")
+    usage = rollups.load(QUERY_COST, lo, hi).drop("observed_at")
+    complete = meter_view.complete_before
+    att = attribute(usage, metering, cost.warehouse_domains, complete_before=complete)
+    billed = billed_credits(metering).with_columns(_local_day(tz))
+    notes: list[str] = []
+
+    daily_warehouse = (
+        billed.group_by("day", "warehouse").agg(pl.col("credits").sum()).sort("day", "warehouse")
+        if billed.height
+        else pl.DataFrame(schema={"day": pl.Date, "warehouse": pl.String, "credits": pl.Float64})
+    )
+    rows = att.rows.with_columns(
+        ((pl.col("compute_nano") + pl.col("cloud_services_nano")) / NANO).alias("credits"), _local_day(tz)
+    )
+    idle = att.idle.with_columns(
+        (pl.col("compute_nano") / NANO).alias("credits"),
+        pl.col("warehouse").replace_strict(cost.warehouse_domains, default=UNTAGGED).alias("domain"),
+        _local_day(tz),
+    )
+    by_domain = pl.concat(
+        [rows.select("day", "domain", "credits"), idle.select("day", "domain", "credits")], how="vertical"
+    )
+    daily_domain = by_domain.group_by("day", "domain").agg(pl.col("credits").sum())
+    # What no query and no idle hour carries (cloud services of days without query credits): its own series.
+    remainder = (
+        daily_warehouse.group_by("day")
+        .agg(pl.col("credits").sum().alias("total"))
+        .join(daily_domain.group_by("day").agg(pl.col("credits").sum().alias("owned")), on="day", how="left")
+        .select("day", pl.lit(UNATTRIBUTED).alias("domain"), (pl.col("total") - pl.col("owned").fill_null(0.0)))
+        .rename({"total": "credits"})
+        .filter(pl.col("credits") > 1e-6)
+    )
+    daily_domain = pl.concat([daily_domain, remainder], how="vertical").sort("day", "domain")
+
+    warehouses = _warehouse_table(billed, att.warehouse_idle, att.idle, usage, price)
+    patterns = _ranked(rows, "pattern", price)
+    patterns = patterns.join(_owners(rows), on="pattern", how="left") if patterns.height else patterns
+    total_credits = float(billed["credits"].sum()) if billed.height else 0.0
+    storage = _storage(rollups, lo, hi, cost.storage_price_per_tb_month)
+    storage_money = float(storage["cost"].sum()) if storage.height and price is not None else None
+    if cost.storage_price_per_tb_month is None:
+        notes.append("no spec.cost.storage_price_per_tb_month: storage in TB only, not priced")
+    if price is None:
+        notes.append("no spec.cost.credit_price: figures in credits only")
+    totals = {
+        "credits": round(total_credits, 6),
+        "compute_credits": round(float(billed["compute"].sum()) if billed.height else 0.0, 6),
+        "cloud_services_billed_credits": round(
+            float((billed["credits"] - billed["compute"]).sum()) if billed.height else 0.0, 6
+        ),
+        "idle_credits": round(
+            float(att.warehouse_idle["idle_nano"].sum()) / NANO if att.warehouse_idle.height else 0, 6
+        ),
+        "attributed_credits": round(float(rows["credits"].sum()) if rows.height else 0.0, 6),
+        "cost": None if price is None else round(total_credits * price, 2),
+        "storage_tb_average": round(float(storage["tb"].sum()), 6) if storage.height else 0.0,
+        "storage_cost": None if storage_money is None else round(storage_money, 2),
+        "queries": int(usage["queries"].sum()) if usage.height else 0,
+        "reconciliation": att.reconcile(),
+    }
+    gaps = _gaps(billed, att.unmetered, meter_view, lo, until, tz)
+    budgets, enforcement = _budgets(loaded, rollups, watermarks, frontier, hi, price)
+    report = CostReport(
+        period=label,
+        start=start,
+        end=end,
+        time_zone=tz.key,
+        currency=cost.currency,
+        credit_price=price,
+        generated_at=now,
+        data_until=datetime.fromtimestamp(until, UTC) if frontier is not None else None,
+        totals=totals,
+        daily_warehouse=daily_warehouse,
+        daily_domain=daily_domain,
+        warehouses=warehouses,
+        patterns=patterns,
+        users=_ranked(rows, "user", price),
+        roles=_ranked(rows, "role", price),
+        services=_ranked(rows, "service", price),
+        domains=_domain_table(daily_domain, rows, price),
+        storage=storage,
+        gaps=gaps,
+        budgets=budgets,
+        enforcement=enforcement,
+        notes=notes,
+    )
+    report.recommendations = _recommendations(report, rollups, lo, until)
+    return report
+
+
+def _warehouse_table(
+    billed: pl.DataFrame, warehouse_idle: pl.DataFrame, unowned_idle: pl.DataFrame, usage: pl.DataFrame,
+    price: float | None,
+) -> pl.DataFrame:  # fmt: skip
+    """Per warehouse: billed credits, compute, idle (Snowflake's estimate), hours metered, peak hourly credits."""
+    if billed.is_empty():
+        return pl.DataFrame(schema={"warehouse": pl.String, "credits": pl.Float64})
+    out = billed.group_by("warehouse").agg(
+        pl.col("credits").sum(),
+        pl.col("compute").sum(),
+        (pl.col("credits") - pl.col("compute")).sum().alias("cloud_services"),
+        (pl.col("compute") > 0).sum().cast(pl.Int64).alias("hours_metered"),
+        pl.col("compute").max().alias("peak_hour_credits"),
+    )
+    idle = warehouse_idle.group_by("warehouse").agg((pl.col("idle_nano").sum() / NANO).alias("idle_credits"))
+    empty = unowned_idle.group_by("warehouse").agg((pl.col("compute_nano").sum() / NANO).alias("empty_hour_credits"))
+    ran = (
+        usage.group_by("warehouse").agg(
+            pl.col("queries").sum().cast(pl.Int64), (pl.col("exec_ms").sum() / 3_600_000).alias("exec_hours")
+        )
+        if usage.height
+        else pl.DataFrame(schema={"warehouse": pl.String, "queries": pl.Int64, "exec_hours": pl.Float64})
+    )
+    out = out.join(idle, on="warehouse", how="left").join(empty, on="warehouse", how="left")
+    out = out.join(ran, on="warehouse", how="left").with_columns(
+        pl.col("idle_credits", "empty_hour_credits", "exec_hours").fill_null(0.0), pl.col("queries").fill_null(0)
+    )
+    return out.with_columns(
+        (pl.col("idle_credits") / pl.col("compute").clip(1e-9)).alias("idle_share"),
+        (pl.col("credits") * (price if price is not None else float("nan"))).alias("cost"),
+    ).sort("credits", descending=True)
+
+
+def _domain_table(daily_domain: pl.DataFrame, rows: pl.DataFrame, price: float | None) -> pl.DataFrame:
+    """Per domain: credits (attributed, plus idle of the warehouses it owns), queries."""
+    if daily_domain.is_empty():
+        return pl.DataFrame(schema={"domain": pl.String, "credits": pl.Float64})
+    credits = daily_domain.group_by("domain").agg(pl.col("credits").sum())
+    queries = rows.group_by("domain").agg(pl.col("queries").sum().cast(pl.Int64)) if rows.height else None
+    out = credits.join(queries, on="domain", how="left") if queries is not None else credits
+    return out.with_columns((pl.col("credits") * (price if price is not None else float("nan"))).alias("cost")).sort(
+        "credits", descending=True
+    )
+
+
+def _storage(rollups: RollupStore, lo: int, hi: int, price: Any) -> pl.DataFrame:
+    """Per database: average TB over the days of the period and its cost (TB × price ÷ days in month, per day)."""
+    frame = rollups.load(DATABASE_STORAGE, lo // DAY * DAY, hi)
+    if frame.is_empty():
+        return pl.DataFrame(schema={"database": pl.String, "tb": pl.Float64, "cost": pl.Float64})
+    daily = storage_cost(frame.drop("observed_at"), float(price) if price is not None else None)
+    days = daily["bucket"].n_unique()
+    return (
+        daily.group_by("database")
+        .agg((pl.col("tb").sum() / days).alias("tb"), pl.col("cost").sum())
+        .sort("tb", descending=True)
+    )
+
+
+def _gaps(
+    billed: pl.DataFrame, unmetered: pl.DataFrame, view: DataView, lo: int, until: int, tz: ZoneInfo
+) -> list[dict[str, Any]]:
+    """Days the store has no metering for (before coverage, or never landed), and hours with queries but no
+    metering row yet: shown as gaps, never as zero spend."""
+    gaps: list[dict[str, Any]] = []
+    if view.covered_from is not None and view.covered_from > lo:
+        gaps.append(
+            {
+                "from": iso(datetime.fromtimestamp(lo, UTC)),
+                "to": iso(datetime.fromtimestamp(min(view.covered_from, until), UTC)),
+                "reason": "before the agent's first poll (backfill): no metering in the store",
+            }
+        )
+    if until > lo and (view.polled_to is None or billed.is_empty()):
+        gaps.append(
+            {
+                "from": iso(datetime.fromtimestamp(lo, UTC)),
+                "to": iso(datetime.fromtimestamp(until, UTC)),
+                "reason": "no metering rows in the store",
+            }
+        )
+    if unmetered.height:
+        for row in unmetered.group_by("warehouse").agg(pl.col("bucket").min(), pl.len()).iter_rows(named=True):
+            gaps.append(
+                {
+                    "from": iso(datetime.fromtimestamp(row["bucket"], UTC)),
+                    "to": None,
+                    "warehouse": row["warehouse"],
+                    "hours": row["len"],
+                    "reason": "queries ran but metering has not landed for these hours yet",
+                }
+            )
+    return gaps
+
+
+def _budgets(
+    loaded: LoadedConfig,
+    rollups: RollupStore,
+    watermarks: Watermarks,
+    frontier: int | None,
+    hi: int,
+    price: float | None,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Each budget judged at the newest landed hour within the report's month, plus its cumulative daily spend."""
+    cost = loaded.config.spec.cost
+    assert cost is not None
+    out: list[dict[str, Any]] = []
+    statements: list[dict[str, Any]] = []
+    if frontier is None:
+        return out, [enforcement(b, price) for b in loaded.budgets]
+    at = min(frontier, hi - HOUR)
+    meter = _view(watermarks, WAREHOUSE_METERING)
+    for budget in loaded.budgets:
+        spec = budget.spec
+        tz = spec.zone(cost.time_zone)
+        origin = (at - int(budget_lookback(spec).total_seconds()) - 2 * DAY) // DAY * DAY
+        covered = meter.covered_from
+        if spec.scope.kind == "domain":
+            qc = _view(watermarks, QUERY_COST)
+            covered = max(c for c in (covered, qc.covered_from, origin) if c is not None)
+        values = scope_spend(rollups, cost, budget, origin, at, covered)
+        money = Money(cost.currency, price) if spec.unit == "currency" and price is not None else Money("credits", 1.0)
+        verdicts = judge(spec, HourlySpend(origin, values), at + HOUR, at, tz, money)
+        start = period_start(spec.period, datetime.fromtimestamp(at, UTC), tz)
+        p_lo = int(start.timestamp())
+        spend = HourlySpend(origin, values)
+        cumulative = []
+        day = start
+        while int(day.timestamp()) < at:
+            nxt = datetime.combine(day.date() + timedelta(days=1), datetime.min.time(), tzinfo=tz)
+            cumulative.append(
+                {"day": day.date().isoformat(), "spent": money.of(spend.total(p_lo, min(int(nxt.timestamp()), at)))}
+            )
+            day = nxt
+        actual = verdicts.get("actual")
+        forecast = verdicts.get("forecast")
+        out.append(
+            {
+                "name": budget.name,
+                "scope": spec.scope.describe(),
+                "period": spec.period,
+                "amount": float(spec.amount),
+                "unit": money.unit,
+                "spent": actual.evidence.get("spent") if actual else None,
+                "percent": actual.evidence.get("percent") if actual else None,
+                "forecast": forecast.evidence.get("forecast") if forecast else None,
+                "forecast_percent": forecast.evidence.get("forecast_percent") if forecast else None,
+                "forecast_method": forecast.evidence.get("forecast_method") if forecast else None,
+                "period_start": start.isoformat(),
+                "period_end": period_end(spec.period, start).isoformat(),
+                "status": {k: v.state for k, v in verdicts.items()},
+                "cumulative": cumulative,
+            }
+        )
+        statements.append(enforcement(budget, price))
+    return out, statements
+
+
+def quote_ident(name: str) -> str:
+    """A Snowflake identifier from config, validated and double-quoted (never interpolated raw).
+
+    Raises:
+        ValueError: not a plain identifier.
+    """
+    if not IDENT_RE.match(name):
+        raise ValueError(f"{name!r} is not a plain Snowflake identifier")
+    return f'"{name.upper()}"'
+
+
+def enforcement(budget: CostBudgetDoc, price: float | None) -> dict[str, Any]:
+    """The statements a DBA can run to have Snowflake itself enforce ``budget`` (printed, never executed)."""
+    spec = budget.spec
+    credits = float(spec.amount) if spec.unit == "credits" else (float(spec.amount) / price if price else None)
+    if credits is None:
+        return {"budget": budget.name, "statements": [], "note": "no credit price: cannot express it in credits"}
+    quota = int(np.ceil(credits))
+    monitor = quote_ident(f"{budget.name.replace('-', '_')}_monitor")
+    frequency = {"day": "DAILY", "week": "WEEKLY", "month": "MONTHLY"}[spec.period]
+    notify = sorted({int(t.percent) for t in spec.actual if t.percent < 100})[:5]
+    triggers = " ".join(f"ON {p} PERCENT DO NOTIFY" for p in notify)
+    triggers += " ON 100 PERCENT DO SUSPEND ON 110 PERCENT DO SUSPEND_IMMEDIATE"
+    note = (
+        "Resource monitors reset at 00:00 UTC (not in the budget's time zone), count cloud services before the 10 % "
+        "adjustment and are not precise: keep the agent's alerts as the early warning. Only ACCOUNTADMIN creates them."
+    )
+    if spec.scope.kind == "domain":
+        name = quote_ident(f"{budget.name.replace('-', '_')}_budget")
+        statements = [
+            f"CREATE SNOWFLAKE.CORE.BUDGET <database>.<schema>.{name}();",
+            f"CALL <database>.<schema>.{name}!SET_SPENDING_LIMIT({quota});",
+            "-- then add the domain's objects, or a tag that marks them:",
+            f"CALL <database>.<schema>.{name}!ADD_RESOURCE_TAG(SYSTEM$REFERENCE('TAG', '<domain tag>', 'SESSION', "
+            f"'APPLYBUDGET'), '{spec.scope.domain[0]}');",
+        ]
+        note = (
+            "A domain spans warehouses: a custom budget (monthly, 00:00 UTC on the 1st) with the domain's tag is "
+            "Snowflake's own equivalent; it notifies and does not suspend. Replace <database>.<schema> and the tag."
+        )
+        return {"budget": budget.name, "statements": statements, "note": note}
+    head = (
+        f"CREATE RESOURCE MONITOR {monitor} WITH CREDIT_QUOTA = {quota} FREQUENCY = {frequency} "
+        f"START_TIMESTAMP = IMMEDIATELY TRIGGERS {triggers};"
+    )
+    if spec.scope.kind == "account":
+        return {
+            "budget": budget.name,
+            "statements": [head, f"ALTER ACCOUNT SET RESOURCE_MONITOR = {monitor};"],
+            "note": note,
+        }
+    if len(spec.scope.warehouse) > 1:
+        note = "One monitor's quota is shared by all its warehouses. " + note
+    tail = [f"ALTER WAREHOUSE {quote_ident(w)} SET RESOURCE_MONITOR = {monitor};" for w in spec.scope.warehouse]
+    return {"budget": budget.name, "statements": [head, *tail], "note": note}
+
+
+def _recommendations(report: CostReport, rollups: RollupStore, lo: int, until: int) -> list[dict[str, Any]]:
+    """Changes tied to money, with their evidence and an estimated saving (printed, never executed)."""
+    recs: list[dict[str, Any]] = []
+    total = float(report.totals["credits"]) or 1.0
+    latency = rollups.load(QUERY, lo, until) if until > lo else pl.DataFrame()
+    per_wh: dict[str, dict[str, float]] = {}
+    if latency.height:
+        agg = latency.group_by("warehouse").agg(
+            pl.col("queued_overload_ms_sum", "spill_remote_bytes_sum", "spill_local_bytes_sum", "elapsed_ms_sum").sum(),
+            pl.col("succeeded").sum(),
+        )
+        per_wh = {r["warehouse"]: r for r in agg.iter_rows(named=True)}
+    for row in report.warehouses.iter_rows(named=True):
+        wh = row["warehouse"]
+        idle_credits = float(row["idle_credits"])
+        if row["idle_share"] >= IDLE_SHARE and idle_credits >= max(1.0, 0.005 * total):
+            recs.append(
+                {
+                    "kind": "idle",
+                    "warehouse": wh,
+                    "title": f"{wh}: {row['idle_share']:.0%} of its compute ran no query",
+                    "evidence": {
+                        "idle_credits": round(idle_credits, 3),
+                        "compute_credits": round(float(row["compute"]), 3),
+                        "hours_metered": row["hours_metered"],
+                        "credits_in_hours_without_queries": round(float(row["empty_hour_credits"]), 3),
+                    },
+                    "saving_credits": round(idle_credits, 3),
+                    "saving_money": report.money(idle_credits),
+                    "saving_basis": "upper bound: all idle compute of the period (each resume bills a minute)",
+                    "statements": [f"ALTER WAREHOUSE {quote_ident(wh)} SET AUTO_SUSPEND = 60;"],
+                }
+            )
+            continue
+        stats = per_wh.get(wh)
+        size = next((name for name, rate in reversed(SIZES) if float(row["peak_hour_credits"]) >= rate * 0.95), None)
+        if stats is None or size is None or size == "X-Small" or row["queries"] == 0:
+            continue
+        queued = float(stats["queued_overload_ms_sum"]) / max(1.0, float(stats["elapsed_ms_sum"]))
+        spill = float(stats["spill_remote_bytes_sum"]) + float(stats["spill_local_bytes_sum"])
+        mean_exec_s = float(row["exec_hours"]) * 3600 / max(1, int(row["queries"]))
+        running = float(row["exec_hours"]) / max(1, int(row["hours_metered"]))
+        quiet = queued < 0.01 and spill == 0 and running < 1.0
+        if quiet and mean_exec_s < 5 and float(row["compute"]) >= 0.02 * total:
+            smaller = SIZES[[n for n, _ in SIZES].index(size) - 1][0]
+            saving = float(row["compute"]) / 2
+            recs.append(
+                {
+                    "kind": "oversized",
+                    "warehouse": wh,
+                    "title": f"{wh}: short queries, less than one running on average, no queueing or spill, on a "
+                    f"{size}-class warehouse",
+                    "evidence": {
+                        "size_from_peak_hour": size,
+                        "peak_hour_credits": round(float(row["peak_hour_credits"]), 3),
+                        "mean_execution_s": round(mean_exec_s, 3),
+                        "average_running_queries": round(running, 3),
+                        "queued_overload_share": round(queued, 5),
+                        "spilled_bytes": spill,
+                        "queries": row["queries"],
+                    },
+                    "saving_credits": round(saving, 3),
+                    "saving_money": report.money(saving),
+                    "saving_basis": "estimate: one size down halves the credit rate if the queries stay within the "
+                    "hour they ran in; try it on a copy of the workload first",
+                    "statements": [f"ALTER WAREHOUSE {quote_ident(wh)} SET WAREHOUSE_SIZE = '{smaller.upper()}';"],
+                }
+            )
+    return sorted(recs, key=lambda r: -float(r["saving_credits"]))
+
+
+def report_day_range(report: CostReport) -> list[date]:
+    """Every local day of the report's month."""
+    days = []
+    day = report.start.date()
+    while day < report.end.date():
+        days.append(day)
+        day += timedelta(days=1)
+    return days

@@ -1,0 +1,366 @@
+"""Write the cost report: one self-contained HTML file (inline CSS and SVG; opens offline, prints), a Markdown
+summary for chat, JSON for machines and one CSV file per table for spreadsheets.
+
+Every value that came from Snowflake or from config (warehouse, user, role, pattern names…) is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import date, datetime
+from html import escape
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from sre_agent.reports.cost_data import TOP, CostReport, report_day_range
+from sre_agent.reports.svg import budget_chart, hbars, stacked_bars
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;margin:2rem auto;max-width:1100px;
+color:#1a1a1a;line-height:1.45;padding:0 1rem}
+h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.2rem;margin-top:2.2rem;border-bottom:1px solid #ddd}
+.meta{color:#555;font-size:.9rem}.cards{display:flex;flex-wrap:wrap;gap:.8rem;margin:1rem 0}
+.card{border:1px solid #ddd;border-radius:6px;padding:.6rem .9rem;min-width:150px}
+.card b{display:block;font-size:1.25rem}.card span{color:#555;font-size:.85rem}
+table{border-collapse:collapse;width:100%;font-size:.88rem;margin:.6rem 0}
+th,td{border-bottom:1px solid #eee;padding:.3rem .5rem;text-align:left;vertical-align:top}
+td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
+pre{background:#f6f6f6;padding:.6rem;overflow-x:auto;font-size:.82rem;white-space:pre-wrap;word-break:break-all}
+.chart{width:100%;height:auto}.bad{color:#b00020;font-weight:600}.warn{color:#9a6700;font-weight:600}
+.ok{color:#1b7f3b}.note{color:#555;font-size:.85rem}
+@media print{body{margin:0;max-width:none}h2{break-after:avoid}table,svg{break-inside:avoid}}
+"""
+
+
+def _num(value: Any, digits: int = 2) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{float(value):,.{digits}f}"
+
+
+def _money(report: CostReport, credits: float | None) -> str:
+    if credits is None or report.credit_price is None:
+        return "—"
+    return f"{report.currency} {credits * report.credit_price:,.2f}"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, float):
+        return None if math.isnan(value) else round(value, 6)
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+TABLES: tuple[str, ...] = ("daily_warehouse", "daily_domain", "warehouses", "patterns", "users", "roles")
+TABLES += ("services", "domains", "storage")
+Column = tuple[str, str, int | None]
+"""A table column: field, heading, digits (None: text)."""
+OWNERS: list[Column] = [("top_service", "service", None), ("top_user", "user", None), ("top_role", "role", None)]
+WAREHOUSE_COLUMNS: list[Column] = [("compute", "compute", 2), ("cloud_services", "cloud services", 3)]
+WAREHOUSE_COLUMNS += [("idle_credits", "idle", 2), ("idle_share", "idle share", 2), ("hours_metered", "hours on", 0)]
+WAREHOUSE_COLUMNS += [("peak_hour_credits", "peak credits/h", 2), ("queries", "queries", 0)]
+
+
+def to_json(report: CostReport) -> dict[str, Any]:
+    """The whole report as JSON-ready data (tables as lists of records)."""
+    out: dict[str, Any] = {
+        "report": "cost",
+        "period": report.period,
+        "start": report.start,
+        "end": report.end,
+        "time_zone": report.time_zone,
+        "currency": report.currency,
+        "credit_price": report.credit_price,
+        "generated_at": report.generated_at,
+        "data_until": report.data_until,
+        "totals": report.totals,
+        "budgets": report.budgets,
+        "recommendations": report.recommendations,
+        "enforcement": report.enforcement,
+        "gaps": report.gaps,
+        "notes": report.notes,
+    }
+    for name in TABLES:
+        out[name] = getattr(report, name).to_dicts()
+    return {k: _jsonable(v) for k, v in out.items()}
+
+
+def _table(frame: pl.DataFrame, columns: list[Column], limit: int = TOP) -> str:
+    """An HTML table of ``columns`` (name, heading, digits; None digits: text) for the first ``limit`` rows."""
+    if frame.is_empty():
+        return '<p class="note">No data for this period.</p>'
+    present = [c for c in columns if c[0] in frame.columns]
+    head = "".join(f'<th class="{"n" if d is not None else ""}">{escape(h)}</th>' for _, h, d in present)
+    body = []
+    for row in frame.head(limit).iter_rows(named=True):
+        cells = []
+        for name, _, digits in present:
+            value = row[name]
+            if digits is None:
+                cells.append(f"<td>{escape('' if value is None else str(value))}</td>")
+            else:
+                cells.append(f'<td class="n">{_num(value, digits)}</td>')
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    more = f'<p class="note">{frame.height - limit} more in the CSV file.</p>' if frame.height > limit else ""
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{more}"
+
+
+def _daily_chart(report: CostReport, frame: pl.DataFrame, by: str, title: str) -> str:
+    days = report_day_range(report)
+    until = report.data_until.date() if report.data_until else days[0]
+    ranked = frame.group_by(by).agg(pl.col("credits").sum()).sort("credits", descending=True)[by].to_list()
+    keep = ranked[:7]
+    series: dict[str, list[float | None]] = {name: [None] * len(days) for name in keep}
+    if len(ranked) > 7:
+        series["(other)"] = [None] * len(days)
+    index = {d: i for i, d in enumerate(days)}
+    for row in frame.iter_rows(named=True):
+        i = index.get(row["day"])
+        if i is None:
+            continue
+        name = row[by] if row[by] in series else "(other)"
+        series[name][i] = (series[name][i] or 0.0) + float(row["credits"])
+    present = {row["day"] for row in frame.iter_rows(named=True)}
+    gaps = [d <= until and d not in present for d in days]
+    future = [d > until for d in days]
+    for values in series.values():
+        for i, f in enumerate(future):
+            if f:
+                values[i] = None
+    labels = [d.isoformat() for d in days]
+    chart = stacked_bars(labels, series, "credits", title, gaps)
+    note = (
+        '<p class="note">Hatched days: no metering in the store (a gap, not zero spend). Days after '
+        f"{escape(until.isoformat())} have not landed yet.</p>"
+    )
+    return chart + note
+
+
+def _budget_section(report: CostReport) -> str:
+    if not report.budgets:
+        return '<p class="note">No CostBudget rules are configured.</p>'
+    rows, charts = [], []
+    for b in report.budgets:
+        status = b["status"]
+        worst = "bad" if "breach" in status.values() else "ok"
+        states = ", ".join(f"{k} {v}" for k, v in status.items())
+        rows.append(
+            "<tr>"
+            f"<td>{escape(b['name'])}</td><td>{escape(b['scope'])}</td><td>{escape(b['period'])}</td>"
+            f'<td class="n">{_num(b["amount"])} {escape(b["unit"])}</td>'
+            f'<td class="n">{_num(b["spent"])}</td><td class="n">{_num(b["percent"], 1)} %</td>'
+            f'<td class="n">{_num(b["forecast"])}</td><td class="n">{_num(b["forecast_percent"], 1)} %</td>'
+            f'<td>{escape(b["forecast_method"] or "—")}</td><td class="{worst}">{escape(states)}</td>'
+            "</tr>"
+        )
+        if b["cumulative"]:
+            days = [c["day"] for c in b["cumulative"]]
+            spent = [float(c["spent"]) for c in b["cumulative"]]
+            start = date.fromisoformat(b["period_start"][:10])
+            end = date.fromisoformat(b["period_end"][:10])
+            all_days = [(start.toordinal() + i) for i in range(end.toordinal() - start.toordinal())]
+            labels = [date.fromordinal(d).isoformat() for d in all_days]
+            title = f"{b['name']}: spend to date, forecast and budget ({b['unit']})"
+            charts.append(f"<h3>{escape(b['name'])}</h3>")
+            charts.append(
+                budget_chart(labels[: max(len(days), len(labels))], spent, b["amount"], b["forecast"], b["unit"], title)
+            )
+    head = (
+        "<tr><th>budget</th><th>scope</th><th>period</th><th class=n>amount</th><th class=n>spent</th>"
+        "<th class=n>used</th><th class=n>forecast</th><th class=n>of amount</th><th>forecast method</th>"
+        "<th>signals</th></tr>"
+    )
+    return f"<table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>" + "".join(charts)
+
+
+def _recommendations(report: CostReport) -> str:
+    if not report.recommendations:
+        return '<p class="note">Nothing stands out this period (no warehouse idle over 30 % of its compute).</p>'
+    out = []
+    for r in report.recommendations:
+        saving = f"{_num(r['saving_credits'])} credits"
+        if r.get("saving_money") is not None:
+            saving += f" ({escape(report.currency)} {_num(r['saving_money'])})"
+        evidence = ", ".join(f"{escape(k)} {escape(str(v))}" for k, v in r["evidence"].items())
+        statements = escape("\n".join(r["statements"]))
+        out.append(
+            f"<h3>{escape(r['title'])}</h3><p><b>Saving:</b> {saving} — {escape(r['saving_basis'])}</p>"
+            f'<p class="note">Evidence: {evidence}</p><pre>{statements}</pre>'
+        )
+    return "".join(out) + '<p class="note">Statements are printed for a DBA to review; the agent never runs them.</p>'
+
+
+def _enforcement(report: CostReport) -> str:
+    if not report.enforcement:
+        return '<p class="note">No CostBudget rules are configured.</p>'
+    out = []
+    for e in report.enforcement:
+        text = escape("\n".join(e["statements"])) if e["statements"] else "—"
+        out.append(f"<h3>{escape(e['budget'])}</h3><pre>{text}</pre><p class=note>{escape(e['note'])}</p>")
+    return "".join(out)
+
+
+def render_html(report: CostReport) -> str:
+    """The report as one self-contained HTML document."""
+    t = report.totals
+    price = f"{report.currency} {report.credit_price:,.2f} per credit" if report.credit_price else "no credit price"
+    idle_share = t["idle_credits"] / t["compute_credits"] if t["compute_credits"] else 0.0
+    cards = [
+        ("total", f"{_num(t['credits'])} credits", _money(report, t["credits"])),
+        ("compute", f"{_num(t['compute_credits'])} credits", "warehouses"),
+        ("cloud services billed", f"{_num(t['cloud_services_billed_credits'])} credits", "above 10 % of compute"),
+        ("idle", f"{_num(t['idle_credits'])} credits", f"{idle_share:.0%} of compute ran no query"),
+        ("storage", f"{_num(t['storage_tb_average'], 3)} TB", _num_money(report, t["storage_cost"])),
+        ("queries", f"{t['queries']:,}", "ended in the period"),
+    ]
+    card_html = "".join(
+        f"<div class=card><span>{escape(a)}</span><b>{escape(b)}</b><span>{escape(c)}</span></div>" for a, b, c in cards
+    )
+    until = report.data_until.isoformat() if report.data_until else "no data"
+    notes = "".join(f"<p class=note>{escape(n)}</p>" for n in report.notes)
+    patterns = report.patterns.head(10)
+    pattern_chart = (
+        hbars(
+            [f"{r['pattern'][:12]}… {r.get('top_service') or ''}" for r in patterns.iter_rows(named=True)],
+            [float(c) for c in patterns["credits"].to_list()],
+            "credits",
+            "Top query patterns by attributed credits",
+        )
+        if patterns.height
+        else ""
+    )
+    money_cols: list[Column] = [("credits", "credits", 2), ("cost", report.currency, 2)]
+    who: list[Column] = [("queries", "queries", 0), ("failed", "failed", 0)]
+    who += [("exec_hours", "execution h", 1), ("credits_per_1k_queries", "credits / 1k queries", 3)]
+    recon = t["reconciliation"]
+    gaps = (
+        "".join(
+            f"<li>{escape(str(g.get('from')))} – {escape(str(g.get('to') or 'now'))}"
+            f"{' ' + escape(g['warehouse']) if g.get('warehouse') else ''}: {escape(g['reason'])}</li>"
+            for g in report.gaps
+        )
+        or "<li>none</li>"
+    )
+    sections = [
+        f"<h1>Snowflake cost — {escape(report.period)}</h1>",
+        f"<p class=meta>{escape(report.start.date().isoformat())} to {escape(report.end.date().isoformat())} "
+        f"({escape(report.time_zone)}) · data until {escape(until)} · {escape(price)} · generated "
+        f"{escape(report.generated_at.isoformat(timespec='seconds'))}</p>",
+        notes,
+        f"<div class=cards>{card_html}</div>",
+        "<h2>Budgets: actual, forecast and amount</h2>",
+        _budget_section(report),
+        "<h2>Daily spend by warehouse</h2>",
+        _daily_chart(report, report.daily_warehouse, "warehouse", "Daily credits by warehouse"),
+        "<h2>Daily spend by domain</h2>",
+        _daily_chart(report, report.daily_domain, "domain", "Daily credits by domain"),
+        '<p class="note">Domains: QUERY_TAG, else spec.cost.warehouse_domains; idle hours belong to the '
+        "warehouse's owner; (unattributed): billed cloud services no query carried.</p>",
+        "<h2>Recommendations</h2>",
+        _recommendations(report),
+        "<h2>Query patterns (QUERY_PARAMETERIZED_HASH) by attributed credits</h2>",
+        pattern_chart,
+        _table(report.patterns, [("pattern", "pattern", None), *money_cols, *who, *OWNERS, ("warehouses", "on", None)]),
+        "<h2>Warehouses</h2>",
+        _table(report.warehouses, [("warehouse", "warehouse", None), *money_cols, *WAREHOUSE_COLUMNS]),
+        "<h2>Domains</h2>",
+        _table(report.domains, [("domain", "domain", None), *money_cols, ("queries", "queries", 0)]),
+        "<h2>Services</h2>",
+        _table(report.services, [("service", "service", None), *money_cols, *who]),
+        "<h2>Users</h2>",
+        _table(report.users, [("user", "user", None), *money_cols, *who]),
+        "<h2>Roles</h2>",
+        _table(report.roles, [("role", "role", None), *money_cols, *who]),
+        "<h2>Storage</h2>",
+        _table(report.storage, [("database", "database", None), ("tb", "average TB", 4), ("cost", report.currency, 2)]),
+        "<h2>Enforce the budgets inside Snowflake</h2>",
+        _enforcement(report),
+        "<h2>Gaps and reconciliation</h2>",
+        f"<ul>{gaps}</ul>",
+        f"<p class=note>Compute metered {recon['compute_metered'] / 1e9:,.6f} credits = attributed "
+        f"{recon['compute_attributed'] / 1e9:,.6f} + idle hours with no query "
+        f"{recon['compute_idle_unattributed'] / 1e9:,.6f} (difference {recon['compute_difference']} nano-credits)."
+        "</p>",
+        "<p class=note>Method: WAREHOUSE_METERING_HISTORY credits per hour; each hour's compute split over the "
+        "queries that ran in it by execution time (hourly share), so a warehouse's idle time inside an hour lands "
+        "on the queries that kept it up; cloud services billed above 10 % of each UTC day's compute. Prices come "
+        "from spec.cost, never built in.</p>",
+    ]
+    body = "".join(sections)
+    return (
+        "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
+        "<meta name=viewport content='width=device-width,initial-scale=1'>"
+        f"<title>Snowflake cost {escape(report.period)}</title><style>{CSS}</style></head><body>{body}</body></html>\n"
+    )
+
+
+def _num_money(report: CostReport, value: float | None) -> str:
+    return f"{report.currency} {value:,.2f}" if value is not None else "not priced"
+
+
+def render_markdown(report: CostReport) -> str:
+    """A short summary for chat or a wiki."""
+    t = report.totals
+    lines = [
+        f"## Snowflake cost {report.period} ({report.time_zone})",
+        "",
+        f"**{_num(t['credits'])} credits** ({_money(report, t['credits'])}) to "
+        f"{report.data_until.isoformat() if report.data_until else 'no data'}; idle {_num(t['idle_credits'])} credits; "
+        f"storage {_num(t['storage_tb_average'], 3)} TB ({_num_money(report, t['storage_cost'])}).",
+        "",
+    ]
+    if report.budgets:
+        lines += ["| budget | scope | spent | used | forecast | signals |", "|---|---|---:|---:|---:|---|"]
+        for b in report.budgets:
+            breaching = [k for k, v in b["status"].items() if v == "breach"]
+            lines.append(
+                f"| {b['name']} | {b['scope']} | {_num(b['spent'])} {b['unit']} | {_num(b['percent'], 1)} % | "
+                f"{_num(b['forecast'])} ({_num(b['forecast_percent'], 1)} %) | {', '.join(breaching) or 'ok'} |"
+            )
+        lines.append("")
+    if report.warehouses.height:
+        lines.append("Top warehouses: " + ", ".join(
+            f"{r['warehouse']} {_num(r['credits'])}" for r in report.warehouses.head(5).iter_rows(named=True)
+        ))  # fmt: skip
+    if report.patterns.height:
+        lines.append("Top patterns: " + ", ".join(
+            f"`{r['pattern']}` {_num(r['credits'])}" for r in report.patterns.head(5).iter_rows(named=True)
+        ))  # fmt: skip
+    if report.recommendations:
+        lines += ["", "Recommendations:"]
+        for r in report.recommendations:
+            lines.append(f"- {r['title']}: save up to {_num(r['saving_credits'])} credits — `{r['statements'][0]}`")
+    if report.gaps:
+        lines += ["", f"Gaps: {len(report.gaps)} (see the HTML report)."]
+    return "\n".join(lines) + "\n"
+
+
+def write_cost_report(report: CostReport, out: Path) -> dict[str, Path]:
+    """Write ``cost-<period>.html``, ``.md``, ``.json`` and ``cost-<period>-<table>.csv`` into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"cost-{report.period}"
+    files = {
+        "html": out / f"{stem}.html",
+        "markdown": out / f"{stem}.md",
+        "json": out / f"{stem}.json",
+    }
+    files["html"].write_text(render_html(report), encoding="utf-8")
+    files["markdown"].write_text(render_markdown(report), encoding="utf-8")
+    files["json"].write_text(json.dumps(to_json(report), indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    for name in TABLES:
+        path = out / f"{stem}-{name.replace('_', '-')}.csv"
+        getattr(report, name).write_csv(path)
+        files[f"csv:{name}"] = path
+    budgets = pl.DataFrame([{k: v for k, v in b.items() if k not in ("status", "cumulative")} for b in report.budgets])
+    path = out / f"{stem}-budgets.csv"
+    budgets.write_csv(path)
+    files["csv:budgets"] = path
+    return files
