@@ -222,6 +222,7 @@ def cmd_sql(args: argparse.Namespace, console: Console) -> int:
     from sre_agent.sources.slo_sql import from_query_history, from_tasks, query_slo_rollup, query_task_freshness
     from sre_agent.sources.snowflake_sql import (
         DATABASE_STORAGE,
+        METERING_DAILY,
         QUERY_COST_ROLLUP,
         all_queries,
         latency_contributors,
@@ -233,7 +234,7 @@ def cmd_sql(args: argparse.Namespace, console: Console) -> int:
     if loaded.pattern_min_queries() is not None:
         queries.extend(pattern_queries())
     if loaded.config.spec.cost is not None:
-        queries.extend([QUERY_COST_ROLLUP, DATABASE_STORAGE])
+        queries.extend([QUERY_COST_ROLLUP, DATABASE_STORAGE, METERING_DAILY])
     for group_by in dict.fromkeys(tuple(a.spec.group_by) for a in loaded.anomalies):
         queries.append(latency_contributors(group_by))
     if any(from_query_history(s) for s in loaded.slos):

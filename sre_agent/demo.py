@@ -92,6 +92,7 @@ def demo_config(loaded: LoadedConfig, opts: DemoOptions) -> LoadedConfig:
             "warehouse_load",
             "warehouse_metering",
             "database_storage",
+            "metering_daily",
             "slo",
         )
     }

@@ -73,6 +73,7 @@ def _polls() -> dict[str, PollSettings]:
         "warehouse_load": PollSettings(interval=timedelta(minutes=15), overlap=timedelta(hours=4)),
         "query_cost": PollSettings(interval=timedelta(hours=1), overlap=timedelta(hours=7)),
         "database_storage": PollSettings(interval=timedelta(hours=6), overlap=timedelta(days=2)),
+        "metering_daily": PollSettings(interval=timedelta(hours=6), overlap=timedelta(days=2)),
         "warehouse_metering": PollSettings(interval=timedelta(minutes=30), overlap=timedelta(hours=7)),
         "slo": PollSettings(interval=timedelta(minutes=5), overlap=timedelta(minutes=60)),
     }

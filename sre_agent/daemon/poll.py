@@ -16,7 +16,14 @@ from sre_agent.engine.rollups import AZURE_METRIC, RollupDef
 from sre_agent.errors import SourceError, StoreError
 from sre_agent.failpoints import failpoint
 from sre_agent.model import from_epoch, to_epoch
-from sre_agent.sources.snowflake import COST_FAMILY, FAMILIES, OPTIONAL_FAMILIES, PATTERN_FAMILY, STORAGE_FAMILY
+from sre_agent.sources.snowflake import (
+    COST_FAMILY,
+    FAMILIES,
+    OPTIONAL_FAMILIES,
+    PATTERN_FAMILY,
+    SERVERLESS_FAMILY,
+    STORAGE_FAMILY,
+)
 from sre_agent.store.watermarks import FamilyState
 
 log = logging.getLogger(__name__)
@@ -65,6 +72,7 @@ def optional_families(agent: Agent) -> dict[str, RollupDef]:
     if agent.spec.cost is not None:
         out[COST_FAMILY] = OPTIONAL_FAMILIES[COST_FAMILY]
         out[STORAGE_FAMILY] = OPTIONAL_FAMILIES[STORAGE_FAMILY]
+        out[SERVERLESS_FAMILY] = OPTIONAL_FAMILIES[SERVERLESS_FAMILY]
     return out
 
 

@@ -36,6 +36,8 @@ class HourlySpend:
 
     origin: int
     values: F64
+    projections: dict[tuple[int, int], tuple[float, str, dict[str, Any]]] = field(default_factory=dict)
+    """Forecasts already computed for (frontier, end): the instants of a pass share them."""
 
     def index(self, at: int) -> int:
         """Hour index of epoch ``at`` (clipped to the array)."""
@@ -109,7 +111,14 @@ def _level(levels: list[Threshold], percent: float) -> Threshold | None:
 
 
 def forecast_rest(spend: HourlySpend, frontier: int, end: int) -> tuple[float, str, dict[str, Any]]:
-    """Credits projected for ``[frontier, end)``, the method's name and its parameters."""
+    """Credits projected for ``[frontier, end)``, the method's name and its parameters (memoised on ``spend``)."""
+    key = (frontier, end)
+    if key not in spend.projections:
+        spend.projections[key] = _project(spend, frontier, end)
+    return spend.projections[key]
+
+
+def _project(spend: HourlySpend, frontier: int, end: int) -> tuple[float, str, dict[str, Any]]:
     hours = max(0, (end - frontier) // HOUR)
     last24 = spend.total(frontier - DAY, frontier)
     if hours == 0:

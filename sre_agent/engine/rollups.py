@@ -191,6 +191,23 @@ DATABASE_STORAGE = RollupDef(
     ),
 )
 
+METERING_DAILY = RollupDef(
+    name="metering_daily",
+    view="SNOWFLAKE.ACCOUNT_USAGE.METERING_DAILY_HISTORY",
+    grain=timedelta(days=1),
+    dims=("service_type",),
+    latency_horizon=timedelta(hours=12),
+    description="The view's own daily credits per service type (UTC days): warehouses, and the serverless items "
+    "(AUTO_CLUSTERING, MATERIALIZED_VIEW, PIPE, SEARCH_OPTIMIZATION, SERVERLESS_TASK…) with the cloud services "
+    "adjustment and what was billed. Polled when spec.cost is set.",
+    measures=(
+        Measure("credits_used_compute", "compute credits", integer=False),
+        Measure("credits_used_cloud_services", "cloud services credits, before adjustment", integer=False),
+        Measure("credits_adjustment_cloud_services", "the daily 10 % adjustment (≤ 0)", integer=False),
+        Measure("credits_billed", "credits billed: compute + cloud services + adjustment", integer=False),
+    ),
+)
+
 SLO = RollupDef(
     name="slo",
     view="SNOWFLAKE.ACCOUNT_USAGE.QUERY_HISTORY",
@@ -223,6 +240,16 @@ AZURE_METRIC = RollupDef(
 
 ROLLUPS: dict[str, RollupDef] = {
     r.name: r
-    for r in (QUERY, QUERY_PATTERN, QUERY_COST, WAREHOUSE_LOAD, WAREHOUSE_METERING, DATABASE_STORAGE, SLO, AZURE_METRIC)
+    for r in (
+        QUERY,
+        QUERY_PATTERN,
+        QUERY_COST,
+        WAREHOUSE_LOAD,
+        WAREHOUSE_METERING,
+        DATABASE_STORAGE,
+        METERING_DAILY,
+        SLO,
+        AZURE_METRIC,
+    )
 }
 """Every rollup the agent knows, by name."""

@@ -23,7 +23,14 @@ from sre_agent.config.loader import LoadedConfig
 from sre_agent.daemon.evaluate_budget import metering_frontier, scope_spend
 from sre_agent.engine.budget import DAY, HOUR, HourlySpend, Money, judge
 from sre_agent.engine.cost import NANO, UNTAGGED, attribute, billed_credits, storage_cost
-from sre_agent.engine.rollups import DATABASE_STORAGE, QUERY, QUERY_COST, WAREHOUSE_METERING, RollupDef
+from sre_agent.engine.rollups import (
+    DATABASE_STORAGE,
+    METERING_DAILY,
+    QUERY,
+    QUERY_COST,
+    WAREHOUSE_METERING,
+    RollupDef,
+)
 from sre_agent.engine.threshold import DataView
 from sre_agent.errors import UsageError
 from sre_agent.model import iso
@@ -35,6 +42,7 @@ TOP = 15
 IDLE_SHARE = 0.3
 """A warehouse idle for more than this share of its compute gets an auto-suspend recommendation."""
 UNATTRIBUTED = "(unattributed)"
+SERVERLESS = "(serverless)"
 IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,254}$")
 SIZES = [
     ("X-Small", 1),
@@ -73,6 +81,7 @@ class CostReport:
     services: pl.DataFrame
     domains: pl.DataFrame
     storage: pl.DataFrame
+    serverless: pl.DataFrame
     gaps: list[dict[str, Any]] = field(default_factory=list)
     budgets: list[dict[str, Any]] = field(default_factory=list)
     recommendations: list[dict[str, Any]] = field(default_factory=list)
@@ -212,12 +221,22 @@ def build_cost_report(
         .rename({"total": "credits"})
         .filter(pl.col("credits") > 1e-6)
     )
-    daily_domain = pl.concat([daily_domain, remainder], how="vertical").sort("day", "domain")
+    daily_domain = pl.concat([daily_domain, remainder], how="vertical")
+    serverless, check = _serverless(rollups, start, end, billed)
+    if serverless.height:  # serverless items (no warehouse, no query): their own series in both charts
+        extra = serverless.group_by("day").agg(pl.col("credits").sum()).with_columns(pl.lit(SERVERLESS).alias("name"))
+        daily_warehouse = pl.concat(
+            [daily_warehouse, extra.select("day", pl.col("name").alias("warehouse"), "credits")]
+        )
+        daily_domain = pl.concat([daily_domain, extra.select("day", pl.col("name").alias("domain"), "credits")])
+    daily_warehouse = daily_warehouse.sort("day", "warehouse")
+    daily_domain = daily_domain.sort("day", "domain")
 
     warehouses = _warehouse_table(billed, att.warehouse_idle, att.idle, usage, price)
     patterns = _ranked(rows, "pattern", price)
     patterns = patterns.join(_owners(rows), on="pattern", how="left") if patterns.height else patterns
-    total_credits = float(billed["credits"].sum()) if billed.height else 0.0
+    serverless_credits = float(serverless["credits"].sum()) if serverless.height else 0.0
+    total_credits = (float(billed["credits"].sum()) if billed.height else 0.0) + serverless_credits
     storage = _storage(rollups, lo, hi, cost.storage_price_per_tb_month)
     storage_money = float(storage["cost"].sum()) if storage.height and price is not None else None
     if cost.storage_price_per_tb_month is None:
@@ -237,8 +256,10 @@ def build_cost_report(
         "cost": None if price is None else round(total_credits * price, 2),
         "storage_tb_average": round(float(storage["tb"].sum()), 6) if storage.height else 0.0,
         "storage_cost": None if storage_money is None else round(storage_money, 2),
+        "serverless_credits": round(serverless_credits, 6),
         "queries": int(usage["queries"].sum()) if usage.height else 0,
         "reconciliation": att.reconcile(),
+        "snowflake_daily_check": check,
     }
     gaps = _gaps(billed, att.unmetered, meter_view, lo, until, tz)
     budgets, enforcement = _budgets(loaded, rollups, watermarks, frontier, hi, price)
@@ -259,6 +280,7 @@ def build_cost_report(
         users=_ranked(rows, "user", price),
         roles=_ranked(rows, "role", price),
         services=_ranked(rows, "service", price),
+        serverless=_serverless_table(serverless, price),
         domains=_domain_table(daily_domain, rows, price),
         storage=storage,
         gaps=gaps,
@@ -313,6 +335,43 @@ def _domain_table(daily_domain: pl.DataFrame, rows: pl.DataFrame, price: float |
     return out.with_columns((pl.col("credits") * (price if price is not None else float("nan"))).alias("cost")).sort(
         "credits", descending=True
     )
+
+
+def _serverless(
+    rollups: RollupStore, start: datetime, end: datetime, billed: pl.DataFrame
+) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """Serverless credits per UTC day and service type (METERING_DAILY_HISTORY, days of the month), and Snowflake's
+    own billed warehouse credits against the agent's for the UTC days both cover fully."""
+    lo = int(datetime(start.year, start.month, start.day, tzinfo=UTC).timestamp())
+    frame = rollups.load(METERING_DAILY, lo, int(end.timestamp()))
+    empty = pl.DataFrame(schema={"day": pl.Date, "service_type": pl.String, "credits": pl.Float64})
+    if frame.is_empty():
+        return empty, {}
+    daily = frame.select(
+        pl.from_epoch(pl.col("bucket"), time_unit="s").dt.date().alias("day"),
+        "service_type",
+        pl.col("credits_billed").alias("credits"),
+    ).filter((pl.col("day") >= start.date()) & (pl.col("day") < end.date()))
+    serverless = daily.filter(pl.col("service_type") != "WAREHOUSE_METERING")
+    ours = billed.with_columns(pl.from_epoch(pl.col("bucket"), time_unit="s").dt.date().alias("utc_day"))
+    ours = ours.group_by("utc_day").agg(pl.col("credits").sum(), pl.len().alias("rows"))
+    theirs = daily.filter(pl.col("service_type") == "WAREHOUSE_METERING").rename({"day": "utc_day"})
+    both = theirs.join(ours, on="utc_day", how="inner", suffix="_agent")
+    check = {
+        "days": both.height,
+        "warehouse_credits_billed_by_snowflake": round(float(both["credits"].sum()), 6) if both.height else 0.0,
+        "warehouse_credits_billed_by_agent": round(float(both["credits_agent"].sum()), 6) if both.height else 0.0,
+    }
+    return serverless.sort("day", "service_type"), check
+
+
+def _serverless_table(serverless: pl.DataFrame, price: float | None) -> pl.DataFrame:
+    """Per serverless service type: credits billed in the month and their cost."""
+    if serverless.is_empty():
+        return pl.DataFrame(schema={"service_type": pl.String, "credits": pl.Float64, "cost": pl.Float64})
+    out = serverless.group_by("service_type").agg(pl.col("credits").sum())
+    cost = pl.col("credits") * (price if price is not None else float("nan"))
+    return out.with_columns(cost.alias("cost")).sort("credits", descending=True)
 
 
 def _storage(rollups: RollupStore, lo: int, hi: int, price: Any) -> pl.DataFrame:

@@ -60,7 +60,7 @@ def _jsonable(value: Any) -> Any:
 
 
 TABLES: tuple[str, ...] = ("daily_warehouse", "daily_domain", "warehouses", "patterns", "users", "roles")
-TABLES += ("services", "domains", "storage")
+TABLES += ("services", "domains", "storage", "serverless")
 Column = tuple[str, str, int | None]
 """A table column: field, heading, digits (None: text)."""
 OWNERS: list[Column] = [("top_service", "service", None), ("top_user", "user", None), ("top_role", "role", None)]
@@ -216,6 +216,7 @@ def render_html(report: CostReport) -> str:
     cards = [
         ("total", f"{_num(t['credits'])} credits", _money(report, t["credits"])),
         ("compute", f"{_num(t['compute_credits'])} credits", "warehouses"),
+        ("serverless", f"{_num(t['serverless_credits'])} credits", "clustering, MVs, pipes, search optimization…"),
         ("cloud services billed", f"{_num(t['cloud_services_billed_credits'])} credits", "above 10 % of compute"),
         ("idle", f"{_num(t['idle_credits'])} credits", f"{idle_share:.0%} of compute ran no query"),
         ("storage", f"{_num(t['storage_tb_average'], 3)} TB", _num_money(report, t["storage_cost"])),
@@ -241,6 +242,14 @@ def render_html(report: CostReport) -> str:
     who: list[Column] = [("queries", "queries", 0), ("failed", "failed", 0)]
     who += [("exec_hours", "execution h", 1), ("credits_per_1k_queries", "credits / 1k queries", 3)]
     recon = t["reconciliation"]
+    check = t.get("snowflake_daily_check") or {}
+    check_text = (
+        f"Snowflake's own METERING_DAILY_HISTORY bills {_num(check['warehouse_credits_billed_by_snowflake'], 6)} "
+        f"warehouse credits over the {check['days']} UTC days it has published in this month; the agent's hourly "
+        f"figures give {_num(check['warehouse_credits_billed_by_agent'], 6)} for the same days."
+        if check.get("days")
+        else "METERING_DAILY_HISTORY has no day of this month yet."
+    )
     gaps = (
         "".join(
             f"<li>{escape(str(g.get('from')))} – {escape(str(g.get('to') or 'now'))}"
@@ -279,6 +288,8 @@ def render_html(report: CostReport) -> str:
         _table(report.users, [("user", "user", None), *money_cols, *who]),
         "<h2>Roles</h2>",
         _table(report.roles, [("role", "role", None), *money_cols, *who]),
+        "<h2>Serverless (METERING_DAILY_HISTORY)</h2>",
+        _table(report.serverless, [("service_type", "service type", None), *money_cols]),
         "<h2>Storage</h2>",
         _table(report.storage, [("database", "database", None), ("tb", "average TB", 4), ("cost", report.currency, 2)]),
         "<h2>Enforce the budgets inside Snowflake</h2>",
@@ -289,6 +300,7 @@ def render_html(report: CostReport) -> str:
         f"{recon['compute_attributed'] / 1e9:,.6f} + idle hours with no query "
         f"{recon['compute_idle_unattributed'] / 1e9:,.6f} (difference {recon['compute_difference']} nano-credits)."
         "</p>",
+        f"<p class=note>{escape(check_text)}</p>",
         "<p class=note>Method: WAREHOUSE_METERING_HISTORY credits per hour; each hour's compute split over the "
         "queries that ran in it by execution time (hourly share), so a warehouse's idle time inside an hour lands "
         "on the queries that kept it up; cloud services billed above 10 % of each UTC day's compute. Prices come "

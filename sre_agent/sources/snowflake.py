@@ -17,6 +17,7 @@ from sre_agent.engine.histogram import BUCKETS
 from sre_agent.engine.rollups import (
     DATABASE_STORAGE,
     HIST_COLUMNS,
+    METERING_DAILY,
     QUERY,
     QUERY_COST,
     QUERY_PATTERN,
@@ -40,10 +41,12 @@ FAMILIES: dict[str, RollupDef] = {
 PATTERN_FAMILY = "query_pattern"
 COST_FAMILY = "query_cost"
 STORAGE_FAMILY = "database_storage"
+SERVERLESS_FAMILY = "metering_daily"
 OPTIONAL_FAMILIES: dict[str, RollupDef] = {
     PATTERN_FAMILY: QUERY_PATTERN,
     COST_FAMILY: QUERY_COST,
     STORAGE_FAMILY: DATABASE_STORAGE,
+    SERVERLESS_FAMILY: METERING_DAILY,
 }
 """Families polled only when something needs them (pattern-scoped LatencyAnomaly rules; ``spec.cost``)."""
 
@@ -106,6 +109,7 @@ class SnowflakeSource:
             PATTERN_FAMILY: sql.QUERY_PATTERN_ROLLUP,
             COST_FAMILY: sql.QUERY_COST_ROLLUP,
             STORAGE_FAMILY: sql.DATABASE_STORAGE,
+            SERVERLESS_FAMILY: sql.METERING_DAILY,
         }
         self.pattern_min_queries = 1
         """The volume filter of the pattern rollup: the smallest ``min_queries`` of the rules that use it."""

@@ -369,6 +369,26 @@ ORDER BY 1, 2, 3, 4, 5, 6, 7
 )
 
 
+METERING_DAILY = NamedQuery(
+    "metering_daily",
+    "Daily credits per service type: warehouses and the serverless items, with the cloud services adjustment and "
+    "what was billed (UTC days). Duplicates collapsed with MAX (a day is restated, never split).",
+    "https://docs.snowflake.com/en/sql-reference/account-usage/metering_daily_history",
+    """
+SELECT
+    usage_date AS bucket_start,
+    service_type,
+    MAX(COALESCE(credits_used_compute, 0)) AS credits_used_compute,
+    MAX(COALESCE(credits_used_cloud_services, 0)) AS credits_used_cloud_services,
+    MIN(COALESCE(credits_adjustment_cloud_services, 0)) AS credits_adjustment_cloud_services,
+    MAX(COALESCE(credits_billed, 0)) AS credits_billed
+FROM SNOWFLAKE.ACCOUNT_USAGE.METERING_DAILY_HISTORY
+WHERE usage_date >= CAST(:window_start AS DATE) AND usage_date < CAST(:window_end AS DATE)
+GROUP BY 1, 2
+ORDER BY 1, 2
+""".strip(),
+)
+
 DATABASE_STORAGE = NamedQuery(
     "database_storage",
     "Daily average bytes per database (Time Travel, Fail-safe, hybrid tables): what storage is billed on. "

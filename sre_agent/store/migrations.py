@@ -254,5 +254,19 @@ CREATE TABLE rollup_database_storage (
 CREATE INDEX rollup_database_storage_bucket ON rollup_database_storage(bucket);
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7, V8)
+V9 = """
+CREATE TABLE rollup_metering_daily (
+    series_id INTEGER NOT NULL REFERENCES series(series_id),
+    bucket INTEGER NOT NULL,
+    observed_at INTEGER NOT NULL,
+    credits_used_compute REAL NOT NULL,
+    credits_used_cloud_services REAL NOT NULL,
+    credits_adjustment_cloud_services REAL NOT NULL,
+    credits_billed REAL NOT NULL,
+    PRIMARY KEY (series_id, bucket)
+) WITHOUT ROWID;
+CREATE INDEX rollup_metering_daily_bucket ON rollup_metering_daily(bucket);
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7, V8, V9)
 """Migration n (1-based) brings the schema from version n-1 to n."""

@@ -93,11 +93,23 @@ def test_the_report_reconciles_with_metering_and_finds_the_runaway(store: Path, 
     assert totals["reconciliation"]["compute_difference"] == 0, "attributed + idle == metered, in nano-credits"
     day_wh = float(report.daily_warehouse["credits"].sum())
     day_domain = float(report.daily_domain["credits"].sum())
-    assert day_wh == pytest.approx(totals["credits"], abs=1e-6)
+    assert day_wh == pytest.approx(totals["credits"], abs=1e-6), "warehouses and serverless, day by day"
     assert day_domain == pytest.approx(day_wh, abs=1e-6), "every credit has a domain row (or unattributed)"
-    assert float(report.patterns["credits"].sum()) + float(
-        report.warehouses["empty_hour_credits"].sum()
-    ) == pytest.approx(day_wh, abs=1e-3), "patterns + hours nobody ran in = the bill"
+    serverless = float(report.serverless["credits"].sum())
+    assert serverless == pytest.approx(totals["serverless_credits"])
+    assert set(report.serverless["service_type"]) == {
+        "AUTO_CLUSTERING",
+        "MATERIALIZED_VIEW",
+        "PIPE",
+        "SEARCH_OPTIMIZATION",
+    }
+    carried = float(report.patterns["credits"].sum()) + float(report.warehouses["empty_hour_credits"].sum())
+    assert carried + serverless == pytest.approx(day_wh, abs=1e-3), "patterns + empty hours + serverless = the bill"
+    check = totals["snowflake_daily_check"]
+    assert check["days"] >= 4
+    assert check["warehouse_credits_billed_by_agent"] == pytest.approx(
+        check["warehouse_credits_billed_by_snowflake"], rel=1e-6
+    ), "the hourly figures add up to Snowflake's own daily bill"
     assert totals["cost"] == pytest.approx(totals["credits"] * 3.0, abs=0.01)
 
     transform = report.warehouses.filter(pl.col("warehouse") == "TRANSFORM_WH").row(0, named=True)
@@ -199,7 +211,7 @@ def test_the_cli_writes_every_file_and_prints_the_budgets(
     assert "budget transform-wh-monthly:" in out
     names = {p.name for p in tmp_path.iterdir()}
     assert {"cost-2026-11.html", "cost-2026-11.md", "cost-2026-11.json", "cost-2026-11-budgets.csv"} <= names
-    assert len([n for n in names if n.endswith(".csv")]) == 10
+    assert len([n for n in names if n.endswith(".csv")]) == 11
 
 
 def test_without_a_credit_price_the_report_is_in_credits(store: Path, tmp_path: Path) -> None:
