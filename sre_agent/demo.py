@@ -25,6 +25,7 @@ from sre_agent.daemon.evaluate import SOURCE_RULE
 from sre_agent.daemon.evaluate_slo import SloReader
 from sre_agent.daemon.runtime import open_agent
 from sre_agent.model import EventKind, iso
+from sre_agent.simulate.azure_cost import SimulatedAzureCost
 from sre_agent.simulate.azure_platform import SimulatedAzureMetrics
 from sre_agent.simulate.fake_snowflake import EmbeddedSnowflake
 from sre_agent.simulate.history import HistorySeeder, write_ground_truth
@@ -195,7 +196,11 @@ def run_demo(loaded: LoadedConfig, opts: DemoOptions, console: Console) -> DemoR
             if metrics_config is not None and metrics_config.simulated
             else None
         )
-        agent = open_agent(config, connect=connect, sinks=sinks, azure_metrics=azure)
+        cost_config = spec.azure.cost if spec.azure is not None else None
+        azure_cost = (
+            SimulatedAzureCost(cost_config, opts.seed) if cost_config is not None and cost_config.simulated else None
+        )
+        agent = open_agent(config, connect=connect, sinks=sinks, azure_metrics=azure, azure_cost=azure_cost)
         clock = SimulatedClock(start)
         began = time.perf_counter()
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
@@ -127,10 +127,52 @@ class AzureLogsQueryConfig(AzureConnection):
         return https_url(value, "endpoint", "https://api.loganalytics.io")
 
 
+COST_SCOPE = r"^(/subscriptions/[0-9a-fA-F-]{36}(/resourceGroups/[-\w.()]{1,90})?|/providers/Microsoft\.Billing/.+)$"
+"""A Cost Management scope: a subscription, a resource group, or a billing account / profile."""
+CostGroup = Annotated[str, Field(pattern=r"^(ServiceName|ResourceGroupName|tag:[^\s,]{1,128})$")]
+
+
+class AzureCostSourceConfig(AzureConnection):
+    """Daily Azure spend from Cost Management (`azure-mgmt-costmanagement`), beside Snowflake's in the cost report."""
+
+    scope: str = Field(
+        pattern=COST_SCOPE,
+        description="subscription (/subscriptions/<id>), resource group or billing scope to read costs at",
+    )
+    group_by: list[CostGroup] = Field(
+        default_factory=lambda: ["ServiceName", "ResourceGroupName"],
+        min_length=1,
+        max_length=2,
+        description="up to two of ServiceName, ResourceGroupName, tag:<key> (at most one tag)",
+    )
+    cost_type: Literal["ActualCost", "AmortizedCost"] = "ActualCost"
+    endpoint: str | None = Field(
+        default=None, description="Azure Resource Manager (default https://management.azure.com; sovereign clouds)"
+    )
+    simulated: bool = Field(default=False, description="embedded default only: costs of the synthetic platform")
+    interval: Duration = Field(default=timedelta(hours=6), description="poll cadence (costs land 8-24 h late)")
+    overlap: Duration = Field(default=timedelta(days=3), description="re-read: Azure restates recent days")
+    backfill: Duration = Field(default=timedelta(days=35), description="history read on the first poll")
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        return None if value is None else https_url(value, "endpoint", "https://management.azure.com")
+
+    @model_validator(mode="after")
+    def _groups(self) -> AzureCostSourceConfig:
+        if len(set(self.group_by)) != len(self.group_by) or sum(g.startswith("tag:") for g in self.group_by) > 1:
+            raise ValueError("group_by lists a dimension twice or more than one tag")
+        if self.interval < timedelta(hours=1):
+            raise ValueError("interval must be at least 1h (Cost Management refreshes a few times a day)")
+        return self
+
+
 class AzureSettings(Strict):
     """The Azure half of the platform the agent watches."""
 
     metrics: AzureMetricsSourceConfig | None = None
+    cost: AzureCostSourceConfig | None = Field(default=None, description="Cost Management: daily Azure spend")
     logs: AzureLogsQueryConfig = Field(
         default_factory=AzureLogsQueryConfig, description="Log Analytics, for SLOs with kind: kql SLIs"
     )

@@ -23,7 +23,7 @@ from sre_agent.daemon.evaluate_budget import SIGNALS as BUDGET_SIGNALS
 from sre_agent.daemon.evaluate_budget import advance_budget, budget_labels
 from sre_agent.daemon.evaluate_slo import advance_slo, slo_labels
 from sre_agent.daemon.notify import Dispatcher
-from sre_agent.daemon.poll import AZURE_METRICS_FAMILY, SLO_FAMILY, family_key, poll_settings, rollup_families
+from sre_agent.daemon.poll import AZURE_FAMILIES, SLO_FAMILY, family_key, poll_settings, rollup_families
 from sre_agent.daemon.poll_slo import slo_source_state
 from sre_agent.daemon.runtime import Agent
 from sre_agent.engine.frames import RollupArrays
@@ -378,7 +378,7 @@ def _advance_sources(ctx: EvalContext) -> None:
     for family, state in states:
         if state.last_attempt_at is None:
             continue
-        source = "azure" if family == AZURE_METRICS_FAMILY else "snowflake"
+        source = "azure" if family in AZURE_FAMILIES else "snowflake"
         labels = {**agent.spec.labels, "source": source, "family": family}
         fp = fingerprint(SOURCE_RULE, labels)
         inst = ctx.instances.get(fp) or Instance(fp, SOURCE_RULE, labels)
@@ -418,10 +418,10 @@ def _advance_sources(ctx: EvalContext) -> None:
                     (
                         tr,
                         {
-                            "summary": f"Snowflake {family} source recovered"
+                            "summary": f"{source.capitalize()} {family} source recovered"
                             if tr.kind is EventKind.RESOLVED
-                            else f"Snowflake {family} source unhealthy: {what}",
-                            "description": "The agent cannot read this ACCOUNT_USAGE family; rules on it are frozen.",
+                            else f"{source.capitalize()} {family} source unhealthy: {what}",
+                            "description": "The agent cannot read this source family; rules on it are frozen.",
                             "runbook": agent.spec.runbook_url.format(id=SOURCE_RUNBOOK),
                         },
                     )

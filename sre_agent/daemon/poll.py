@@ -12,7 +12,7 @@ import polars as pl
 from sre_agent.clock import floor_to
 from sre_agent.config.agent import PollSettings
 from sre_agent.daemon.runtime import Agent
-from sre_agent.engine.rollups import AZURE_METRIC, RollupDef
+from sre_agent.engine.rollups import AZURE_COST, AZURE_METRIC, RollupDef
 from sre_agent.errors import SourceError, StoreError
 from sre_agent.failpoints import failpoint
 from sre_agent.model import from_epoch, to_epoch
@@ -49,18 +49,25 @@ def polled_families(agent: Agent) -> list[str]:
     families.append(SLO_FAMILY)
     if agent.azure_metrics is not None:
         families.append(AZURE_METRICS_FAMILY)
+    if agent.azure_cost is not None:
+        families.append(AZURE_COST_FAMILY)
     return families
 
 
 AZURE_METRICS_FAMILY = "azure_metrics"
 """The Azure platform metrics family (``azure.metrics``), polled like a Snowflake family into ``azure_metric``."""
+AZURE_COST_FAMILY = "azure_cost"
+"""Daily Azure spend (``azure.cost``), polled into ``azure_cost``."""
+AZURE_FAMILIES = {AZURE_METRICS_FAMILY: "azure.metrics", AZURE_COST_FAMILY: "azure.cost"}
+"""Azure families and their watermark keys."""
+AZURE_COST_CHUNK = timedelta(days=31)
 AZURE_CHUNK = timedelta(hours=6)
 """Largest window one Azure metrics poll asks for (1-minute grain: 360 points per metric and resource)."""
 
 
 def family_key(family: str) -> str:
     """Watermark key of a polled family."""
-    return "azure.metrics" if family == AZURE_METRICS_FAMILY else f"snowflake.{family}"
+    return AZURE_FAMILIES.get(family, f"snowflake.{family}")
 
 
 def optional_families(agent: Agent) -> dict[str, RollupDef]:
@@ -82,13 +89,15 @@ def rollup_families(agent: Agent) -> dict[str, RollupDef]:
     out = {**FAMILIES, **optional_families(agent)}
     if agent.azure_metrics is not None:
         out[AZURE_METRICS_FAMILY] = AZURE_METRIC
+    if agent.azure_cost is not None:
+        out[AZURE_COST_FAMILY] = AZURE_COST
     return out
 
 
 def poll_settings(agent: Agent, family: str) -> PollSettings:
     """Interval and overlap of ``family``."""
-    if family == AZURE_METRICS_FAMILY:
-        config = agent.spec.azure.metrics
+    if family in AZURE_FAMILIES:
+        config = agent.spec.azure.metrics if family == AZURE_METRICS_FAMILY else agent.spec.azure.cost
         return PollSettings(interval=config.interval, overlap=config.overlap)
     return agent.spec.snowflake.poll(family)  # type: ignore[no-any-return]
 
@@ -96,6 +105,8 @@ def poll_settings(agent: Agent, family: str) -> PollSettings:
 def _backfill_and_chunk(agent: Agent, family: str) -> tuple[timedelta, timedelta]:
     if family == AZURE_METRICS_FAMILY:
         return agent.spec.azure.metrics.backfill, AZURE_CHUNK
+    if family == AZURE_COST_FAMILY:
+        return agent.spec.azure.cost.backfill, AZURE_COST_CHUNK
     return agent.spec.snowflake.backfill, agent.spec.snowflake.chunk
 
 
@@ -103,6 +114,9 @@ def _fetch(agent: Agent, family: str, start: datetime, end: datetime) -> pl.Data
     if family == AZURE_METRICS_FAMILY:
         assert agent.azure_metrics is not None
         return agent.azure_metrics.fetch(start, end)
+    if family == AZURE_COST_FAMILY:
+        assert agent.azure_cost is not None
+        return agent.azure_cost.fetch(start, end)
     return agent.source.fetch(family, start, end)
 
 

@@ -19,7 +19,7 @@ from sre_agent.config.agent import (
     JsonlSinkConfig,
     WebhookSinkConfig,
 )
-from sre_agent.config.azure import AzureLogsQueryConfig
+from sre_agent.config.azure import AzureCostSourceConfig, AzureLogsQueryConfig
 from sre_agent.config.loader import LoadedConfig
 from sre_agent.engine.anomaly_series import SeriesMatrix
 from sre_agent.engine.budget import SpendCache
@@ -29,6 +29,7 @@ from sre_agent.sinks.base import Sink
 from sre_agent.sinks.console import ConsoleSink
 from sre_agent.sinks.jsonl import JsonlSink
 from sre_agent.sinks.webhook import WebhookSink, secret_from_env
+from sre_agent.sources.azure_cost import AzureCostSource, CostPoller, CostSource
 from sre_agent.sources.azure_metrics import AzureMetricsSource, MetricsSource
 from sre_agent.sources.log_analytics import LogAnalyticsSli
 from sre_agent.sources.snowflake import SnowflakeSource
@@ -55,6 +56,8 @@ class Agent:
     sinks: list[Sink]
     azure_metrics: MetricsSource | None = None
     """Azure platform metrics (real or simulated), when ``spec.azure.metrics`` is configured."""
+    azure_cost: CostSource | None = None
+    """Daily Azure spend (Cost Management, or simulated), when ``spec.azure.cost`` is configured."""
     log_analytics: LogAnalyticsSli | None = None
     """Log Analytics, when an SLO has a ``kind: kql`` SLI."""
     rollups: RollupStore = field(init=False)
@@ -100,6 +103,8 @@ class Agent:
         self.source.close()
         if self.azure_metrics is not None:
             self.azure_metrics.close()
+        if self.azure_cost is not None:
+            self.azure_cost.close()
         if self.log_analytics is not None:
             self.log_analytics.close()
         for sink in self.sinks:
@@ -178,6 +183,7 @@ def open_agent(
     console: Console | None = None,
     azure_metrics: MetricsSource | None = None,
     log_analytics: LogAnalyticsSli | None = None,
+    azure_cost: CostSource | None = None,
 ) -> Agent:
     """Open the store, the Snowflake source, the Azure metrics source and the sinks for ``loaded``.
 
@@ -204,4 +210,21 @@ def open_agent(
         ca = loaded.resolve(logs_config.ca_bundle) if logs_config.ca_bundle else None
         log_analytics = LogAnalyticsSli(logs_config, _default_credential(), ca)
     built = sinks if sinks is not None else build_sinks(loaded, console)
-    return Agent(loaded, db, source, built, azure_metrics, log_analytics)
+    cost_config = spec.azure.cost if spec.azure is not None else None
+    if azure_cost is None and cost_config is not None:
+        azure_cost = _cost_source(loaded, cost_config)
+    return Agent(loaded, db, source, built, azure_metrics, azure_cost=azure_cost, log_analytics=log_analytics)
+
+
+def _cost_source(loaded: LoadedConfig, config: AzureCostSourceConfig) -> CostSource:
+    """The Cost Management poller of ``azure.cost`` (simulated: the embedded platform's, with its seed)."""
+    embedded = loaded.config.spec.snowflake.embedded
+    if config.simulated:
+        if embedded is None:
+            raise ValueError("azure.cost.simulated needs the embedded Snowflake (its synthetic platform)")
+        from sre_agent.simulate.azure_cost import SimulatedAzureCost
+
+        return SimulatedAzureCost(config, embedded.seed)
+    ca = loaded.resolve(config.ca_bundle) if config.ca_bundle else None
+    source = AzureCostSource(_default_credential(), config.endpoint, ca, timeout_s=config.timeout.total_seconds())
+    return CostPoller(config.scope, tuple(config.group_by), source, config.cost_type)

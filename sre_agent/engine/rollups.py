@@ -238,6 +238,17 @@ AZURE_METRIC = RollupDef(
     ),
 )
 
+AZURE_COST = RollupDef(
+    name="azure_cost",
+    view="Azure Cost Management (query.usage, daily)",
+    grain=timedelta(days=1),
+    dims=("service", "resource_group", "tag", "currency"),
+    latency_horizon=timedelta(days=3),
+    description="Per UTC day: Azure cost at the configured scope per service, resource group and/or tag value (the "
+    "ones in azure.cost.group_by; the others empty), in the billing currency. Recent days are restated.",
+    measures=(Measure("cost", "cost in the billing currency", integer=False),),
+)
+
 ROLLUPS: dict[str, RollupDef] = {
     r.name: r
     for r in (
@@ -250,6 +261,7 @@ ROLLUPS: dict[str, RollupDef] = {
         METERING_DAILY,
         SLO,
         AZURE_METRIC,
+        AZURE_COST,
     )
 }
 """Every rollup the agent knows, by name."""

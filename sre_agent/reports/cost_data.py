@@ -24,6 +24,7 @@ from sre_agent.daemon.evaluate_budget import metering_frontier, scope_spend
 from sre_agent.engine.budget import DAY, HOUR, HourlySpend, Money, judge
 from sre_agent.engine.cost import NANO, UNTAGGED, attribute, billed_credits, storage_cost
 from sre_agent.engine.rollups import (
+    AZURE_COST,
     DATABASE_STORAGE,
     METERING_DAILY,
     QUERY,
@@ -82,6 +83,10 @@ class CostReport:
     domains: pl.DataFrame
     storage: pl.DataFrame
     serverless: pl.DataFrame
+    azure_daily: pl.DataFrame = field(default_factory=pl.DataFrame)
+    """day, service, resource_group, tag, currency, cost: Azure spend from Cost Management (UTC days)."""
+    platform_daily: pl.DataFrame = field(default_factory=pl.DataFrame)
+    """day, source, cost: Snowflake (credits × price) and each Azure service in one currency, when they share one."""
     gaps: list[dict[str, Any]] = field(default_factory=list)
     budgets: list[dict[str, Any]] = field(default_factory=list)
     recommendations: list[dict[str, Any]] = field(default_factory=list)
@@ -289,7 +294,40 @@ def build_cost_report(
         notes=notes,
     )
     report.recommendations = _recommendations(report, rollups, lo, until)
+    _azure(report, rollups, watermarks)
     return report
+
+
+def _azure(report: CostReport, rollups: RollupStore, watermarks: Watermarks) -> None:
+    """Azure spend of the month (Cost Management, UTC days) and, in one currency, the platform's daily spend."""
+    lo = int(datetime(report.start.year, report.start.month, report.start.day, tzinfo=UTC).timestamp())
+    frame = rollups.load(AZURE_COST, lo, int(report.end.timestamp()))
+    if frame.is_empty():
+        if watermarks.get("azure.cost").polled_to is not None:
+            report.notes.append("Azure Cost Management returned no cost for this month at the configured scope")
+        return
+    daily = frame.select(
+        pl.from_epoch(pl.col("bucket"), time_unit="s").dt.date().alias("day"),
+        "service", "resource_group", "tag", "currency", "cost",
+    ).filter((pl.col("day") >= report.start.date()) & (pl.col("day") < report.end.date()))  # fmt: skip
+    report.azure_daily = daily.sort("day", "service", "resource_group", "tag")
+    currencies = sorted(set(daily["currency"].to_list()) - {""})
+    azure_total = float(daily["cost"].sum())
+    report.totals["azure_cost"] = round(azure_total, 2)
+    report.totals["azure_currency"] = ", ".join(currencies)
+    if report.credit_price is None or currencies != [report.currency]:
+        why = "no credit price" if report.credit_price is None else f"Azure bills in {', '.join(currencies)}"
+        report.notes.append(f"Snowflake and Azure are not added up ({why}; no exchange rates are applied)")
+        return
+    snowflake = (
+        report.daily_warehouse.group_by("day")
+        .agg((pl.col("credits").sum() * report.credit_price).alias("cost"))
+        .select("day", pl.lit("Snowflake").alias("source"), "cost")
+    )
+    azure = daily.group_by("day", "service").agg(pl.col("cost").sum())
+    azure = azure.select("day", pl.concat_str(pl.lit("Azure "), pl.col("service")).alias("source"), "cost")
+    report.platform_daily = pl.concat([snowflake, azure]).sort("day", "source")
+    report.totals["platform_cost"] = round(float(report.platform_daily["cost"].sum()), 2)
 
 
 def _warehouse_table(

@@ -60,7 +60,7 @@ def _jsonable(value: Any) -> Any:
 
 
 TABLES: tuple[str, ...] = ("daily_warehouse", "daily_domain", "warehouses", "patterns", "users", "roles")
-TABLES += ("services", "domains", "storage", "serverless")
+TABLES += ("services", "domains", "storage", "serverless", "azure_daily", "platform_daily")
 Column = tuple[str, str, int | None]
 """A table column: field, heading, digits (None: text)."""
 OWNERS: list[Column] = [("top_service", "service", None), ("top_user", "user", None), ("top_role", "role", None)]
@@ -113,7 +113,7 @@ def _table(frame: pl.DataFrame, columns: list[Column], limit: int = TOP) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{more}"
 
 
-def _daily_chart(report: CostReport, frame: pl.DataFrame, by: str, title: str) -> str:
+def _daily_chart(report: CostReport, frame: pl.DataFrame, by: str, title: str, unit: str = "credits") -> str:
     days = report_day_range(report)
     until = report.data_until.date() if report.data_until else days[0]
     ranked = frame.group_by(by).agg(pl.col("credits").sum()).sort("credits", descending=True)[by].to_list()
@@ -136,7 +136,7 @@ def _daily_chart(report: CostReport, frame: pl.DataFrame, by: str, title: str) -
             if f:
                 values[i] = None
     labels = [d.isoformat() for d in days]
-    chart = stacked_bars(labels, series, "credits", title, gaps)
+    chart = stacked_bars(labels, series, unit, title, gaps)
     note = (
         '<p class="note">Hatched days: no metering in the store (a gap, not zero spend). Days after '
         f"{escape(until.isoformat())} have not landed yet.</p>"
@@ -265,6 +265,7 @@ def render_html(report: CostReport) -> str:
         f"{escape(report.generated_at.isoformat(timespec='seconds'))}</p>",
         notes,
         f"<div class=cards>{card_html}</div>",
+        *_platform(report),
         "<h2>Budgets: actual, forecast and amount</h2>",
         _budget_section(report),
         "<h2>Daily spend by warehouse</h2>",
@@ -314,6 +315,28 @@ def render_html(report: CostReport) -> str:
     )
 
 
+def _platform(report: CostReport) -> list[str]:
+    """Snowflake and Azure in one currency (a chart per day and the Azure tables), when Azure is configured."""
+    if report.azure_daily.is_empty():
+        return []
+    out = ["<h2>Platform spend: Snowflake and Azure</h2>"]
+    if report.platform_daily.height:
+        frame = report.platform_daily.rename({"source": "name", "cost": "credits"})
+        title = f"Daily spend, Snowflake and Azure ({report.currency})"
+        out.append(_daily_chart(report, frame, "name", title, report.currency))
+        total = report.totals.get("platform_cost")
+        out.append(f"<p>Platform total: <b>{escape(report.currency)} {_num(total)}</b> (Snowflake "
+                   f"{_money(report, report.totals['credits'])}, Azure {escape(report.currency)} "
+                   f"{_num(report.totals.get('azure_cost'))}).</p>")  # fmt: skip
+    money: list[Column] = [("cost", str(report.totals.get("azure_currency") or "cost"), 2)]
+    for by, heading in (("service", "Azure service"), ("resource_group", "resource group"), ("tag", "tag value")):
+        grouped = report.azure_daily.group_by(by).agg(pl.col("cost").sum()).filter(pl.col(by) != "")
+        if grouped.height:
+            out.append(f"<h3>By {escape(heading)}</h3>")
+            out.append(_table(grouped.sort("cost", descending=True), [(by, heading, None), *money]))
+    return out
+
+
 def _num_money(report: CostReport, value: float | None) -> str:
     return f"{report.currency} {value:,.2f}" if value is not None else "not priced"
 
@@ -329,6 +352,10 @@ def render_markdown(report: CostReport) -> str:
         f"storage {_num(t['storage_tb_average'], 3)} TB ({_num_money(report, t['storage_cost'])}).",
         "",
     ]
+    if report.totals.get("azure_cost") is not None:
+        platform = report.totals.get("platform_cost")
+        both = f"; platform {report.currency} {_num(platform)}" if platform is not None else ""
+        lines += [f"Azure: {report.totals.get('azure_currency')} {_num(report.totals['azure_cost'])}{both}.", ""]
     if report.budgets:
         lines += ["| budget | scope | spent | used | forecast | signals |", "|---|---|---:|---:|---:|---|"]
         for b in report.budgets:

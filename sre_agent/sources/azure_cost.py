@@ -16,10 +16,10 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import polars as pl
 from azure.core.credentials import TokenCredential
@@ -286,3 +286,67 @@ class AzureCostSource:
     def close(self) -> None:
         """Close the client."""
         self._client.close()
+
+
+GROUP_DIMS = {"ServiceName": "service", "ResourceGroupName": "resource_group"}
+"""Cost Management dimensions → the ``azure_cost`` rollup's labels (a ``tag:<key>`` group fills ``tag``)."""
+COST_DIMS = ("service", "resource_group", "tag", "currency")
+
+
+def empty_cost_frame() -> pl.DataFrame:
+    """An ``azure_cost`` rollup frame without rows."""
+    return pl.DataFrame(schema={"bucket": pl.Int64, **dict.fromkeys(COST_DIMS, pl.String), "cost": pl.Float64})
+
+
+def cost_rollup(frame: pl.DataFrame, group_by: tuple[str, ...]) -> pl.DataFrame:
+    """Rows ``date, <groups…>, cost, currency`` of :meth:`AzureCostSource.daily_costs` in the rollup's layout."""
+    if frame.is_empty():
+        return empty_cost_frame()
+    labels = {dim: pl.lit("") for dim in COST_DIMS}
+    for group in group_by:
+        labels["tag" if group.startswith("tag:") else GROUP_DIMS[group]] = pl.col(group).fill_null("")
+    labels["currency"] = pl.col("currency").fill_null("")
+    out = frame.select(
+        pl.col("date").cast(pl.Datetime("us", "UTC")).dt.epoch("s").cast(pl.Int64).alias("bucket"),
+        *(expr.alias(dim) for dim, expr in labels.items()),
+        pl.col("cost").cast(pl.Float64),
+    )
+    return out.group_by("bucket", *COST_DIMS).agg(pl.col("cost").sum()).sort("bucket", *COST_DIMS)
+
+
+class CostSource(Protocol):
+    """What the daemon polls daily Azure costs through (Cost Management, or the simulated platform)."""
+
+    def fetch(self, start: datetime, end: datetime) -> pl.DataFrame:
+        """``azure_cost`` rollup rows of the UTC days ``[start, end)`` touches."""
+        ...
+
+    def close(self) -> None:
+        """Release the client."""
+        ...
+
+
+class CostPoller:
+    """Polls daily costs at one scope into ``azure_cost`` rollup rows (the daemon's ``azure_cost`` family)."""
+
+    def __init__(
+        self, scope: str, group_by: tuple[str, ...], source: AzureCostSource, cost_type: str = "ActualCost"
+    ) -> None:
+        self.scope = scope
+        self.group_by = group_by
+        self.source = source
+        self.cost_type: Literal["ActualCost", "AmortizedCost"] = (
+            "AmortizedCost" if cost_type == "AmortizedCost" else "ActualCost"
+        )
+
+    def fetch(self, start: datetime, end: datetime) -> pl.DataFrame:
+        """The UTC days that ``[start, end)`` touches (Cost Management answers whole days)."""
+        last = (end - timedelta(microseconds=1)).date()
+        if last < start.date():
+            return empty_cost_frame()
+        query = CostQuery(self.scope, start.date(), last, self.group_by, self.cost_type)
+        return cost_rollup(self.source.daily_costs(query), self.group_by)
+
+    def close(self) -> None:
+        """Close the Cost Management client."""
+        self.source.close()

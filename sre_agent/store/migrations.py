@@ -268,5 +268,16 @@ CREATE TABLE rollup_metering_daily (
 CREATE INDEX rollup_metering_daily_bucket ON rollup_metering_daily(bucket);
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7, V8, V9)
+V10 = """
+CREATE TABLE rollup_azure_cost (
+    series_id INTEGER NOT NULL REFERENCES series(series_id),
+    bucket INTEGER NOT NULL,
+    observed_at INTEGER NOT NULL,
+    cost REAL NOT NULL,
+    PRIMARY KEY (series_id, bucket)
+) WITHOUT ROWID;
+CREATE INDEX rollup_azure_cost_bucket ON rollup_azure_cost(bucket);
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7, V8, V9, V10)
 """Migration n (1-based) brings the schema from version n-1 to n."""

@@ -135,7 +135,8 @@ def test_once_runs_a_cycle_then_status_and_health_read_the_store(tmp_path: Path,
     snowflake.add("snowflake.query_pattern")  # the shipped rules hold a pattern-scoped LatencyAnomaly rule
     # spec.cost: budgets and the cost report
     snowflake |= {"snowflake.query_cost", "snowflake.database_storage", "snowflake.metering_daily"}
-    assert set(families) == snowflake | slos | {"azure.metrics"}, "the embedded default polls its simulated Azure side"
+    azure = {"azure.metrics", "azure.cost"}
+    assert set(families) == snowflake | slos | azure, "the embedded default polls its simulated Azure side"
     assert all(s["consecutive_failures"] == 0 for s in families.values())
     assert main(["health", "--config", str(config)]) == ExitCode.OK
 

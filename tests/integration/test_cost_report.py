@@ -38,7 +38,7 @@ def _config(tmp: Path, **cost: Any) -> Path:
     spec["store"]["path"] = str(tmp / "state.db")
     spec["sinks"] = [{"type": "console"}, {"type": "jsonl", "name": "alerts-file", "path": str(tmp / "alerts.jsonl")}]
     spec["snowflake"]["backfill"] = "6d"
-    spec["azure"] = None
+    spec["azure"] = {"cost": spec["azure"]["cost"]}  # the simulated Azure spend (not the metrics side)
     spec["cost"].update(cost)
     path = tmp / "agent.yaml"
     rules = tmp / "rules"
@@ -151,13 +151,32 @@ def test_the_report_reconciles_with_metering_and_finds_the_runaway(store: Path, 
     assert 'ALTER WAREHOUSE "TRANSFORM_WH" SET AUTO_SUSPEND = 60;' in markdown
 
 
+def test_azure_spend_sits_beside_snowflake_in_one_currency(store: Path) -> None:
+    report = _report(store)
+    azure = report.azure_daily
+    assert set(azure["service"]) >= {"Stream Analytics", "Event Hubs", "Azure Kubernetes Service"}
+    assert set(azure["resource_group"]) == {"rg-capital-markets"}
+    assert set(azure["currency"]) == {"USD"}
+    assert azure["day"].min() >= date(2026, 11, 1)
+    assert azure["day"].max() <= date(2026, 11, 6), "Saturday 11:00 UTC: Friday has not been published yet"
+    totals = report.totals
+    assert totals["azure_cost"] == pytest.approx(float(azure["cost"].sum()), abs=0.01)
+    platform = report.platform_daily
+    snowflake = platform.filter(pl.col("source") == "Snowflake")["cost"].sum()
+    assert snowflake == pytest.approx(totals["credits"] * 3.0, abs=0.01)
+    assert totals["platform_cost"] == pytest.approx(snowflake + totals["azure_cost"], abs=0.02)
+    html = render_html(report)
+    assert "Platform spend: Snowflake and Azure" in html
+    assert "Azure Stream Analytics" in html
+
+
 def test_the_html_is_self_contained_and_has_its_charts(store: Path, tmp_path: Path) -> None:
     report = _report(store)
     html = write_cost_report(report, tmp_path)["html"].read_text()
     assert "<script" not in html.lower()
     assert not re.search(r"<link|@import|src=|url\(\s*['\"]?http", html, re.I), "no external resources"
     assert set(re.findall(r"https?://[^\s\"'<>)]+", html)) <= {"http://www.w3.org/2000/svg"}
-    assert html.count("<svg") >= 6, "two daily stacked charts, a chart per budget, the top patterns"
+    assert html.count("<svg") >= 7, "three daily stacked charts, a chart per budget, the top patterns"
     assert "Daily credits by warehouse" in html
     assert 'fill="url(#gap)"' in html, "1 November has no metering in the store: a hatched gap, not a zero bar"
     assert "budget 400" in html
@@ -211,7 +230,7 @@ def test_the_cli_writes_every_file_and_prints_the_budgets(
     assert "budget transform-wh-monthly:" in out
     names = {p.name for p in tmp_path.iterdir()}
     assert {"cost-2026-11.html", "cost-2026-11.md", "cost-2026-11.json", "cost-2026-11-budgets.csv"} <= names
-    assert len([n for n in names if n.endswith(".csv")]) == 11
+    assert len([n for n in names if n.endswith(".csv")]) == 13
 
 
 def test_without_a_credit_price_the_report_is_in_credits(store: Path, tmp_path: Path) -> None:

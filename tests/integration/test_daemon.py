@@ -56,8 +56,8 @@ def test_the_daemon_polls_evaluates_and_drains_on_sigterm(tmp_path: Path, capsys
         polled = "SELECT COUNT(*) FROM source_state WHERE polled_to IS NOT NULL AND family"
         families = f"{polled} NOT LIKE 'snowflake.slo:%'"
         # query, query_pattern (the shipped pattern-scoped anomaly rule), warehouse load and metering, query_cost,
-        # database_storage and metering_daily (spec.cost); Azure metrics
-        assert _wait_for(lambda: _count(db, families) == 8, 120), "seven Snowflake families and the Azure metrics"
+        # database_storage and metering_daily (spec.cost); Azure metrics and cost
+        assert _wait_for(lambda: _count(db, families) == 9, 120), "seven Snowflake families and two Azure ones"
         assert _wait_for(lambda: _count(db, f"{polled} LIKE 'snowflake.slo:%'") == 9, 120), "the 9 SLOs polled"
         assert _wait_for(lambda: _count(db, "SELECT COUNT(*) FROM cycles") >= 1, 60), "an evaluation ran"
         assert main(["health", "--config", str(config)]) == ExitCode.OK

@@ -263,3 +263,42 @@ def test_budgets_report_their_amount_spend_and_forecast_across_pages(arm) -> Non
     assert found[1].forecast_ratio is None
     assert [s.method for s in arm.seen] == ["GET", "GET"]
     assert arm.seen[1].query["$skiptoken"] == ["2"]
+
+
+def test_the_poller_writes_whole_utc_days_as_rollup_rows(arm) -> None:
+    """The daemon's azure_cost family: [start, end) asks for the UTC days it touches; rows land per day with the
+    grouped labels filled (service, resource group) and the others empty."""
+    from datetime import UTC, datetime
+
+    from sre_agent.sources.azure_cost import CostPoller
+
+    columns = [("PreTaxCost", "Number"), ("UsageDate", "Number"), ("ServiceName", "String")]
+    columns += [("ResourceGroupName", "String"), ("Currency", "String")]
+    arm.answers = [
+        (
+            200,
+            {},
+            page(
+                columns,
+                [
+                    [10.0, 20261104, "Stream Analytics", "rg-stream", "USD"],
+                    [2.5, 20261104, "Stream Analytics", "rg-stream", "USD"],  # two meters of one service
+                    [4.0, 20261105, "Storage", "rg-lake", "USD"],
+                ],
+            ),
+        )
+    ]
+    poller = CostPoller(SUB, ("ServiceName", "ResourceGroupName"), source(arm))
+    try:
+        frame = poller.fetch(datetime(2026, 11, 4, 6, tzinfo=UTC), datetime(2026, 11, 6, tzinfo=UTC))
+    finally:
+        poller.close()
+    [seen] = arm.seen
+    period = seen.json()["timePeriod"]
+    assert (period["from"], period["to"]) == ("2026-11-04T00:00:00Z", "2026-11-05T23:59:59Z")
+    assert frame.to_dicts() == [
+        {"bucket": 1_793_750_400, "service": "Stream Analytics", "resource_group": "rg-stream", "tag": "",
+         "currency": "USD", "cost": 12.5},
+        {"bucket": 1_793_836_800, "service": "Storage", "resource_group": "rg-lake", "tag": "", "currency": "USD",
+         "cost": 4.0},
+    ]  # fmt: skip

@@ -200,3 +200,40 @@ def test_validate_counts_budgets_and_prints_file_line_col(tmp_path: Path, capsys
     (tmp_path / "rules" / "budgets.yaml").write_text(textwrap.dedent(_budget()), encoding="utf-8")
     assert main(["validate", "--config", str(path)]) == 0
     assert "1 budget(s)" in capsys.readouterr().out
+
+
+SUB = "scope: /subscriptions/00000000-1111-2222-3333-444444444444"
+
+
+@pytest.mark.parametrize(
+    ("block", "path", "fragment"),
+    [
+        ("scope: /subscriptions/nope", "spec.azure.cost.scope", "should match pattern"),
+        (
+            SUB + "\n      group_by: [ServiceName, ResourceGroupName, 'tag:team']",
+            "spec.azure.cost.group_by",
+            "at most 2 items",
+        ),
+        (
+            SUB + "\n      group_by: ['tag:a', 'tag:b']",
+            "spec.azure.cost",
+            "more than one tag",
+        ),
+        (
+            SUB + "\n      group_by: [MeterCategory]",
+            "spec.azure.cost.group_by[0]",
+            "should match pattern",
+        ),
+        (
+            SUB + "\n      endpoint: http://management.azure.com",
+            "spec.azure.cost.endpoint",
+            "https URL",
+        ),
+    ],
+)
+def test_impossible_azure_cost_settings_are_located(tmp_path: Path, block: str, path: str, fragment: str) -> None:
+    config = _project(tmp_path, _budget())
+    config.write_text(AGENT + COST + "  azure:\n    cost:\n      " + block + "\n", encoding="utf-8")
+    issues = _errors(config)
+    assert [i.path for i in issues] == [path], issues
+    assert fragment in issues[0].message
