@@ -27,8 +27,21 @@ from sre_agent.model import Severity
 Signal = Literal["actual", "forecast", "burn_rate", "anomaly"]
 
 
+class AzureScope(Strict):
+    """Azure spend at the ``azure.cost`` scope, narrowed to services, resource groups or tag values (empty: all)."""
+
+    service: list[str] = Field(default_factory=list, description="ServiceName values, e.g. Stream Analytics")
+    resource_group: list[str] = Field(default_factory=list)
+    tag: list[str] = Field(default_factory=list, description="values of the tag in azure.cost.group_by")
+
+    def describe(self) -> str:
+        """``azure`` or ``azure:service=Event Hubs,Storage;tag=risk``."""
+        parts = [f"{k}={','.join(sorted(v))}" for k, v in self.model_dump().items() if v]
+        return "azure" + (":" + ";".join(parts) if parts else "")
+
+
 class BudgetScope(Strict):
-    """What the budget covers: every warehouse of the account (empty), some warehouses, or some domains."""
+    """What the budget covers: every warehouse of the account (empty), some warehouses, some domains, or Azure."""
 
     warehouse: list[str] = Field(default_factory=list, description="warehouse names (WAREHOUSE_METERING_HISTORY)")
     domain: list[str] = Field(
@@ -36,24 +49,29 @@ class BudgetScope(Strict):
         description="domains (QUERY_TAG or spec.cost.warehouse_domains; their attributed credits plus the idle "
         "hours of the warehouses they own); needs spec.cost",
     )
+    azure: AzureScope | None = Field(default=None, description="Azure spend (azure.cost), in money")
 
     @model_validator(mode="after")
     def _one_kind(self) -> BudgetScope:
-        if self.warehouse and self.domain:
-            raise ValueError("a scope is warehouses or domains, not both (write two budgets)")
+        if sum(bool(x) for x in (self.warehouse, self.domain, self.azure is not None)) > 1:
+            raise ValueError("a scope is warehouses, domains or azure, not several (write one budget each)")
         if len(set(self.warehouse)) != len(self.warehouse) or len(set(self.domain)) != len(self.domain):
             raise ValueError("a scope lists a name twice")
         return self
 
     @property
     def kind(self) -> str:
-        """``account``, ``warehouse`` or ``domain``."""
+        """``account``, ``warehouse``, ``domain`` or ``azure``."""
+        if self.azure is not None:
+            return "azure"
         return "warehouse" if self.warehouse else "domain" if self.domain else "account"
 
     def describe(self) -> str:
         """The scope as it appears in alert labels and reports: ``account``, ``warehouse=A,B``, ``domain=risk``."""
         if self.kind == "account":
             return "account"
+        if self.azure is not None:
+            return self.azure.describe()
         names = self.warehouse or self.domain
         return f"{self.kind}={','.join(sorted(names))}"
 
@@ -153,9 +171,17 @@ class CostBudgetSpec(Strict):
             ranks = [t.severity.rank for t in sorted(levels, key=lambda t: t.percent)]
             if ranks != sorted(ranks):
                 problems.append(f"{name}: a higher percent cannot have a lower severity")
+        azure = self.scope.kind == "azure"
+        if azure and "burn_rate" not in self.model_fields_set:
+            # Azure costs are daily: the hourly default tiers cannot judge them (explicit daily tiers can).
+            object.__setattr__(self, "burn_rate", None)
+        if azure and self.unit != "currency":
+            problems.append("Azure spend is money: an azure scope needs unit: currency")
+        grain = timedelta(days=1) if azure else timedelta(hours=1)
         for tier in self.burn_rate.tiers if self.burn_rate else []:
-            if tier.short % timedelta(hours=1) or tier.long % timedelta(hours=1):
-                problems.append(f"burn_rate tier {tier.label}: windows must be whole hours (metering is hourly)")
+            if tier.short % grain or tier.long % grain:
+                what = "whole days (Azure costs are daily)" if azure else "whole hours (metering is hourly)"
+                problems.append(f"burn_rate tier {tier.label}: windows must be {what}")
         if problems:
             raise ValueError("; ".join(problems))
         return self

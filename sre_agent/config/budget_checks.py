@@ -30,9 +30,17 @@ def check_budget(budget: CostBudgetDoc, doc: YamlDocument, config: AgentConfig |
         issues.append(doc.issue(("spec", "starts"), message))
     if config is None:
         return issues
-    scope = {k: v for k, v in spec.scope.model_dump().items() if v}
+    scope = {k: v for k, v in spec.scope.model_dump().items() if v and k != "azure"}
     issues.extend(config.spec.inventory.unknown(doc, ("spec", "scope"), scope))
     cost = config.spec.cost
+    if spec.scope.azure is not None:
+        if config.spec.azure is None or config.spec.azure.cost is None:
+            message = "an azure budget needs azure.cost in the agent config (the Cost Management source)"
+            issues.append(doc.issue(("spec", "scope", "azure"), message))
+        if cost is None:
+            message = "an azure budget needs spec.cost (its currency and the time zone of its periods)"
+            issues.append(doc.issue(("spec", "scope", "azure"), message))
+        return issues
     if spec.scope.domain and cost is None:
         message = "a domain budget needs spec.cost in the agent config (it reads the hourly cost attribution)"
         issues.append(doc.issue(("spec", "scope", "domain"), message))

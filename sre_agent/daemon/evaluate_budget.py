@@ -23,13 +23,13 @@ import polars as pl
 
 from sre_agent.alerting.fingerprint import fingerprint
 from sre_agent.alerting.lifecycle import Instance, RulePolicy, step
-from sre_agent.config.budget import CostBudgetDoc, budget_lookback
+from sre_agent.config.budget import AzureScope, CostBudgetDoc, budget_lookback
 from sre_agent.config.cost import CostSettings
 from sre_agent.config.specs import NoDataPolicy
 from sre_agent.daemon.eval_context import EvalContext
 from sre_agent.engine.budget import DAY, F64, HOUR, WEEK, HourlySpend, Money, SpendCache, Verdict, judge
 from sre_agent.engine.cost import NANO, attribute, billed_credits
-from sre_agent.engine.rollups import QUERY_COST, WAREHOUSE_METERING
+from sre_agent.engine.rollups import AZURE_COST, QUERY_COST, WAREHOUSE_METERING
 from sre_agent.engine.threshold import DataView
 from sre_agent.model import AlertState, Condition, ConditionState, EventKind, from_epoch, iso
 from sre_agent.store.rollups import RollupStore
@@ -81,6 +81,13 @@ def scope_spend(
     out = np.zeros(hours, dtype=np.float64)
     if hours == 0:
         return out
+    if scope.azure is not None:
+        frame = azure_frame(rollups, scope.azure, lo, hi, cost.currency if cost is not None else "")
+        # A day's cost spread over its 24 hours: Cost Management has no finer grain.
+        hourly = frame.select(
+            (pl.col("bucket") + pl.int_ranges(0, 24) * HOUR).alias("bucket"), (pl.col("cost") / 24).alias("credits")
+        ).explode("bucket")
+        return _fill(out, hourly, lo, hours, covered_from)
     metering = rollups.load(WAREHOUSE_METERING, lo, hi)
     if scope.kind == "domain":
         domains = cost.warehouse_domains if cost is not None else {}
@@ -98,6 +105,11 @@ def scope_spend(
         frame = billed_credits(metering)
         if scope.kind == "warehouse":
             frame = frame.filter(pl.col("warehouse").is_in(scope.warehouse))
+    return _fill(out, frame, lo, hours, covered_from)
+
+
+def _fill(out: F64, frame: pl.DataFrame, lo: int, hours: int, covered_from: int | None) -> F64:
+    """Add ``frame``'s (bucket, credits) rows into the hourly array; hours before coverage become ``nan``."""
     if frame.height:
         idx = ((frame["bucket"].to_numpy() - lo) // HOUR).astype(np.int64)
         keep = (idx >= 0) & (idx < hours)
@@ -105,6 +117,31 @@ def scope_spend(
     if covered_from is not None and covered_from > lo:
         out[: min(hours, max(0, -(-(covered_from - lo) // HOUR)))] = np.nan
     return out
+
+
+def azure_frame(rollups: RollupStore, scope: AzureScope, lo: int, hi: int, currency: str) -> pl.DataFrame:
+    """Daily Azure cost rows (bucket, service, cost) of ``scope`` in ``currency`` (other currencies left out)."""
+    frame = rollups.load(AZURE_COST, lo // DAY * DAY, hi)
+    for label in ("service", "resource_group", "tag"):
+        wanted = getattr(scope, label)
+        if wanted:
+            frame = frame.filter(pl.col(label).is_in(wanted))
+    return frame.filter(pl.col("currency") == currency).select("bucket", "service", "cost")
+
+
+def source_view(budget: CostBudgetDoc) -> str:
+    """The rollup a budget's spend comes from (its frontier and staleness): Azure cost or warehouse metering."""
+    return AZURE_COST.name if budget.spec.scope.kind == "azure" else WAREHOUSE_METERING.name
+
+
+def azure_frontier(rollups: RollupStore, view: DataView) -> int | None:
+    """End of the newest Azure cost day in the store (at least the view's complete horizon)."""
+    if view.polled_to is None:
+        return None
+    complete = (view.complete_before or view.polled_to) // DAY * DAY
+    recent = rollups.load(AZURE_COST, complete - 7 * DAY, view.polled_to + DAY)
+    newest = int(recent["bucket"].max()) + DAY if recent.height else complete  # type: ignore[arg-type]
+    return max(complete, newest)
 
 
 def metering_frontier(rollups: RollupStore, view: DataView) -> int | None:
@@ -119,7 +156,9 @@ def metering_frontier(rollups: RollupStore, view: DataView) -> int | None:
 
 def budget_spend(ctx: EvalContext, budget: CostBudgetDoc, views: dict[str, DataView]) -> tuple[HourlySpend, int] | None:
     """The budget's hourly spend up to its frontier (cached days plus the days still landing), and the frontier."""
-    meter = views[WAREHOUSE_METERING.name]
+    if source_view(budget) not in views:
+        return None
+    meter = views[source_view(budget)]
     relevant = [meter]
     if budget.spec.scope.kind == "domain" and QUERY_COST.name in views:
         relevant.append(views[QUERY_COST.name])
@@ -129,7 +168,8 @@ def budget_spend(ctx: EvalContext, budget: CostBudgetDoc, views: dict[str, DataV
     cache = ctx.agent.budget_spend.get(budget.name)
     if cache is not None and cache.landing == landing and cache.fresh is not None and cache.frontier is not None:
         return HourlySpend(cache.origin, np.concatenate([cache.final, cache.fresh])), cache.frontier
-    frontier = metering_frontier(ctx.agent.rollups, meter)
+    find = azure_frontier if budget.spec.scope.kind == "azure" else metering_frontier
+    frontier = find(ctx.agent.rollups, meter)
     if frontier is None:
         return None
     finals = [v.complete_before for v in relevant]
@@ -152,6 +192,8 @@ def budget_spend(ctx: EvalContext, budget: CostBudgetDoc, views: dict[str, DataV
 
 def _money(ctx: EvalContext, budget: CostBudgetDoc) -> Money:
     cost = ctx.agent.spec.cost
+    if budget.spec.scope.kind == "azure" and cost is not None:
+        return Money(cost.currency, 1.0)  # Azure spend is already money
     if budget.spec.unit == "currency" and cost is not None and cost.credit_price is not None:
         return Money(cost.currency, float(cost.credit_price))
     return Money("credits", 1.0)
@@ -164,7 +206,7 @@ def _compare(now: pl.DataFrame, before: pl.DataFrame, by: str, value: str) -> li
     joined = a.join(b, on=by, how="full", coalesce=True).fill_null(0.0)
     joined = joined.with_columns((pl.col("now") - pl.col("before")).alias("delta")).filter(pl.col("delta") > 0)
     return [
-        {by: r[by], "credits": round(r["now"], 3), "week_before": round(r["before"], 3), "delta": round(r["delta"], 3)}
+        {by: r[by], value: round(r["now"], 3), "week_before": round(r["before"], 3), "delta": round(r["delta"], 3)}
         for r in joined.sort("delta", descending=True).head(TOP).iter_rows(named=True)
     ]
 
@@ -175,6 +217,12 @@ def drivers(ctx: EvalContext, budget: CostBudgetDoc, frontier: int) -> dict[str,
     scope = budget.spec.scope
     windows = {"now": (frontier - DAY, frontier), "before": (frontier - WEEK - DAY, frontier - WEEK)}
     out: dict[str, Any] = {"window": f"{iso(from_epoch(frontier - DAY))} – {iso(from_epoch(frontier))}"}
+    cost = agent.spec.cost
+    if scope.azure is not None:
+        currency = cost.currency if cost is not None else ""
+        days = {k: azure_frame(agent.rollups, scope.azure, lo, hi, currency) for k, (lo, hi) in windows.items()}
+        out["services"] = _compare(days["now"], days["before"], "service", "cost")
+        return out
     metering = {k: billed_credits(agent.rollups.load(WAREHOUSE_METERING, lo, hi)) for k, (lo, hi) in windows.items()}
     if scope.kind == "warehouse":
         metering = {k: f.filter(pl.col("warehouse").is_in(scope.warehouse)) for k, f in metering.items()}
@@ -186,7 +234,6 @@ def drivers(ctx: EvalContext, budget: CostBudgetDoc, frontier: int) -> dict[str,
             row = idle_of.get(r["warehouse"])
             r["idle_share"] = round(row["idle"] / row["compute"], 3) if row and row["compute"] > 0 else None
         out["warehouses"] = ranked
-    cost = agent.spec.cost
     if cost is None:
         return out
     frames = {}
@@ -236,7 +283,11 @@ def _summary(budget: CostBudgetDoc, signal: str, inst: Instance, kind: EventKind
 
 
 def _top_driver(ev: dict[str, Any]) -> str:
-    top = (ev.get("drivers") or {}).get("warehouses") or []
+    drivers = ev.get("drivers") or {}
+    services = drivers.get("services") or []
+    if services:
+        return f"; top driver Azure {services[0]['service']} +{_fmt(services[0]['delta'])} {ev.get('unit', '')} a day"
+    top = drivers.get("warehouses") or []
     if not top:
         return ""
     first = top[0]
@@ -256,7 +307,8 @@ def advance_budget(ctx: EvalContext, budget: CostBudgetDoc, views: dict[str, Dat
     agent = ctx.agent
     spec = budget.spec
     found = budget_spend(ctx, budget, views)
-    stale = views[WAREHOUSE_METERING.name].stale(ctx.instants)
+    view = views.get(source_view(budget))
+    stale = view.stale(ctx.instants) if view is not None else np.ones(len(ctx.instants), dtype=bool)
     if spec.scope.kind == "domain" and QUERY_COST.name in views:
         stale |= views[QUERY_COST.name].stale(ctx.instants)
     tz = spec.zone(agent.spec.cost.time_zone if agent.spec.cost is not None else "UTC")

@@ -20,7 +20,7 @@ import polars as pl
 
 from sre_agent.config.budget import CostBudgetDoc, budget_lookback, period_end, period_start
 from sre_agent.config.loader import LoadedConfig
-from sre_agent.daemon.evaluate_budget import metering_frontier, scope_spend
+from sre_agent.daemon.evaluate_budget import azure_frontier, metering_frontier, scope_spend
 from sre_agent.engine.budget import DAY, HOUR, HourlySpend, Money, judge
 from sre_agent.engine.cost import NANO, UNTAGGED, attribute, billed_credits, storage_cost
 from sre_agent.engine.rollups import (
@@ -122,8 +122,8 @@ def parse_period(
     return start, period_end("month", start), f"{start:%Y-%m}"
 
 
-def _view(watermarks: Watermarks, rollup: RollupDef) -> DataView:
-    state = watermarks.get(f"snowflake.{rollup.name}")
+def _view(watermarks: Watermarks, rollup: RollupDef, key: str | None = None) -> DataView:
+    state = watermarks.get(key or f"snowflake.{rollup.name}")
     return DataView(state.covered_from, state.polled_to, int(rollup.latency_horizon.total_seconds()), 0)
 
 
@@ -477,18 +477,25 @@ def _budgets(
     statements: list[dict[str, Any]] = []
     if frontier is None:
         return out, [enforcement(b, price) for b in loaded.budgets]
-    at = min(frontier, hi - HOUR)
     meter = _view(watermarks, WAREHOUSE_METERING)
+    azure_view = _view(watermarks, AZURE_COST, "azure.cost")
+    azure_until = azure_frontier(rollups, azure_view)
     for budget in loaded.budgets:
         spec = budget.spec
         tz = spec.zone(cost.time_zone)
+        azure = spec.scope.kind == "azure"
+        if azure and azure_until is None:
+            continue  # no Azure cost polled yet: nothing to judge
+        at = min(azure_until if azure and azure_until is not None else frontier, hi - HOUR)
         origin = (at - int(budget_lookback(spec).total_seconds()) - 2 * DAY) // DAY * DAY
-        covered = meter.covered_from
+        covered = azure_view.covered_from if azure else meter.covered_from
         if spec.scope.kind == "domain":
             qc = _view(watermarks, QUERY_COST)
             covered = max(c for c in (covered, qc.covered_from, origin) if c is not None)
         values = scope_spend(rollups, cost, budget, origin, at, covered)
         money = Money(cost.currency, price) if spec.unit == "currency" and price is not None else Money("credits", 1.0)
+        if azure:
+            money = Money(cost.currency, 1.0)
         verdicts = judge(spec, HourlySpend(origin, values), at + HOUR, at, tz, money)
         start = period_start(spec.period, datetime.fromtimestamp(at, UTC), tz)
         p_lo = int(start.timestamp())
@@ -521,7 +528,7 @@ def _budgets(
                 "cumulative": cumulative,
             }
         )
-        statements.append(enforcement(budget, price))
+        statements.append(enforcement(budget, price, start.date().replace(day=1)))
     return out, statements
 
 
@@ -536,9 +543,11 @@ def quote_ident(name: str) -> str:
     return f'"{name.upper()}"'
 
 
-def enforcement(budget: CostBudgetDoc, price: float | None) -> dict[str, Any]:
+def enforcement(budget: CostBudgetDoc, price: float | None, month: date | None = None) -> dict[str, Any]:
     """The statements a DBA can run to have Snowflake itself enforce ``budget`` (printed, never executed)."""
     spec = budget.spec
+    if spec.scope.kind == "azure":
+        return _azure_enforcement(budget, month or datetime.now(UTC).date().replace(day=1))
     credits = float(spec.amount) if spec.unit == "credits" else (float(spec.amount) / price if price else None)
     if credits is None:
         return {"budget": budget.name, "statements": [], "note": "no credit price: cannot express it in credits"}
@@ -580,6 +589,26 @@ def enforcement(budget: CostBudgetDoc, price: float | None) -> dict[str, Any]:
         note = "One monitor's quota is shared by all its warehouses. " + note
     tail = [f"ALTER WAREHOUSE {quote_ident(w)} SET RESOURCE_MONITOR = {monitor};" for w in spec.scope.warehouse]
     return {"budget": budget.name, "statements": [head, *tail], "note": note}
+
+
+def _azure_enforcement(budget: CostBudgetDoc, month: date) -> dict[str, Any]:
+    """The Azure CLI command for a Cost Management budget like ``budget`` (Azure budgets are monthly or longer)."""
+    spec = budget.spec
+    if spec.period != "month":
+        note = f"Azure budgets have monthly, quarterly or annual grains: no equivalent of a {spec.period} budget."
+        return {"budget": budget.name, "statements": [], "note": note}
+    name = re.sub(r"[^A-Za-z0-9_-]", "-", budget.name)
+    until = month.replace(year=month.year + 1)
+    statement = (
+        f"az consumption budget create --budget-name {name} --amount {spec.amount} --category cost "
+        f"--time-grain Monthly --start-date {month.isoformat()} --end-date {until.isoformat()}"
+    )
+    note = (
+        "Run at the azure.cost scope (add --resource-group for a resource group); notifications at the budget's "
+        "thresholds are set on the budget in the portal or with its REST API. Service or tag filters go in its "
+        "filter. The agent never runs it."
+    )
+    return {"budget": budget.name, "statements": [statement], "note": note}
 
 
 def _recommendations(report: CostReport, rollups: RollupStore, lo: int, until: int) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import polars as pl
 import pytest
 from support import MONDAY, config_for, open_test_agent, replay, seed
 
@@ -145,3 +146,40 @@ def test_a_restart_mid_runaway_does_not_page_again(history: EmbeddedSnowflake, t
     per_signal = [e.labels["signal"] for e in firing]
     assert "burn_rate" in per_signal
     assert len(per_signal) == len(set(per_signal)), f"each signal fired once across the restart: {per_signal}"
+
+
+def test_an_azure_budget_forecasts_from_daily_costs(history: EmbeddedSnowflake, tmp_path: Path) -> None:
+    """Azure spend (the simulated Cost Management source): a USD 20,000 month for a platform that spends about
+    USD 28,500 is forecast over 110 % from the first days of November, with the services that drive it."""
+    from sre_agent.config.azure import AzureCostSourceConfig, AzureSettings
+
+    cost = AzureCostSourceConfig(
+        simulated=True, scope="/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-capital-markets"
+    )
+    loaded = config_for(tmp_path, poll_interval=timedelta(minutes=30), cost=COST, azure=False)
+    spec = loaded.config.spec.model_copy(update={"azure": AzureSettings(cost=cost)})
+    budget = _budget("azure", 20_000, scope={"azure": {}}, unit="currency")
+    config = loaded.config.model_copy(update={"spec": spec})
+    agent = open_test_agent(LoadedConfig(config, loaded.path, [], loaded.rule_files, budgets=[budget]), history)
+    try:
+        replay(agent, history, _local(5, 12), _local(5, 13), step=timedelta(minutes=30))
+        events = agent.alerts.events()
+    finally:
+        agent.close()
+    fired = _fired(events, "azure")
+    assert set(fired) == {"forecast"}, "no hourly burn-rate tiers on daily costs; 4 days are 17 % of the amount"
+    ev = fired["forecast"].evidence
+    assert ev["unit"] == "USD"
+    assert 110 < ev["forecast_percent"] < 200
+    from sre_agent.simulate.azure_cost import SimulatedAzureCost
+
+    days = SimulatedAzureCost(cost, 42).fetch(_local(1, 0), _local(5, 12)).group_by("bucket").agg(pl.col("cost").sum())
+    by_day = dict(zip(days["bucket"].to_list(), days["cost"].to_list(), strict=True))
+    first = int(_local(1, 0).timestamp()) // 86_400 * 86_400  # 1 Nov UTC: 20 of its hours are in New York's month
+    expected = by_day[first] * 20 / 24 + sum(v for k, v in by_day.items() if first < k < first + 4 * 86_400)
+    assert ev["spent"] == pytest.approx(expected, abs=0.01), "a day's cost spread evenly over its hours"
+    assert ev["data_until"].startswith("2026-11-05T00:00"), "Wednesday is the newest published Azure day"
+    assert fired["forecast"].labels["scope"] == "azure"
+    services = ev["drivers"]["services"]
+    assert services, "Azure services compared with the same day a week earlier"
+    assert {"service", "cost", "week_before", "delta"} <= set(services[0])

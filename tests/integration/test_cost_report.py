@@ -122,7 +122,13 @@ def test_the_report_reconciles_with_metering_and_finds_the_runaway(store: Path, 
     assert report.recommendations[0] is idle[0], "ranked by money saved"
 
     budgets = {b["name"]: b for b in report.budgets}
-    assert set(budgets) == {"account-monthly", "transform-wh-monthly", "risk-domain-monthly"}
+    assert set(budgets) == {"account-monthly", "transform-wh-monthly", "risk-domain-monthly", "azure-platform-monthly"}
+    assert budgets["azure-platform-monthly"]["unit"] == "USD"
+    assert budgets["azure-platform-monthly"]["spent"] == pytest.approx(
+        float(report.azure_daily.filter(pl.col("day") > date(2026, 11, 1))["cost"].sum())
+        + float(report.azure_daily.filter(pl.col("day") == date(2026, 11, 1))["cost"].sum()) * 20 / 24,
+        abs=0.01,
+    ), "New York's November starts at 04:00 UTC on the 1st"
     transform_budget = budgets["transform-wh-monthly"]
     assert transform_budget["status"]["actual"] == "breach"
     assert transform_budget["spent"] > 400
@@ -136,6 +142,10 @@ def test_the_report_reconciles_with_metering_and_finds_the_runaway(store: Path, 
     )
     assert "CREDIT_QUOTA = 12000" in monitors["account-monthly"][0], "USD 36,000 at USD 3 a credit"
     assert "SET_SPENDING_LIMIT(4000)" in " ".join(monitors["risk-domain-monthly"])
+    assert monitors["azure-platform-monthly"] == [
+        "az consumption budget create --budget-name azure-platform-monthly --amount 33000 --category cost "
+        "--time-grain Monthly --start-date 2026-11-01 --end-date 2027-11-01"
+    ]
 
     gaps = report.gaps
     assert gaps[0]["reason"].startswith("before the agent's first poll"), "1 Nov is before the backfill reached"

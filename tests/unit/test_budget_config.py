@@ -237,3 +237,50 @@ def test_impossible_azure_cost_settings_are_located(tmp_path: Path, block: str, 
     issues = _errors(config)
     assert [i.path for i in issues] == [path], issues
     assert fragment in issues[0].message
+
+
+AZURE_COST = "  azure:\n    cost:\n      " + SUB + "\n"
+
+
+def test_an_azure_budget_is_money_with_daily_windows(tmp_path: Path) -> None:
+    text = _budget(scope="azure: {service: [Stream Analytics]}", amount="9000", unit="currency")
+    path = _project(tmp_path, text)
+    path.write_text(AGENT + COST + AZURE_COST, encoding="utf-8")
+    [budget] = load_config(path).budgets
+    assert budget.spec.scope.describe() == "azure:service=Stream Analytics"
+    assert budget.spec.burn_rate is None, "the hourly default tiers cannot judge daily costs: off unless written"
+    daily = text + "  burn_rate:\n    tiers: [{severity: ticket, long: 3d, short: 1d, budget_percent: 20}]\n"
+    (tmp_path / "rules" / "budgets.yaml").write_text(daily, encoding="utf-8")
+    [budget] = load_config(path).budgets
+    assert budget.spec.burn_rate is not None
+    assert [t.label for t in budget.spec.burn_rate.tiers] == ["3d/1d"]
+
+
+@pytest.mark.parametrize(
+    ("budget", "agent", "path", "fragment"),
+    [
+        (_budget(scope="azure: {}", unit="credits"), AGENT + COST + AZURE_COST, "spec", "needs unit: currency"),
+        (_budget(scope="azure: {}", unit="currency"), AGENT + COST, "spec.scope.azure", "needs azure.cost"),
+        (
+            _budget(scope="azure: {}", unit="currency")
+            + "  burn_rate:\n    tiers: [{severity: page, long: 6h, short: 1h, burn_rate: 6}]\n",
+            AGENT + COST + AZURE_COST,
+            "spec",
+            "whole days",
+        ),
+        (
+            _budget(scope="{azure: {}, warehouse: [RISK_WH]}", unit="currency"),
+            AGENT + COST + AZURE_COST,
+            "spec.scope",
+            "not several",
+        ),
+    ],
+)
+def test_impossible_azure_budgets_are_located(
+    tmp_path: Path, budget: str, agent: str, path: str, fragment: str
+) -> None:
+    config = _project(tmp_path, budget)
+    config.write_text(agent, encoding="utf-8")
+    issues = _errors(config)
+    assert [i.path for i in issues] == [path], issues
+    assert fragment in issues[0].message

@@ -911,7 +911,7 @@ def test_validate_command_accepts_the_shipped_default_config(
     out = capsys.readouterr().out
     assert code == 0
     shipped = (
-        f"{len(SHIPPED_RULES)} rule(s), 2 anomaly rule(s), 3 budget(s), {len(SHIPPED_SLOS)} SLO(s), 1 silence(s) "
+        f"{len(SHIPPED_RULES)} rule(s), 2 anomaly rule(s), 4 budget(s), {len(SHIPPED_SLOS)} SLO(s), 1 silence(s) "
         "and routing capital-markets-platform"
     )
     assert f"{shipped} are valid" in _plain(out)
