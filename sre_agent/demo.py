@@ -320,7 +320,11 @@ def print_summary(result: DemoResult, console: Console) -> None:
         inc = s.incident
         when = f"{inc.start.astimezone(tz):%a %d %b %H:%M} – {inc.end.astimezone(tz):%a %H:%M}"
         rules = sorted(
-            {f"{d.rule} ({'→'.join(result.escalations.get(d.fingerprint, [d.severity]))})" for d in s.detections}
+            {
+                f"{d.rule}{'/' + d.labels['signal'] if 'scope' in d.labels else ''} "  # a budget's signal
+                f"({'→'.join(result.escalations.get(d.fingerprint, [d.severity]))})"
+                for d in s.detections
+            }
         )
         first = s.first
         table.add_row(

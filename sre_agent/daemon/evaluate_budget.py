@@ -144,14 +144,24 @@ def azure_frontier(rollups: RollupStore, view: DataView) -> int | None:
     return max(complete, newest)
 
 
-def metering_frontier(rollups: RollupStore, view: DataView) -> int | None:
-    """End of the newest metered hour in the store (at least the view's complete horizon)."""
+def metering_frontier(rollups: RollupStore, view: DataView, warehouses: list[str] | None = None) -> int | None:
+    """End of the hours metering has landed for every warehouse (of ``warehouses``) still running.
+
+    Rows of one hour land warehouse by warehouse, 1-3 hours late: the frontier is the oldest of the running
+    warehouses' newest hours, so no hour is counted while some of its rows are missing. Warehouses whose newest
+    row is older than the view's complete horizon are suspended (or idle), and the frontier is never older than
+    that horizon.
+    """
     if view.polled_to is None:
         return None
     complete = (view.complete_before or view.polled_to) // HOUR * HOUR
     recent = rollups.load(WAREHOUSE_METERING, complete - DAY, view.polled_to + HOUR)
-    newest = int(recent["bucket"].max()) + HOUR if recent.height else complete  # type: ignore[arg-type]
-    return max(complete, newest)
+    if warehouses:
+        recent = recent.filter(pl.col("warehouse").is_in(warehouses))
+    newest = recent.group_by("warehouse").agg(pl.col("bucket").max()).filter(pl.col("bucket") >= complete)
+    if newest.is_empty():
+        return complete
+    return max(complete, int(newest["bucket"].min()) + HOUR)  # type: ignore[arg-type]
 
 
 def budget_spend(ctx: EvalContext, budget: CostBudgetDoc, views: dict[str, DataView]) -> tuple[HourlySpend, int] | None:
@@ -168,8 +178,11 @@ def budget_spend(ctx: EvalContext, budget: CostBudgetDoc, views: dict[str, DataV
     cache = ctx.agent.budget_spend.get(budget.name)
     if cache is not None and cache.landing == landing and cache.fresh is not None and cache.frontier is not None:
         return HourlySpend(cache.origin, np.concatenate([cache.final, cache.fresh])), cache.frontier
-    find = azure_frontier if budget.spec.scope.kind == "azure" else metering_frontier
-    frontier = find(ctx.agent.rollups, meter)
+    scope = budget.spec.scope
+    if scope.kind == "azure":
+        frontier = azure_frontier(ctx.agent.rollups, meter)
+    else:
+        frontier = metering_frontier(ctx.agent.rollups, meter, scope.warehouse or None)
     if frontier is None:
         return None
     finals = [v.complete_before for v in relevant]

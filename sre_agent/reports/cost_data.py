@@ -325,7 +325,9 @@ def _azure(report: CostReport, rollups: RollupStore, watermarks: Watermarks) -> 
         .select("day", pl.lit("Snowflake").alias("source"), "cost")
     )
     azure = daily.group_by("day", "service").agg(pl.col("cost").sum())
-    azure = azure.select("day", pl.concat_str(pl.lit("Azure "), pl.col("service")).alias("source"), "cost")
+    prefixed = pl.concat_str(pl.lit("Azure "), pl.col("service"))
+    named = pl.when(pl.col("service").str.starts_with("Azure")).then(pl.col("service")).otherwise(prefixed)
+    azure = azure.select("day", named.alias("source"), "cost")
     report.platform_daily = pl.concat([snowflake, azure]).sort("day", "source")
     report.totals["platform_cost"] = round(float(report.platform_daily["cost"].sum()), 2)
 
@@ -486,7 +488,8 @@ def _budgets(
         azure = spec.scope.kind == "azure"
         if azure and azure_until is None:
             continue  # no Azure cost polled yet: nothing to judge
-        at = min(azure_until if azure and azure_until is not None else frontier, hi - HOUR)
+        own = azure_until if azure else metering_frontier(rollups, meter, spec.scope.warehouse or None)
+        at = min(own if own is not None else frontier, hi - HOUR)
         origin = (at - int(budget_lookback(spec).total_seconds()) - 2 * DAY) // DAY * DAY
         covered = azure_view.covered_from if azure else meter.covered_from
         if spec.scope.kind == "domain":

@@ -12,6 +12,7 @@ from datetime import date, datetime
 from html import escape
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import polars as pl
 
@@ -115,7 +116,8 @@ def _table(frame: pl.DataFrame, columns: list[Column], limit: int = TOP) -> str:
 
 def _daily_chart(report: CostReport, frame: pl.DataFrame, by: str, title: str, unit: str = "credits") -> str:
     days = report_day_range(report)
-    until = report.data_until.date() if report.data_until else days[0]
+    zone = ZoneInfo(report.time_zone)
+    until = report.data_until.astimezone(zone).date() if report.data_until else days[0]
     ranked = frame.group_by(by).agg(pl.col("credits").sum()).sort("credits", descending=True)[by].to_list()
     keep = ranked[:7]
     series: dict[str, list[float | None]] = {name: [None] * len(days) for name in keep}

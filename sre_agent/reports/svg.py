@@ -10,7 +10,8 @@ from collections.abc import Mapping, Sequence
 from html import escape
 
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
-OTHER = "#9E9E9E"
+GREYS = ("#9E9E9E", "#5F5F5F", "#C8C8C8", "#7B7B7B")
+"""Series whose name is in parentheses ("(other)", "(serverless)"…) are not owners: shades of grey."""
 WIDTH = 760
 
 
@@ -41,8 +42,8 @@ def _grid(left: int, right: int, base: int, height: int, top: float) -> str:
 
 
 def colour(i: int, name: str) -> str:
-    """The series colour of the ``i``-th series (grey for "other"-like names)."""
-    return OTHER if name.startswith("(") else PALETTE[i % len(PALETTE)]
+    """The series colour of the ``i``-th series (a shade of grey for "(other)"-like names)."""
+    return GREYS[i % len(GREYS)] if name.startswith("(") else PALETTE[i % len(PALETTE)]
 
 
 def _legend(names: Sequence[str], y: int) -> str:
@@ -177,7 +178,10 @@ def budget_chart(
             f'stroke-width="2" stroke-dasharray="6 4"><title>forecast {_fmt(forecast)} {escape(unit)}</title>'
             "</polyline>"
         )
-        parts.append(f'<text x="{WIDTH - 22}" y="{base - plot_h * forecast / top - 4:.1f}" font-size="10" '
+        label_y = base - plot_h * forecast / top - 4
+        if abs(label_y - (amount_y - 4)) < 12:  # keep clear of the budget's label
+            label_y = max(label_y, amount_y - 4) + 14
+        parts.append(f'<text x="{WIDTH - 22}" y="{label_y:.1f}" font-size="10" '
                      f'text-anchor="end">forecast {_fmt(forecast)}</text>')  # fmt: skip
     for i, day in enumerate(days):
         if n <= 16 or i % max(1, n // 8) == 0:

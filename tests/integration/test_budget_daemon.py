@@ -113,6 +113,14 @@ def test_the_cost_runaway_is_forecast_and_burn_alerted_before_the_budget_is_spen
     tier = burn.evidence["tiers"][0]
     assert tier["windows"] == "6h/1h"
     assert tier["burn_short"] > 100, "64 credits in an hour vs ~0.55 allowed"
+    settled = [
+        e
+        for e in events
+        if e.rule == "transform"
+        and e.labels["signal"] == "burn_rate"
+        and e.kind in (EventKind.DEESCALATED, EventKind.RESOLVED)
+    ]
+    assert not settled, "while it runs at 64 credits an hour the page holds (no hour counted half-landed)"
     assert "burning at" in burn.annotations["summary"]
     assert "top driver TRANSFORM_WH" in burn.annotations["summary"]
     assert burn.annotations["runbook"].endswith("cost-budget.md")
