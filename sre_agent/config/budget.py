@@ -172,13 +172,22 @@ class CostBudgetSpec(Strict):
             if ranks != sorted(ranks):
                 problems.append(f"{name}: a higher percent cannot have a lower severity")
         azure = self.scope.kind == "azure"
-        if azure and "burn_rate" not in self.model_fields_set:
-            # Azure costs are daily: the hourly default tiers cannot judge them (explicit daily tiers can).
+        if (azure or self.period != "month") and "burn_rate" not in self.model_fields_set:
+            # The default tiers are a month's (5 % in 6 h = 6x): for a day or week they would page below the
+            # allowance, and Azure costs are daily. Explicit tiers still apply.
             object.__setattr__(self, "burn_rate", None)
         if azure and self.unit != "currency":
             problems.append("Azure spend is money: an azure scope needs unit: currency")
         grain = timedelta(days=1) if azure else timedelta(hours=1)
+        length = {"day": timedelta(days=1), "week": timedelta(days=7), "month": timedelta(days=30)}[self.period]
         for tier in self.burn_rate.tiers if self.burn_rate else []:
+            if tier.long > length:
+                problems.append(f"burn_rate tier {tier.label}: the long window is longer than the {self.period}")
+            elif tier.factor(length) <= 1:
+                problems.append(
+                    f"burn_rate tier {tier.label}: factor {float(tier.factor(length)):.3g} ≤ 1 would alert while "
+                    "spending within the allowance"
+                )
             if tier.short % grain or tier.long % grain:
                 what = "whole days (Azure costs are daily)" if azure else "whole hours (metering is hourly)"
                 problems.append(f"burn_rate tier {tier.label}: windows must be {what}")

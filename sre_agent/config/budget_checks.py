@@ -34,9 +34,21 @@ def check_budget(budget: CostBudgetDoc, doc: YamlDocument, config: AgentConfig |
     issues.extend(config.spec.inventory.unknown(doc, ("spec", "scope"), scope))
     cost = config.spec.cost
     if spec.scope.azure is not None:
-        if config.spec.azure is None or config.spec.azure.cost is None:
+        source = config.spec.azure.cost if config.spec.azure is not None else None
+        if source is None:
             message = "an azure budget needs azure.cost in the agent config (the Cost Management source)"
             issues.append(doc.issue(("spec", "scope", "azure"), message))
+        else:
+            grouped = {"service": "ServiceName", "resource_group": "ResourceGroupName"}
+            for label, values in spec.scope.azure.model_dump().items():
+                needed = grouped.get(label)
+                has = (
+                    any(g.startswith("tag:") for g in source.group_by) if needed is None else needed in source.group_by
+                )
+                if values and not has:
+                    what = needed or "tag:<key>"
+                    message = f"filters on {label}, but azure.cost.group_by has no {what}: its spend would read 0"
+                    issues.append(doc.issue(("spec", "scope", "azure", label), message))
         if cost is None:
             message = "an azure budget needs spec.cost (its currency and the time zone of its periods)"
             issues.append(doc.issue(("spec", "scope", "azure"), message))

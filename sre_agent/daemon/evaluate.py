@@ -336,7 +336,8 @@ def _retire_orphans(ctx: EvalContext) -> None:
         budget = budgets.get(inst.rule)
         if budget is not None:
             static = budget_labels(agent.spec.labels, budget)
-            same = set(inst.labels) == {*static, "signal"} and inst.labels.get("signal") in BUDGET_SIGNALS
+            enabled = {"actual"} | {s for s in BUDGET_SIGNALS[1:] if getattr(budget.spec, s) is not None}
+            same = set(inst.labels) == {*static, "signal"} and inst.labels.get("signal") in enabled
             if same and all(inst.labels.get(k) == v for k, v in static.items()):
                 continue
         slo = slos.get(inst.rule)

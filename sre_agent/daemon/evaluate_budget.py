@@ -134,14 +134,19 @@ def source_view(budget: CostBudgetDoc) -> str:
     return AZURE_COST.name if budget.spec.scope.kind == "azure" else WAREHOUSE_METERING.name
 
 
+AZURE_DAY_SETTLES = 12 * HOUR
+"""A UTC day of Azure cost counts once it ended this long before the poll (Cost Management fills days in for
+hours; today's and a just-ended day's partial cost would read as a sudden drop)."""
+
+
 def azure_frontier(rollups: RollupStore, view: DataView) -> int | None:
-    """End of the newest Azure cost day in the store (at least the view's complete horizon)."""
+    """End of the newest settled Azure cost day in the store."""
     if view.polled_to is None:
         return None
-    complete = (view.complete_before or view.polled_to) // DAY * DAY
-    recent = rollups.load(AZURE_COST, complete - 7 * DAY, view.polled_to + DAY)
-    newest = int(recent["bucket"].max()) + DAY if recent.height else complete  # type: ignore[arg-type]
-    return max(complete, newest)
+    settled = (view.polled_to - AZURE_DAY_SETTLES) // DAY * DAY
+    recent = rollups.load(AZURE_COST, settled - 7 * DAY, settled)
+    newest = int(recent["bucket"].max()) + DAY if recent.height else settled  # type: ignore[arg-type]
+    return min(settled, max(newest, (view.complete_before or settled) // DAY * DAY))
 
 
 def metering_frontier(rollups: RollupStore, view: DataView, warehouses: list[str] | None = None) -> int | None:
@@ -193,7 +198,9 @@ def budget_spend(ctx: EvalContext, budget: CostBudgetDoc, views: dict[str, DataV
         cache = SpendCache(current, origin, np.zeros(0, dtype=np.float64))
     elif origin - cache.origin >= WEEK:  # drop what no window looks at any more
         cache = SpendCache(current, origin, cache.final[(origin - cache.origin) // HOUR :])
-    fresh = scope_spend(ctx.agent.rollups, cost, budget, cache.end, max(cache.end, frontier), covered)
+    # Rows up to the newest one landed (spend to date counts them); the frontier bounds what is judged as complete.
+    landed = max(frontier, ((meter.polled_to or frontier) // HOUR + 1) * HOUR)
+    fresh = scope_spend(ctx.agent.rollups, cost, budget, cache.end, max(cache.end, landed), covered)
     values = np.concatenate([cache.final, fresh])
     if final_until > cache.end:
         keep = min(len(values), (final_until - cache.origin) // HOUR)

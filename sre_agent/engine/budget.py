@@ -150,9 +150,13 @@ def _project(spend: HourlySpend, frontier: int, end: int) -> tuple[float, str, d
 def judge(
     spec: CostBudgetSpec, spend: HourlySpend, at: int, frontier: int, tz: ZoneInfo, money: Money
 ) -> dict[str, Verdict]:
-    """Every enabled signal of the budget at instant ``at``, with data landed up to ``frontier``."""
-    frontier = min(frontier, at // HOUR * HOUR)
-    start_dt = period_start(spec.period, from_epoch(at), tz)
+    """Every enabled signal of the budget at instant ``at``. Spend to date counts every row in ``spend`` before
+    ``at`` (rows land late, never early); the forecast, burn rates and anomalies look only at hours before
+    ``frontier``, where every running warehouse's rows have landed."""
+    landed = at // HOUR * HOUR
+    frontier = min(frontier, landed)
+    # The period of the last elapsed second: at a period's very end (a report on a finished month) that period.
+    start_dt = period_start(spec.period, from_epoch(at - 1), tz)
     end_dt = period_end(spec.period, start_dt)
     start, end = int(start_dt.timestamp()), int(end_dt.timestamp())
     amount = float(spec.amount)
@@ -168,24 +172,28 @@ def judge(
         return {}
     out: dict[str, Verdict] = {}
     covered = spend.origin <= start and frontier > start
-    spent = money.of(spend.total(start, frontier)) if frontier > start else 0.0
+    spent = money.of(spend.total(start, min(landed, end))) if landed > start else 0.0
     percent = spent / amount * 100
     actual_ev = {**base, "spent": _r(spent), "percent": _r(percent)}
-    hours = spend.values[spend.index(start) : spend.index(frontier)]
+    hours = spend.values[spend.index(start) : spend.index(min(landed, end))]
     missing = int(np.isnan(hours).sum())
     if missing:  # the store starts after the period does (a new agent, a short backfill): a lower bound
         actual_ev["unknown_hours"] = missing
         base["unknown_hours"] = missing
+    level = _level(spec.actual, percent)
     if not covered:
         out["actual"] = Verdict("unknown", evidence={**actual_ev, "reason": "the period's start is not in the store"})
+    elif missing and level is None:  # below every threshold on a lower bound: not known to be fine
+        reason = f"{missing} hour(s) of the period are not in the store (backfill shorter than the period)"
+        out["actual"] = Verdict("unknown", evidence={**actual_ev, "reason": reason})
     else:
-        level = _level(spec.actual, percent)
         threshold = float(level.percent) if level else float(min(t.percent for t in spec.actual))
         out["actual"] = Verdict(
             "breach" if level else "ok", level.severity if level else None, _r(percent), threshold, actual_ev
         )
     if spec.forecast is not None:
-        out["forecast"] = _forecast(spec, spend, start, end, frontier, money, covered, base, spent)
+        spent_front = money.of(spend.total(start, frontier)) if frontier > start else 0.0
+        out["forecast"] = _forecast(spec, spend, start, end, frontier, money, covered, base, spent_front)
     if spec.burn_rate is not None:
         out["burn_rate"] = _burn(spec, spend, start, end, frontier, money, base)
     if spec.anomaly is not None:
@@ -222,6 +230,9 @@ def _forecast(
         "hours_left": (end - frontier) // HOUR,
     }
     level = _level(spec.forecast.thresholds, percent)
+    if level is None and base.get("unknown_hours"):
+        reason = "hours of the period are missing from the store: the forecast would be too low to trust"
+        return Verdict("unknown", evidence={**evidence, "reason": reason})
     threshold = float(level.percent) if level else float(min(t.percent for t in spec.forecast.thresholds))
     return Verdict("breach" if level else "ok", level.severity if level else None, _r(percent), threshold, evidence)
 

@@ -21,7 +21,7 @@ import polars as pl
 from sre_agent.config.budget import CostBudgetDoc, budget_lookback, period_end, period_start
 from sre_agent.config.loader import LoadedConfig
 from sre_agent.daemon.evaluate_budget import azure_frontier, metering_frontier, scope_spend
-from sre_agent.engine.budget import DAY, HOUR, HourlySpend, Money, judge
+from sre_agent.engine.budget import DAY, HourlySpend, Money, judge
 from sre_agent.engine.cost import NANO, UNTAGGED, attribute, billed_credits, storage_cost
 from sre_agent.engine.rollups import (
     AZURE_COST,
@@ -44,7 +44,6 @@ IDLE_SHARE = 0.3
 """A warehouse idle for more than this share of its compute gets an auto-suspend recommendation."""
 UNATTRIBUTED = "(unattributed)"
 SERVERLESS = "(serverless)"
-IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,254}$")
 SIZES = [
     ("X-Small", 1),
     ("Small", 2),
@@ -72,6 +71,8 @@ class CostReport:
     credit_price: float | None
     generated_at: datetime
     data_until: datetime | None
+    covered_from: datetime | None
+    """Where the store's metering starts (days before it are gaps, not zero spend)."""
     totals: dict[str, Any]
     daily_warehouse: pl.DataFrame
     daily_domain: pl.DataFrame
@@ -277,6 +278,7 @@ def build_cost_report(
         credit_price=price,
         generated_at=now,
         data_until=datetime.fromtimestamp(until, UTC) if frontier is not None else None,
+        covered_from=datetime.fromtimestamp(meter_view.covered_from, UTC) if meter_view.covered_from else None,
         totals=totals,
         daily_warehouse=daily_warehouse,
         daily_domain=daily_domain,
@@ -489,7 +491,7 @@ def _budgets(
         if azure and azure_until is None:
             continue  # no Azure cost polled yet: nothing to judge
         own = azure_until if azure else metering_frontier(rollups, meter, spec.scope.warehouse or None)
-        at = min(own if own is not None else frontier, hi - HOUR)
+        at = min(own if own is not None else frontier, hi)  # a finished month: judged at its very end
         origin = (at - int(budget_lookback(spec).total_seconds()) - 2 * DAY) // DAY * DAY
         covered = azure_view.covered_from if azure else meter.covered_from
         if spec.scope.kind == "domain":
@@ -499,8 +501,8 @@ def _budgets(
         money = Money(cost.currency, price) if spec.unit == "currency" and price is not None else Money("credits", 1.0)
         if azure:
             money = Money(cost.currency, 1.0)
-        verdicts = judge(spec, HourlySpend(origin, values), at + HOUR, at, tz, money)
-        start = period_start(spec.period, datetime.fromtimestamp(at, UTC), tz)
+        verdicts = judge(spec, HourlySpend(origin, values), at, at, tz, money)
+        start = period_start(spec.period, datetime.fromtimestamp(at - 1, UTC), tz)
         p_lo = int(start.timestamp())
         spend = HourlySpend(origin, values)
         cumulative = []
@@ -536,14 +538,19 @@ def _budgets(
 
 
 def quote_ident(name: str) -> str:
-    """A Snowflake identifier from config, validated and double-quoted (never interpolated raw).
+    """``name`` (as Snowflake stores it: metering and config name objects exactly) as a double-quoted identifier,
+    embedded quotes doubled — never interpolated raw."""
+    return '"' + name.replace('"', '""') + '"'
 
-    Raises:
-        ValueError: not a plain identifier.
-    """
-    if not IDENT_RE.match(name):
-        raise ValueError(f"{name!r} is not a plain Snowflake identifier")
-    return f'"{name.upper()}"'
+
+def quote_literal(value: str) -> str:
+    """``value`` as a single-quoted SQL string literal, embedded quotes doubled."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def object_name(budget: str, suffix: str) -> str:
+    """A monitor or budget name made from a budget's name: upper case, letters, digits and underscores only."""
+    return re.sub(r"[^A-Z0-9_]", "_", f"{budget}_{suffix}".upper())
 
 
 def enforcement(budget: CostBudgetDoc, price: float | None, month: date | None = None) -> dict[str, Any]:
@@ -555,7 +562,7 @@ def enforcement(budget: CostBudgetDoc, price: float | None, month: date | None =
     if credits is None:
         return {"budget": budget.name, "statements": [], "note": "no credit price: cannot express it in credits"}
     quota = int(np.ceil(credits))
-    monitor = quote_ident(f"{budget.name.replace('-', '_')}_monitor")
+    monitor = quote_ident(object_name(budget.name, "monitor"))
     frequency = {"day": "DAILY", "week": "WEEKLY", "month": "MONTHLY"}[spec.period]
     notify = sorted({int(t.percent) for t in spec.actual if t.percent < 100})[:5]
     triggers = " ".join(f"ON {p} PERCENT DO NOTIFY" for p in notify)
@@ -565,13 +572,16 @@ def enforcement(budget: CostBudgetDoc, price: float | None, month: date | None =
         "adjustment and are not precise: keep the agent's alerts as the early warning. Only ACCOUNTADMIN creates them."
     )
     if spec.scope.kind == "domain":
-        name = quote_ident(f"{budget.name.replace('-', '_')}_budget")
+        name = quote_ident(object_name(budget.name, "budget"))
         statements = [
             f"CREATE SNOWFLAKE.CORE.BUDGET <database>.<schema>.{name}();",
             f"CALL <database>.<schema>.{name}!SET_SPENDING_LIMIT({quota});",
             "-- then add the domain's objects, or a tag that marks them:",
+        ]
+        statements += [
             f"CALL <database>.<schema>.{name}!ADD_RESOURCE_TAG(SYSTEM$REFERENCE('TAG', '<domain tag>', 'SESSION', "
-            f"'APPLYBUDGET'), '{spec.scope.domain[0]}');",
+            f"'APPLYBUDGET'), {quote_literal(domain)});"
+            for domain in spec.scope.domain
         ]
         note = (
             "A domain spans warehouses: a custom budget (monthly, 00:00 UTC on the 1st) with the domain's tag is "

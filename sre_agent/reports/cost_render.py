@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import date, datetime
+from datetime import date, datetime, time
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -130,8 +130,10 @@ def _daily_chart(report: CostReport, frame: pl.DataFrame, by: str, title: str, u
             continue
         name = row[by] if row[by] in series else "(other)"
         series[name][i] = (series[name][i] or 0.0) + float(row["credits"])
-    present = {row["day"] for row in frame.iter_rows(named=True)}
-    gaps = [d <= until and d not in present for d in days]
+    # A day is a gap when the store has no metering for it (before the agent's first poll); a covered day
+    # without rows spent nothing (warehouses suspended) and is drawn as zero.
+    covered = report.covered_from.astimezone(zone) if report.covered_from else None
+    gaps = [d <= until and (covered is None or datetime.combine(d, time(), zone) < covered) for d in days]
     future = [d > until for d in days]
     for values in series.values():
         for i, f in enumerate(future):
@@ -384,6 +386,16 @@ def render_markdown(report: CostReport) -> str:
     return "\n".join(lines) + "\n"
 
 
+def spreadsheet_safe(frame: pl.DataFrame) -> pl.DataFrame:
+    """Text cells starting with ``= + - @`` (or a tab or carriage return) prefixed with ``'``, so a spreadsheet
+    shows a user, tag or service name from Snowflake instead of running it as a formula (OWASP CSV injection)."""
+    risky = r"^[=+\-@\t\r]"
+    text = [name for name, dtype in frame.schema.items() if dtype == pl.String]
+    return frame.with_columns(
+        pl.when(pl.col(c).str.contains(risky)).then(pl.lit("'") + pl.col(c)).otherwise(pl.col(c)).alias(c) for c in text
+    )
+
+
 def write_cost_report(report: CostReport, out: Path) -> dict[str, Path]:
     """Write ``cost-<period>.html``, ``.md``, ``.json`` and ``cost-<period>-<table>.csv`` into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
@@ -398,10 +410,10 @@ def write_cost_report(report: CostReport, out: Path) -> dict[str, Path]:
     files["json"].write_text(json.dumps(to_json(report), indent=2, sort_keys=False) + "\n", encoding="utf-8")
     for name in TABLES:
         path = out / f"{stem}-{name.replace('_', '-')}.csv"
-        getattr(report, name).write_csv(path)
+        spreadsheet_safe(getattr(report, name)).write_csv(path)
         files[f"csv:{name}"] = path
     budgets = pl.DataFrame([{k: v for k, v in b.items() if k not in ("status", "cumulative")} for b in report.budgets])
     path = out / f"{stem}-budgets.csv"
-    budgets.write_csv(path)
+    spreadsheet_safe(budgets).write_csv(path)
     files["csv:budgets"] = path
     return files

@@ -191,3 +191,24 @@ def test_an_azure_budget_forecasts_from_daily_costs(history: EmbeddedSnowflake, 
     services = ev["drivers"]["services"]
     assert services, "Azure services compared with the same day a week earlier"
     assert {"service", "cost", "week_before", "delta"} <= set(services[0])
+
+
+def test_a_signal_switched_off_while_firing_is_closed(history: EmbeddedSnowflake, tmp_path: Path) -> None:
+    loaded = _config(tmp_path)
+    agent = open_test_agent(loaded, history)
+    try:
+        replay(agent, history, _local(5, 14), _local(5, 19), step=timedelta(minutes=30))
+        assert "forecast" in _fired(agent.alerts.events(), "transform")
+    finally:
+        agent.close()
+    quiet = _budget("transform", 400, scope={"warehouse": ["TRANSFORM_WH"]}, anomaly={"min_ratio": 2}, forecast=None)
+    budgets = [quiet, *BUDGETS[1:]]
+    agent = open_test_agent(LoadedConfig(loaded.config, loaded.path, [], loaded.rule_files, budgets=budgets), history)
+    try:
+        replay(agent, history, _local(5, 19, 30), _local(5, 20), step=timedelta(minutes=30))
+        events = agent.alerts.events()
+    finally:
+        agent.close()
+    closed = [e for e in events if e.rule == "transform" and e.kind is EventKind.RESOLVED]
+    assert [e.labels["signal"] for e in closed] == ["forecast"], "the others still judge and still fire"
+    assert "changed" in closed[0].annotations["summary"]

@@ -124,9 +124,10 @@ def test_the_report_reconciles_with_metering_and_finds_the_runaway(store: Path, 
     budgets = {b["name"]: b for b in report.budgets}
     assert set(budgets) == {"account-monthly", "transform-wh-monthly", "risk-domain-monthly", "azure-platform-monthly"}
     assert budgets["azure-platform-monthly"]["unit"] == "USD"
+    settled = report.azure_daily.filter(pl.col("day") < date(2026, 11, 6))  # Friday ended < 12 h before the poll
     assert budgets["azure-platform-monthly"]["spent"] == pytest.approx(
-        float(report.azure_daily.filter(pl.col("day") > date(2026, 11, 1))["cost"].sum())
-        + float(report.azure_daily.filter(pl.col("day") == date(2026, 11, 1))["cost"].sum()) * 20 / 24,
+        float(settled.filter(pl.col("day") > date(2026, 11, 1))["cost"].sum())
+        + float(settled.filter(pl.col("day") == date(2026, 11, 1))["cost"].sum()) * 20 / 24,
         abs=0.01,
     ), "New York's November starts at 04:00 UTC on the 1st"
     transform_budget = budgets["transform-wh-monthly"]
@@ -198,10 +199,25 @@ def test_hostile_names_are_escaped_everywhere(store: Path) -> None:
     evil = "<script>alert('x')</script>\x00" + "A" * 500
     report.patterns = report.patterns.with_columns(pl.lit(evil).alias("top_user"), pl.lit(evil).alias("pattern"))
     report.users = report.users.with_columns(pl.lit(evil).alias("user"))
+    report.warehouses = report.warehouses.with_columns(pl.lit(evil).alias("warehouse"))
+    report.domains = report.domains.with_columns(pl.lit(evil).alias("domain"))
+    report.daily_domain = report.daily_domain.with_columns(pl.lit(evil).alias("domain"))
+    report.azure_daily = report.azure_daily.with_columns(pl.lit(evil).alias("service"))
     report.budgets[0]["name"] = evil
+    report.budgets[0]["scope"] = evil
+    report.notes.append(evil)
+    report.gaps.append({"from": evil, "to": None, "warehouse": evil, "reason": evil})
     html = render_html(report)
     assert "<script>" not in html
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in html
+
+
+def test_a_finished_month_is_judged_as_itself(store: Path) -> None:
+    report = _report(store, "2026-10")
+    budgets = {b["name"]: b for b in report.budgets}
+    transform = budgets["transform-wh-monthly"]
+    assert transform["period_start"].startswith("2026-10-01"), "October's budget, not November's"
+    assert transform["status"]["actual"] == "unknown", "October is not in the store: not known to be fine"
 
 
 def test_a_month_without_data_still_renders_and_says_so(store: Path, tmp_path: Path) -> None:

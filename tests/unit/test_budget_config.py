@@ -284,3 +284,22 @@ def test_impossible_azure_budgets_are_located(
     issues = _errors(config)
     assert [i.path for i in issues] == [path], issues
     assert fragment in issues[0].message
+
+
+def test_day_and_week_budgets_have_no_default_burn_rate_and_low_factors_are_refused(tmp_path: Path) -> None:
+    daily = _budget(amount="20").replace("period: month", "period: day")
+    [budget] = load_config(_project(tmp_path, daily)).budgets
+    assert budget.spec.burn_rate is None, "a month's 6h/1h tier would page a day budget at 20 % of its allowance"
+    low = daily + "  burn_rate:\n    tiers: [{severity: page, long: 6h, short: 1h, budget_percent: 5}]\n"
+    (tmp_path / "rules" / "budgets.yaml").write_text(low, encoding="utf-8")
+    [issue] = _errors(tmp_path / "agent.yaml")
+    assert issue.path == "spec"
+    assert "factor 0.2 ≤ 1" in issue.message
+
+
+def test_an_azure_filter_on_a_dimension_not_polled_is_located(tmp_path: Path) -> None:
+    path = _project(tmp_path, _budget(scope="azure: {tag: [risk]}", unit="currency"))
+    path.write_text(AGENT + COST + AZURE_COST, encoding="utf-8")
+    [issue] = _errors(path)
+    assert issue.path == "spec.scope.azure.tag"
+    assert "azure.cost.group_by has no tag:<key>" in issue.message

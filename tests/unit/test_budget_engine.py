@@ -31,6 +31,14 @@ def _at(*args: int) -> int:
     return int(datetime(*args, tzinfo=UTC).timestamp())  # type: ignore[misc]
 
 
+def test_a_finished_period_is_judged_at_its_end_not_the_next() -> None:
+    spend = _flat(1.0, 70)
+    end = _at(2026, 11, 1)
+    verdict = judge(_spec(), spend, end, end, UTC_ZONE, CREDITS)["actual"]
+    assert verdict.evidence["period"] == "2026-10"
+    assert verdict.evidence["spent"] == 31 * 24, "every hour of October, the last one included"
+
+
 def test_calendar_periods_follow_the_time_zone_and_dst() -> None:
     at = datetime(2026, 11, 1, 3, 0, tzinfo=UTC)  # still 31 October in New York
     start = period_start("month", at, NY)
@@ -60,8 +68,9 @@ def test_the_frontier_bounds_spend_and_the_rest_is_forecast() -> None:
     at = _at(2026, 11, 10, 12)
     frontier = at - 3 * HOUR  # metering has landed up to three hours ago
     verdicts = judge(_spec(), spend, at, frontier, UTC_ZONE, CREDITS)
-    assert verdicts["actual"].evidence["spent"] == 9 * 24 + 9
+    assert verdicts["actual"].evidence["spent"] == 9 * 24 + 12, "spend to date counts every landed row"
     forecast = verdicts["forecast"]
+    assert forecast.evidence["spent"] == 9 * 24 + 9, "the forecast starts from the frontier"
     assert forecast.state == "ok"
     assert forecast.evidence["forecast"] == pytest.approx(720.0), "a steady rate projects the amount exactly"
     assert forecast.evidence["forecast_method"].startswith("median of the same hour of the week")
@@ -121,7 +130,18 @@ def test_unknown_hours_make_burn_rate_unknown_not_ok() -> None:
     values = np.full(40 * 24, np.nan)
     verdict = judge(_spec(), HourlySpend(ORIGIN, values), _at(2026, 11, 3), _at(2026, 11, 3), UTC_ZONE, CREDITS)
     assert verdict["burn_rate"].state == "unknown"
-    assert verdict["actual"].state == "ok", "unknown hours count as nothing spent"
+    assert verdict["actual"].state == "unknown", "below every threshold on a lower bound is not known to be fine"
+    assert "not in the store" in verdict["actual"].evidence["reason"]
+
+
+def test_missing_hours_still_breach_when_what_is_known_already_does() -> None:
+    values = np.full(70 * 24, 2.0)
+    spend = HourlySpend(ORIGIN, values)
+    at = _at(2026, 11, 20)
+    values[spend.index(_at(2026, 11, 1)) : spend.index(_at(2026, 11, 3))] = np.nan
+    verdict = judge(_spec(), spend, at, at, UTC_ZONE, CREDITS)["actual"]
+    assert verdict.state == "breach", "17 known days at 2 credits/h are 94 % already"
+    assert verdict.evidence["unknown_hours"] == 48
 
 
 def test_a_day_far_above_its_usual_weekday_is_an_anomaly() -> None:
