@@ -228,7 +228,10 @@ def build_cost_report(
         .filter(pl.col("credits") > 1e-6)
     )
     daily_domain = pl.concat([daily_domain, remainder], how="vertical")
-    serverless, check = _serverless(rollups, start, end, billed)
+    # UTC days the agent's hourly metering covers whole (the daily check compares only those).
+    first_full = -(-max(lo, meter_view.covered_from or lo) // DAY) * DAY
+    full = (first_full, until // DAY * DAY)
+    serverless, check = _serverless(rollups, start, end, billed, full)
     if serverless.height:  # serverless items (no warehouse, no query): their own series in both charts
         extra = serverless.group_by("day").agg(pl.col("credits").sum()).with_columns(pl.lit(SERVERLESS).alias("name"))
         daily_warehouse = pl.concat(
@@ -380,7 +383,7 @@ def _domain_table(daily_domain: pl.DataFrame, rows: pl.DataFrame, price: float |
 
 
 def _serverless(
-    rollups: RollupStore, start: datetime, end: datetime, billed: pl.DataFrame
+    rollups: RollupStore, start: datetime, end: datetime, billed: pl.DataFrame, full: tuple[int, int]
 ) -> tuple[pl.DataFrame, dict[str, Any]]:
     """Serverless credits per UTC day and service type (METERING_DAILY_HISTORY, days of the month), and Snowflake's
     own billed warehouse credits against the agent's for the UTC days both cover fully."""
@@ -399,6 +402,8 @@ def _serverless(
     ours = ours.group_by("utc_day").agg(pl.col("credits").sum(), pl.len().alias("rows"))
     theirs = daily.filter(pl.col("service_type") == "WAREHOUSE_METERING").rename({"day": "utc_day"})
     both = theirs.join(ours, on="utc_day", how="inner", suffix="_agent")
+    first, last = (datetime.fromtimestamp(t, UTC).date() for t in full)
+    both = both.filter((pl.col("utc_day") >= first) & (pl.col("utc_day") < last))
     check = {
         "days": both.height,
         "warehouse_credits_billed_by_snowflake": round(float(both["credits"].sum()), 6) if both.height else 0.0,

@@ -278,3 +278,23 @@ def test_without_a_credit_price_the_report_is_in_credits(store: Path, tmp_path: 
     assert report.totals["cost"] is None
     assert "no spec.cost.credit_price: figures in credits only" in report.notes
     assert date.fromisoformat(report.daily_warehouse["day"].cast(pl.String)[0]) >= date(2026, 11, 1)
+
+
+def test_without_spec_cost_or_a_store_the_report_says_what_is_missing(
+    store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = yaml.safe_load(store.read_text())
+    data["spec"].pop("cost")
+    data["spec"]["azure"] = None
+    data["spec"]["rules"] = [str(REPO / "rules" / "snowflake-warehouses.yaml")]
+    bare = tmp_path / "bare.yaml"
+    bare.write_text(yaml.safe_dump(data))
+    assert main(["report", "cost", "-c", str(bare), "--out", str(tmp_path / "out")]) == ExitCode.USAGE
+    assert "the cost report needs spec.cost" in capsys.readouterr().err
+    data = yaml.safe_load(store.read_text())
+    data["spec"]["store"]["path"] = str(tmp_path / "nowhere" / "state.db")
+    fresh = tmp_path / "fresh.yaml"
+    fresh.write_text(yaml.safe_dump(data))
+    assert main(["report", "cost", "-c", str(fresh), "--out", str(tmp_path / "out")]) == ExitCode.AGENT_FAILURE
+    assert "no state store at" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists(), "nothing written"
