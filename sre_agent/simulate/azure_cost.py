@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 
 from sre_agent.config.azure import AzureCostSourceConfig
-from sre_agent.sources.azure_cost import COST_DIMS, empty_cost_frame
+from sre_agent.sources.azure_cost import COST_DIMS, GROUP_DIMS, empty_cost_frame
 
 VISIBLE_AFTER = timedelta(hours=8)
 DAILY_USD = {
@@ -37,6 +37,8 @@ class SimulatedAzureCost:
         self.resource_group = (
             config.scope.rsplit("/resourceGroups/", 1)[-1] if "/resourceGroups/" in config.scope else ""
         )
+        self.grouped = {GROUP_DIMS[g] for g in config.group_by if g in GROUP_DIMS}
+        """The labels Cost Management fills for ``group_by`` (the others come back empty)."""
 
     def fetch(self, start: datetime, end: datetime) -> pl.DataFrame:
         """Rows for the UTC days in ``[start, end)`` that have ended at least eight hours before ``end``."""
@@ -50,13 +52,9 @@ class SimulatedAzureCost:
             for service, (weekday, weekend) in DAILY_USD.items():
                 base = weekday if day.weekday() < 5 else weekend
                 noise = float(rng.normal(1.0, 0.04)) * (1 + (zlib.crc32(service.encode()) % 7) / 100)
-                labels = {"service": service, "resource_group": self.resource_group, "tag": "", "currency": "USD"}
-                groups = {"ServiceName": "service", "ResourceGroupName": "resource_group"}
-                kept = {groups[g] for g in self.config.group_by if g in groups}
-                rows.append(
-                    {"bucket": bucket, **{k: v if k in kept or k == "currency" else "" for k, v in labels.items()},
-                     "cost": round(base * noise, 2)}
-                )  # fmt: skip
+                labels = {"service": service, "resource_group": self.resource_group}
+                kept = {k: v if k in self.grouped else "" for k, v in labels.items()}
+                rows.append({"bucket": bucket, **kept, "tag": "", "currency": "USD", "cost": round(base * noise, 2)})
             day += timedelta(days=1)
         if not rows:
             return empty_cost_frame()
