@@ -169,6 +169,14 @@ def metering_frontier(rollups: RollupStore, view: DataView, warehouses: list[str
     return max(complete, int(newest["bucket"].min()) + HOUR)  # type: ignore[arg-type]
 
 
+def budget_frontier(rollups: RollupStore, budget: CostBudgetDoc, view: DataView) -> int | None:
+    """Where ``budget``'s complete data ends: the newest settled Azure day, or the metering frontier of its
+    warehouses (all of them for the account and domains); ``view`` is its source's (see :func:`source_view`)."""
+    if budget.spec.scope.kind == "azure":
+        return azure_frontier(rollups, view)
+    return metering_frontier(rollups, view, budget.spec.scope.warehouse or None)
+
+
 def budget_spend(ctx: EvalContext, budget: CostBudgetDoc, views: dict[str, DataView]) -> tuple[HourlySpend, int] | None:
     """The budget's hourly spend up to its frontier (cached days plus the days still landing), and the frontier."""
     if source_view(budget) not in views:
@@ -183,11 +191,7 @@ def budget_spend(ctx: EvalContext, budget: CostBudgetDoc, views: dict[str, DataV
     cache = ctx.agent.budget_spend.get(budget.name)
     if cache is not None and cache.landing == landing and cache.fresh is not None and cache.frontier is not None:
         return HourlySpend(cache.origin, np.concatenate([cache.final, cache.fresh])), cache.frontier
-    scope = budget.spec.scope
-    if scope.kind == "azure":
-        frontier = azure_frontier(ctx.agent.rollups, meter)
-    else:
-        frontier = metering_frontier(ctx.agent.rollups, meter, scope.warehouse or None)
+    frontier = budget_frontier(ctx.agent.rollups, budget, meter)
     if frontier is None:
         return None
     finals = [v.complete_before for v in relevant]
@@ -210,8 +214,9 @@ def budget_spend(ctx: EvalContext, budget: CostBudgetDoc, views: dict[str, DataV
     return HourlySpend(cache.origin, values), frontier
 
 
-def _money(ctx: EvalContext, budget: CostBudgetDoc) -> Money:
-    cost = ctx.agent.spec.cost
+def budget_money(budget: CostBudgetDoc, cost: CostSettings | None) -> Money:
+    """The unit ``budget`` is judged in: Azure spend is already money; Snowflake credits become money at the
+    configured price for a currency amount."""
     if budget.spec.scope.kind == "azure" and cost is not None:
         return Money(cost.currency, 1.0)  # Azure spend is already money
     if budget.spec.unit == "currency" and cost is not None and cost.credit_price is not None:
@@ -332,7 +337,7 @@ def advance_budget(ctx: EvalContext, budget: CostBudgetDoc, views: dict[str, Dat
     if spec.scope.kind == "domain" and QUERY_COST.name in views:
         stale |= views[QUERY_COST.name].stale(ctx.instants)
     tz = spec.zone(agent.spec.cost.time_zone if agent.spec.cost is not None else "UTC")
-    money = _money(ctx, budget)
+    money = budget_money(budget, agent.spec.cost)
     static = budget_labels(agent.spec.labels, budget)
     signals = ["actual"] + [s for s in SIGNALS[1:] if getattr(spec, s) is not None]
     instances = {}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import polars as pl
 
 from sre_agent.config.budget import CostBudgetDoc
-from sre_agent.reports.cost_data import enforcement, quote_ident, quote_literal
+from sre_agent.reports.cost_actions import enforcement, quote_ident, quote_literal
 from sre_agent.reports.cost_render import spreadsheet_safe
 
 
