@@ -7,7 +7,6 @@ Every value that came from Snowflake or from config (warehouse, user, role, patt
 from __future__ import annotations
 
 import json
-import math
 from datetime import date, datetime, time
 from html import escape
 from pathlib import Path
@@ -17,29 +16,8 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from sre_agent.reports.cost_data import TOP, CostReport, report_day_range
+from sre_agent.reports.html import Column, jsonable, num, page
 from sre_agent.reports.svg import budget_chart, hbars, stacked_bars
-
-CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;margin:2rem auto;max-width:1100px;
-color:#1a1a1a;line-height:1.45;padding:0 1rem}
-h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.2rem;margin-top:2.2rem;border-bottom:1px solid #ddd}
-.meta{color:#555;font-size:.9rem}.cards{display:flex;flex-wrap:wrap;gap:.8rem;margin:1rem 0}
-.card{border:1px solid #ddd;border-radius:6px;padding:.6rem .9rem;min-width:150px}
-.card b{display:block;font-size:1.25rem}.card span{color:#555;font-size:.85rem}
-table{border-collapse:collapse;width:100%;font-size:.88rem;margin:.6rem 0}
-th,td{border-bottom:1px solid #eee;padding:.3rem .5rem;text-align:left;vertical-align:top}
-td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
-pre{background:#f6f6f6;padding:.6rem;overflow-x:auto;font-size:.82rem;white-space:pre-wrap;word-break:break-all}
-.chart{width:100%;height:auto}.bad{color:#b00020;font-weight:600}.warn{color:#9a6700;font-weight:600}
-.ok{color:#1b7f3b}.note{color:#555;font-size:.85rem}
-@media print{body{margin:0;max-width:none}h2{break-after:avoid}table,svg{break-inside:avoid}}
-"""
-
-
-def _num(value: Any, digits: int = 2) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    return f"{float(value):,.{digits}f}"
 
 
 def _money(report: CostReport, credits: float | None) -> str:
@@ -48,22 +26,8 @@ def _money(report: CostReport, credits: float | None) -> str:
     return f"{report.currency} {credits * report.credit_price:,.2f}"
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, float):
-        return None if math.isnan(value) else round(value, 6)
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value
-
-
 TABLES: tuple[str, ...] = ("daily_warehouse", "daily_domain", "warehouses", "patterns", "users", "roles")
 TABLES += ("services", "domains", "storage", "serverless", "azure_daily", "platform_daily")
-Column = tuple[str, str, int | None]
-"""A table column: field, heading, digits (None: text)."""
 OWNERS: list[Column] = [("top_service", "service", None), ("top_user", "user", None), ("top_role", "role", None)]
 WAREHOUSE_COLUMNS: list[Column] = [("compute", "compute", 2), ("cloud_services", "cloud services", 3)]
 WAREHOUSE_COLUMNS += [("idle_credits", "idle", 2), ("idle_share", "idle share", 2), ("hours_metered", "hours on", 0)]
@@ -91,7 +55,7 @@ def to_json(report: CostReport) -> dict[str, Any]:
     }
     for name in TABLES:
         out[name] = getattr(report, name).to_dicts()
-    return {k: _jsonable(v) for k, v in out.items()}
+    return {k: jsonable(v) for k, v in out.items()}
 
 
 def _table(frame: pl.DataFrame, columns: list[Column], limit: int = TOP) -> str:
@@ -108,7 +72,7 @@ def _table(frame: pl.DataFrame, columns: list[Column], limit: int = TOP) -> str:
             if digits is None:
                 cells.append(f"<td>{escape('' if value is None else str(value))}</td>")
             else:
-                cells.append(f'<td class="n">{_num(value, digits)}</td>')
+                cells.append(f'<td class="n">{num(value, digits)}</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
     more = f'<p class="note">{frame.height - limit} more in the CSV file.</p>' if frame.height > limit else ""
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{more}"
@@ -159,9 +123,9 @@ def _budget_section(report: CostReport) -> str:
         rows.append(
             "<tr>"
             f"<td>{escape(b['name'])}</td><td>{escape(b['scope'])}</td><td>{escape(b['period'])}</td>"
-            f'<td class="n">{_num(b["amount"])} {escape(b["unit"])}</td>'
-            f'<td class="n">{_num(b["spent"])}</td><td class="n">{_num(b["percent"], 1)} %</td>'
-            f'<td class="n">{_num(b["forecast"])}</td><td class="n">{_num(b["forecast_percent"], 1)} %</td>'
+            f'<td class="n">{num(b["amount"])} {escape(b["unit"])}</td>'
+            f'<td class="n">{num(b["spent"])}</td><td class="n">{num(b["percent"], 1)} %</td>'
+            f'<td class="n">{num(b["forecast"])}</td><td class="n">{num(b["forecast_percent"], 1)} %</td>'
             f'<td>{escape(b["forecast_method"] or "—")}</td><td class="{worst}">{escape(states)}</td>'
             "</tr>"
         )
@@ -190,9 +154,9 @@ def _recommendations(report: CostReport) -> str:
         return '<p class="note">Nothing stands out this period (no warehouse idle over 30 % of its compute).</p>'
     out = []
     for r in report.recommendations:
-        saving = f"{_num(r['saving_credits'])} credits"
+        saving = f"{num(r['saving_credits'])} credits"
         if r.get("saving_money") is not None:
-            saving += f" ({escape(report.currency)} {_num(r['saving_money'])})"
+            saving += f" ({escape(report.currency)} {num(r['saving_money'])})"
         evidence = ", ".join(f"{escape(k)} {escape(str(v))}" for k, v in r["evidence"].items())
         statements = escape("\n".join(r["statements"]))
         out.append(
@@ -218,12 +182,12 @@ def render_html(report: CostReport) -> str:
     price = f"{report.currency} {report.credit_price:,.2f} per credit" if report.credit_price else "no credit price"
     idle_share = t["idle_credits"] / t["compute_credits"] if t["compute_credits"] else 0.0
     cards = [
-        ("total", f"{_num(t['credits'])} credits", _money(report, t["credits"])),
-        ("compute", f"{_num(t['compute_credits'])} credits", "warehouses"),
-        ("serverless", f"{_num(t['serverless_credits'])} credits", "clustering, MVs, pipes, search optimization…"),
-        ("cloud services billed", f"{_num(t['cloud_services_billed_credits'])} credits", "above 10 % of compute"),
-        ("idle", f"{_num(t['idle_credits'])} credits", f"{idle_share:.0%} of compute ran no query"),
-        ("storage", f"{_num(t['storage_tb_average'], 3)} TB", _num_money(report, t["storage_cost"])),
+        ("total", f"{num(t['credits'])} credits", _money(report, t["credits"])),
+        ("compute", f"{num(t['compute_credits'])} credits", "warehouses"),
+        ("serverless", f"{num(t['serverless_credits'])} credits", "clustering, MVs, pipes, search optimization…"),
+        ("cloud services billed", f"{num(t['cloud_services_billed_credits'])} credits", "above 10 % of compute"),
+        ("idle", f"{num(t['idle_credits'])} credits", f"{idle_share:.0%} of compute ran no query"),
+        ("storage", f"{num(t['storage_tb_average'], 3)} TB", _num_money(report, t["storage_cost"])),
         ("queries", f"{t['queries']:,}", "ended in the period"),
     ]
     card_html = "".join(
@@ -248,9 +212,9 @@ def render_html(report: CostReport) -> str:
     recon = t["reconciliation"]
     check = t.get("snowflake_daily_check") or {}
     check_text = (
-        f"Snowflake's own METERING_DAILY_HISTORY bills {_num(check['warehouse_credits_billed_by_snowflake'], 6)} "
+        f"Snowflake's own METERING_DAILY_HISTORY bills {num(check['warehouse_credits_billed_by_snowflake'], 6)} "
         f"warehouse credits over the {check['days']} UTC days it has published in this month; the agent's hourly "
-        f"figures give {_num(check['warehouse_credits_billed_by_agent'], 6)} for the same days."
+        f"figures give {num(check['warehouse_credits_billed_by_agent'], 6)} for the same days."
         if check.get("days")
         else "METERING_DAILY_HISTORY has no day of this month yet."
     )
@@ -311,12 +275,7 @@ def render_html(report: CostReport) -> str:
         "on the queries that kept it up; cloud services billed above 10 % of each UTC day's compute. Prices come "
         "from spec.cost, never built in.</p>",
     ]
-    body = "".join(sections)
-    return (
-        "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
-        "<meta name=viewport content='width=device-width,initial-scale=1'>"
-        f"<title>Snowflake cost {escape(report.period)}</title><style>{CSS}</style></head><body>{body}</body></html>\n"
-    )
+    return page(f"Snowflake cost {report.period}", "".join(sections))
 
 
 def _platform(report: CostReport) -> list[str]:
@@ -329,9 +288,9 @@ def _platform(report: CostReport) -> list[str]:
         title = f"Daily spend, Snowflake and Azure ({report.currency})"
         out.append(_daily_chart(report, frame, "name", title, report.currency))
         total = report.totals.get("platform_cost")
-        out.append(f"<p>Platform total: <b>{escape(report.currency)} {_num(total)}</b> (Snowflake "
+        out.append(f"<p>Platform total: <b>{escape(report.currency)} {num(total)}</b> (Snowflake "
                    f"{_money(report, report.totals['credits'])}, Azure {escape(report.currency)} "
-                   f"{_num(report.totals.get('azure_cost'))}).</p>")  # fmt: skip
+                   f"{num(report.totals.get('azure_cost'))}).</p>")  # fmt: skip
     money: list[Column] = [("cost", str(report.totals.get("azure_currency") or "cost"), 2)]
     for by, heading in (("service", "Azure service"), ("resource_group", "resource group"), ("tag", "tag value")):
         grouped = report.azure_daily.group_by(by).agg(pl.col("cost").sum()).filter(pl.col(by) != "")
@@ -351,36 +310,36 @@ def render_markdown(report: CostReport) -> str:
     lines = [
         f"## Snowflake cost {report.period} ({report.time_zone})",
         "",
-        f"**{_num(t['credits'])} credits** ({_money(report, t['credits'])}) to "
-        f"{report.data_until.isoformat() if report.data_until else 'no data'}; idle {_num(t['idle_credits'])} credits; "
-        f"storage {_num(t['storage_tb_average'], 3)} TB ({_num_money(report, t['storage_cost'])}).",
+        f"**{num(t['credits'])} credits** ({_money(report, t['credits'])}) to "
+        f"{report.data_until.isoformat() if report.data_until else 'no data'}; idle {num(t['idle_credits'])} credits; "
+        f"storage {num(t['storage_tb_average'], 3)} TB ({_num_money(report, t['storage_cost'])}).",
         "",
     ]
     if report.totals.get("azure_cost") is not None:
         platform = report.totals.get("platform_cost")
-        both = f"; platform {report.currency} {_num(platform)}" if platform is not None else ""
-        lines += [f"Azure: {report.totals.get('azure_currency')} {_num(report.totals['azure_cost'])}{both}.", ""]
+        both = f"; platform {report.currency} {num(platform)}" if platform is not None else ""
+        lines += [f"Azure: {report.totals.get('azure_currency')} {num(report.totals['azure_cost'])}{both}.", ""]
     if report.budgets:
         lines += ["| budget | scope | spent | used | forecast | signals |", "|---|---|---:|---:|---:|---|"]
         for b in report.budgets:
             breaching = [k for k, v in b["status"].items() if v == "breach"]
             lines.append(
-                f"| {b['name']} | {b['scope']} | {_num(b['spent'])} {b['unit']} | {_num(b['percent'], 1)} % | "
-                f"{_num(b['forecast'])} ({_num(b['forecast_percent'], 1)} %) | {', '.join(breaching) or 'ok'} |"
+                f"| {b['name']} | {b['scope']} | {num(b['spent'])} {b['unit']} | {num(b['percent'], 1)} % | "
+                f"{num(b['forecast'])} ({num(b['forecast_percent'], 1)} %) | {', '.join(breaching) or 'ok'} |"
             )
         lines.append("")
     if report.warehouses.height:
         lines.append("Top warehouses: " + ", ".join(
-            f"{r['warehouse']} {_num(r['credits'])}" for r in report.warehouses.head(5).iter_rows(named=True)
+            f"{r['warehouse']} {num(r['credits'])}" for r in report.warehouses.head(5).iter_rows(named=True)
         ))  # fmt: skip
     if report.patterns.height:
         lines.append("Top patterns: " + ", ".join(
-            f"`{r['pattern']}` {_num(r['credits'])}" for r in report.patterns.head(5).iter_rows(named=True)
+            f"`{r['pattern']}` {num(r['credits'])}" for r in report.patterns.head(5).iter_rows(named=True)
         ))  # fmt: skip
     if report.recommendations:
         lines += ["", "Recommendations:"]
         for r in report.recommendations:
-            lines.append(f"- {r['title']}: save up to {_num(r['saving_credits'])} credits — `{r['statements'][0]}`")
+            lines.append(f"- {r['title']}: save up to {num(r['saving_credits'])} credits — `{r['statements'][0]}`")
     if report.gaps:
         lines += ["", f"Gaps: {len(report.gaps)} (see the HTML report)."]
     return "\n".join(lines) + "\n"

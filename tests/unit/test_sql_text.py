@@ -1,0 +1,43 @@
+"""Query text in reports: literals redacted by default, binary and control characters replaced, length bounded."""
+
+from __future__ import annotations
+
+from sre_agent.reports.sql_text import MAX_CHARS, show_query
+
+
+def test_string_number_and_date_literals_are_redacted() -> None:
+    text = (
+        "SELECT c.id, SUM(p.notional) AS n FROM RISK.MARTS.POSITIONS p JOIN REF.FX.RATES f ON f.ccy = p.ccy "
+        "AND f.rate_date = '2026-11-03' WHERE p.desk = 'RATES' AND p.limit_usd > 250000 GROUP BY c.id"
+    )
+    shown = show_query(text)
+    assert "2026-11-03" not in shown
+    assert "RATES'" not in shown
+    assert "250000" not in shown
+    assert "RISK.MARTS.POSITIONS" in shown
+    assert "f.rate_date = ?" in shown
+    assert "p.desk = ?" in shown
+    assert show_query(text, show_literals=True) == text
+
+
+def test_comments_and_unparseable_text_lose_their_literals_too() -> None:
+    assert "hunter2" not in show_query("SELECT 1 -- password 'hunter2'")
+    shown = show_query("SELEC FROM WHERE x = 'card 4111111111111111' AND y = 42 /* token 'abc' */")
+    assert "4111" not in shown
+    assert "42" not in shown
+    assert "abc" not in shown
+
+
+def test_hostile_text_is_made_printable_and_bounded() -> None:
+    shown = show_query("SELECT '<script>alert(1)</script>' \x00\x07\x1b[31m FROM t")
+    assert "<script>" not in shown
+    assert "\x00" not in shown
+    assert "\x1b" not in shown
+    # With literals shown the markup stays text: the renderers escape it (checked in the report tests).
+    assert "<script>" in show_query("SELECT '<script>'", show_literals=True)
+    long = "SELECT " + ", ".join(f"col_{i}" for i in range(5000)) + " FROM t"
+    shown = show_query(long)
+    assert len(shown) < MAX_CHARS + 40
+    assert shown.endswith("more characters)")
+    assert show_query(None) == ""
+    assert show_query("") == ""
