@@ -161,6 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     from sre_agent.detect_cli import add_command as add_detect_command
 
     add_detect_command(sub)
+    from sre_agent.incidents_cli import add_commands as add_incident_commands
+
+    add_incident_commands(sub, with_config)
     from sre_agent.report_cli import add_commands as add_report_commands
 
     add_report_commands(sub, with_config)
@@ -522,6 +525,13 @@ def cmd_silence(args: argparse.Namespace, console: Console) -> int:
     return run(args, _load(args), console)
 
 
+def cmd_incidents(args: argparse.Namespace, console: Console) -> int:
+    """`incidents list|show|ack|mitigate|note|resolve`."""
+    from sre_agent.incidents_cli import cmd_incidents as run
+
+    return run(args, _load(args), console)
+
+
 def cmd_report(args: argparse.Namespace, console: Console) -> int:
     """`report`."""
     from sre_agent.report_cli import cmd_report as run
@@ -578,6 +588,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "outbox": lambda: cmd_outbox(args, console),
         "detect": lambda: cmd_detect(args, console, err),
         "report": lambda: cmd_report(args, console),
+        "incidents": lambda: cmd_incidents(args, console),
     }
     try:
         return int(handlers[args.command]())

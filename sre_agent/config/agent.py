@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from sre_agent.config.azure import AzureConnection, AzureSettings, check_resource_id, https_url
 from sre_agent.config.cost import CostSettings
 from sre_agent.config.durations import Duration
+from sre_agent.config.optimize import ReportSettings
 from sre_agent.config.specs import Metadata, Strict, check_label_names
 from sre_agent.config.yaml_source import Loc, YamlDocument
 from sre_agent.engine.rollups import ROLLUPS
@@ -281,6 +282,30 @@ class DeliverySettings(Strict):
     )
 
 
+GroupLabel = Literal["warehouse", "service", "domain"]
+
+
+class IncidentSettings(Strict):
+    """How firing alerts are grouped into incidents (the unit humans acknowledge, resolve and write up)."""
+
+    group_by: list[GroupLabel] = Field(
+        default_factory=lambda: list[GroupLabel](["warehouse", "service", "domain"]),
+        description="an alert joins an open incident it shares one of these label values with",
+    )
+    window: Duration = Field(
+        default=timedelta(minutes=30),
+        description="an alert joins an incident active within this time; an incident whose alerts have all "
+        "been resolved this long is resolved",
+    )
+
+    @field_validator("window")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("incidents.window must be positive")
+        return value
+
+
 class Inventory(Strict):
     """Names that rules and SLOs may refer to: unknown names are errors in rules, warnings in SLOs."""
 
@@ -327,6 +352,10 @@ class AgentSpec(Strict):
     azure: AzureSettings | None = Field(default=None, description="Azure sources: platform metrics")
     cost: CostSettings | None = Field(
         default=None, description="prices and ownership: enables hourly cost attribution (polls query_cost)"
+    )
+    incidents: IncidentSettings = Field(default_factory=IncidentSettings)
+    reports: ReportSettings = Field(
+        default_factory=ReportSettings, description="thresholds of the reports (optimize: see config/optimize.py)"
     )
 
     @field_validator("runbook_url")

@@ -13,6 +13,7 @@ import numpy as np
 import polars as pl
 
 from sre_agent.alerting.fingerprint import fingerprint
+from sre_agent.alerting.incidents import IncidentTracker
 from sre_agent.alerting.lifecycle import Instance, RulePolicy, step
 from sre_agent.config.durations import format_duration
 from sre_agent.config.slo import SloDoc
@@ -64,6 +65,8 @@ class EvalReport:
     """SLO metric records produced."""
     deliveries: int = 0
     """Notification records enqueued for receivers (after silences, inhibition, routing and grouping)."""
+    incidents_resolved: list[str] = field(default_factory=list)
+    """Incidents the agent resolved in this pass (every alert resolved for a window): post-mortems to draft."""
 
     @property
     def notifications(self) -> list[AlertEvent]:
@@ -473,6 +476,10 @@ def evaluate(agent: Agent, instants: list[int]) -> EvalReport:
             event = agent.alerts.append(conn, transition, annotations)
             report.events.append(event)
         report.deliveries = Dispatcher(agent, ctx.before).run(conn, report.events, arr.tolist())
+        grouping = agent.spec.incidents
+        report.incidents_resolved = IncidentTracker(list(grouping.group_by), grouping.window).apply(
+            conn, report.events, now
+        )
         agent.enqueue_metrics(conn, ctx.metrics, now)
         report.metrics = len(ctx.metrics)
         conn.execute(

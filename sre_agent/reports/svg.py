@@ -191,3 +191,64 @@ def budget_chart(
             )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def line_chart(
+    labels: Sequence[str],
+    series: Mapping[str, Sequence[float | None]],
+    unit: str,
+    title: str,
+    limit: float | None = None,
+    limit_label: str = "",
+) -> str:
+    """One line per series, a point per label (``None`` breaks the line: no data), and an optional horizontal
+    ``limit`` (red, labelled ``limit_label``) such as 100 % of an error budget."""
+    n = max(1, len(labels))
+    values = [v for s in series.values() for v in s if v is not None]
+    top = _nice_max(max([*values, limit or 0.0, 0.0]) * 1.05)
+    plot_h, left, base, right = 150, 60, 175, WIDTH - 20
+    step = (right - left) / max(1, n - 1)
+    names = list(series)
+    legend = len(names) > 1
+    height = base + 30 + (16 * (len(names) // 6 + 1) if legend else 0)
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" role="img" class="chart">'
+        f"<title>{escape(title)}</title>",
+        _grid(left, right, base, plot_h, top),
+        f'<text x="4" y="12" font-size="11">{escape(unit)}</text>',
+    ]
+    if limit is not None:
+        y = base - plot_h * limit / top
+        parts.append(
+            f'<line x1="{left}" x2="{right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#D55E00" stroke-width="2">'
+            f"<title>{escape(limit_label)}</title></line>"
+            f'<text x="{right - 2}" y="{y - 4:.1f}" font-size="10" text-anchor="end" fill="#D55E00">'
+            f"{escape(limit_label)}</text>"
+        )
+    for j, name in enumerate(names):
+        runs: list[list[str]] = [[]]
+        for i, value in enumerate(series[name]):
+            if value is None:
+                runs.append([])
+                continue
+            runs[-1].append(f"{left + i * step:.1f},{base - plot_h * value / top:.1f}")
+            tip = f"{labels[i]} {name}: {_fmt(value)} {unit}"
+            parts.append(
+                f'<circle cx="{left + i * step:.1f}" cy="{base - plot_h * value / top:.1f}" r="2.5" '
+                f'fill="{colour(j, name)}"><title>{escape(tip)}</title></circle>'
+            )
+        for run in runs:
+            if len(run) > 1:
+                parts.append(
+                    f'<polyline points="{" ".join(run)}" fill="none" stroke="{colour(j, name)}" stroke-width="2.5"/>'
+                )
+    for i, label in enumerate(labels):
+        if n <= 16 or i % max(1, n // 8) == 0:
+            parts.append(
+                f'<text x="{left + i * step:.1f}" y="{base + 14}" font-size="10" text-anchor="middle">'
+                f"{escape(label[-5:])}</text>"
+            )
+    if legend:
+        parts.append(_legend(names, base + 26))
+    parts.append("</svg>")
+    return "".join(parts)

@@ -279,5 +279,50 @@ CREATE TABLE rollup_azure_cost (
 CREATE INDEX rollup_azure_cost_bucket ON rollup_azure_cost(bucket);
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7, V8, V9, V10)
+V11 = """
+-- Incidents: firing alerts grouped by shared warehouse / service / domain and overlapping time, with the human
+-- steps (acknowledged, mitigated, resolved, notes) and the post-mortem drafted when they resolve.
+CREATE TABLE incidents (
+    id TEXT PRIMARY KEY,                 -- INC-<yyyymmdd of detection, UTC>-<n>
+    title TEXT NOT NULL,
+    status TEXT NOT NULL,                -- open | acknowledged | mitigated | resolved
+    severity TEXT NOT NULL,              -- the most severe severity any of its alerts reached
+    scope TEXT NOT NULL,                 -- JSON: label -> sorted values (warehouse, service, domain)
+    started_at INTEGER NOT NULL,         -- the earliest start (pending) of its alerts
+    detected_at INTEGER NOT NULL,        -- its first alert firing
+    last_active_at INTEGER NOT NULL,     -- the latest firing, escalation or resolution of its alerts
+    acknowledged_at INTEGER, acknowledged_by TEXT,
+    mitigated_at INTEGER, mitigated_by TEXT,
+    resolved_at INTEGER, resolved_by TEXT,
+    postmortem TEXT,                     -- path of the drafted post-mortem (HTML)
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX incidents_status ON incidents(status, last_active_at);
+
+CREATE TABLE incident_alerts (
+    incident_id TEXT NOT NULL REFERENCES incidents(id),
+    fingerprint TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    joined_at INTEGER NOT NULL,
+    firing INTEGER NOT NULL,             -- 1 while the alert fires
+    PRIMARY KEY (incident_id, fingerprint)
+) WITHOUT ROWID;
+CREATE INDEX incident_alerts_fingerprint ON incident_alerts(fingerprint);
+
+-- Everything that happened to an incident, in order: opened, alert joined, acknowledged, mitigated, resolved,
+-- notes, post-mortem drafted. `at` is when it happened (may be back-dated by a human), recorded_at when written.
+CREATE TABLE incident_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    incident_id TEXT NOT NULL REFERENCES incidents(id),
+    at INTEGER NOT NULL,
+    recorded_at INTEGER NOT NULL,
+    author TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE INDEX incident_log_incident ON incident_log(incident_id, at, id);
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11)
 """Migration n (1-based) brings the schema from version n-1 to n."""

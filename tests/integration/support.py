@@ -95,6 +95,17 @@ def seed(
     return History(start, end, found, workload)
 
 
+def seed_inc1(server: EmbeddedSnowflake, queries_per_day: int = 12_000) -> Incident:
+    """Five incident-free days before the Tuesday of INC-1 (the exploding join), then that Tuesday, into the
+    emptied ``server``; return INC-1."""
+    start, _ = day_bounds(MONDAY)
+    end, _ = day_bounds(MONDAY + timedelta(days=2))
+    incidents = [i for i in default_incidents(start, end) if i.id.startswith("INC-1")]
+    workload = WorkloadConfig(seed=7, queries_per_day=queries_per_day, incidents=tuple(incidents))
+    HistorySeeder(server.reset(), workload).seed_days(MONDAY - timedelta(days=4), 6)
+    return incidents[0]
+
+
 def open_test_agent(loaded: LoadedConfig, server: EmbeddedSnowflake, seed_value: int = 7) -> Agent:
     """An agent on the embedded server with the config's sinks (and, if the config has the simulated Azure side,
     that side of the workload seeded with ``seed_value``, without scripted Azure incidents)."""

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from support import MONDAY, config_for, open_test_agent, replay
+from support import config_for, open_test_agent, replay, seed_inc1
 
 from sre_agent.config.anomaly import LatencyAnomalyRule
 from sre_agent.daemon.eval_context import EvalContext
@@ -22,10 +22,8 @@ from sre_agent.daemon.runtime import open_agent
 from sre_agent.engine.rollups import QUERY_PATTERN
 from sre_agent.model import EventKind
 from sre_agent.simulate.fake_snowflake import EmbeddedSnowflake
-from sre_agent.simulate.history import HistorySeeder
 from sre_agent.simulate.ids import stable_hash
-from sre_agent.simulate.incidents import Incident, default_incidents
-from sre_agent.simulate.workload import WorkloadConfig, day_bounds
+from sre_agent.simulate.incidents import Incident
 from sre_agent.sources.snowflake import PATTERN_FAMILY
 from sre_agent.sources.snowflake_conn import connector
 
@@ -42,16 +40,6 @@ RULE = {
         "runbook": "latency-anomaly",
     },
 }
-
-
-def seed_inc1(server: EmbeddedSnowflake) -> Incident:
-    """Five incident-free days before the Tuesday of INC-1, then that Tuesday, into the emptied ``server``."""
-    start, _ = day_bounds(MONDAY)
-    end, _ = day_bounds(MONDAY + timedelta(days=2))
-    incidents = [i for i in default_incidents(start, end) if i.id.startswith("INC-1")]
-    workload = WorkloadConfig(seed=7, queries_per_day=12_000, incidents=tuple(incidents))
-    HistorySeeder(server.reset(), workload).seed_days(MONDAY - timedelta(days=4), 6)
-    return incidents[0]
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,164 @@
+"""Group firing alerts into incidents, inside the evaluation transaction.
+
+An alert that fires joins the open incident it shares a warehouse, service or domain with (``spec.incidents
+.group_by``) when that incident was active within ``spec.incidents.window`` — still firing, or its last alert
+resolved less than a window ago. An alert with none of those labels (an account-wide budget, a platform metric)
+joins the incident active most recently, if one still fires. Otherwise it opens a new incident. An incident whose
+alerts have all been resolved for a window is resolved by the agent, at the time its last alert resolved; humans
+acknowledge, mitigate, resolve and annotate incidents from the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import timedelta
+
+from sre_agent.model import AlertEvent, EventKind, Severity, from_epoch, to_epoch
+from sre_agent.store.incidents import AGENT_AUTHOR, IncidentStatus, IncidentStore, scope_json
+
+_SEVERITY_KINDS = (EventKind.ESCALATED, EventKind.DEESCALATED, EventKind.REESCALATED)
+
+
+def incident_keys(labels: dict[str, str], group_by: list[str]) -> dict[str, set[str]]:
+    """The grouping labels an alert carries (label → {value})."""
+    return {k: {labels[k]} for k in group_by if labels.get(k)}
+
+
+def _title(event: AlertEvent, keys: dict[str, set[str]]) -> str:
+    where = ", ".join(f"{k} {next(iter(v))}" for k, v in keys.items())
+    return f"{event.rule} ({where})" if where else event.rule
+
+
+class IncidentTracker:
+    """Applies one evaluation's alert events to the incidents (call inside its transaction)."""
+
+    def __init__(self, group_by: list[str], window: timedelta) -> None:
+        self.group_by = group_by
+        self.window = int(window.total_seconds())
+
+    def apply(self, conn: sqlite3.Connection, events: list[AlertEvent], now: int) -> list[str]:
+        """Fold ``events`` into the incidents; resolve incidents quiet for a window; return the ids resolved."""
+        for event in sorted(events, key=lambda e: (e.at, e.event_id)):
+            if event.kind == EventKind.FIRING:
+                self._firing(conn, event, now)
+            elif event.kind in _SEVERITY_KINDS:
+                self._touch(conn, event, now, firing=True)
+            elif event.kind == EventKind.RESOLVED:
+                self._touch(conn, event, now, firing=False)
+        return self._resolve_quiet(conn, now)
+
+    def _memberships(self, conn: sqlite3.Connection, fingerprint: str) -> list[str]:
+        rows = conn.execute(
+            "SELECT a.incident_id FROM incident_alerts a JOIN incidents i ON i.id = a.incident_id "
+            "WHERE a.fingerprint = ? AND i.status != 'resolved'",
+            (fingerprint,),
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def _touch(self, conn: sqlite3.Connection, event: AlertEvent, now: int, firing: bool) -> None:
+        at = to_epoch(event.at)
+        for incident_id in self._memberships(conn, event.fingerprint):
+            conn.execute(
+                "UPDATE incident_alerts SET firing = ? WHERE incident_id = ? AND fingerprint = ?",
+                (int(firing), incident_id, event.fingerprint),
+            )
+            self._bump(conn, incident_id, at, event.severity if firing else None, now)
+
+    def _bump(self, conn: sqlite3.Connection, incident_id: str, at: int, severity: Severity | None, now: int) -> None:
+        row = conn.execute("SELECT severity FROM incidents WHERE id = ?", (incident_id,)).fetchone()
+        worst = Severity(row[0])
+        if severity is not None and severity.more_severe_than(worst):
+            worst = severity
+        conn.execute(
+            "UPDATE incidents SET last_active_at = MAX(last_active_at, ?), severity = ?, updated_at = ? WHERE id = ?",
+            (at, worst.value, now, incident_id),
+        )
+
+    def _candidate(self, conn: sqlite3.Connection, keys: dict[str, set[str]], at: int) -> str | None:
+        rows = conn.execute(
+            "SELECT i.id, i.scope, i.last_active_at, "
+            "EXISTS (SELECT 1 FROM incident_alerts a WHERE a.incident_id = i.id AND a.firing = 1) AS firing "
+            "FROM incidents i WHERE i.status != 'resolved' ORDER BY i.last_active_at DESC, i.id DESC"
+        ).fetchall()
+        for row in rows:
+            active = bool(row["firing"]) or row["last_active_at"] >= at - self.window
+            if not active:
+                continue
+            if not keys:
+                if row["firing"]:
+                    return str(row["id"])
+                continue
+            scope: dict[str, list[str]] = json.loads(row["scope"])
+            if any(values & set(scope.get(label, [])) for label, values in keys.items()):
+                return str(row["id"])
+        return None
+
+    def _firing(self, conn: sqlite3.Connection, event: AlertEvent, now: int) -> None:
+        at = to_epoch(event.at)
+        members = self._memberships(conn, event.fingerprint)
+        if members:  # fires again within its incident (after a short resolve): same incident
+            self._touch(conn, event, now, firing=True)
+            return
+        keys = incident_keys(event.labels, self.group_by)
+        incident_id = self._candidate(conn, keys, at)
+        if incident_id is None:
+            incident_id = self._open(conn, event, keys, now)
+        else:
+            scope = {k: set(v) for k, v in json.loads(conn.execute(
+                "SELECT scope FROM incidents WHERE id = ?", (incident_id,)).fetchone()[0]).items()}  # fmt: skip
+            for label, values in keys.items():
+                scope.setdefault(label, set()).update(values)
+            conn.execute(
+                "UPDATE incidents SET scope = ?, started_at = MIN(started_at, ?) WHERE id = ?",
+                (scope_json(scope), to_epoch(event.starts_at), incident_id),
+            )
+            self._bump(conn, incident_id, at, event.severity, now)
+        conn.execute(
+            "INSERT INTO incident_alerts (incident_id, fingerprint, rule, labels, joined_at, firing) "
+            "VALUES (?, ?, ?, ?, ?, 1)",
+            (incident_id, event.fingerprint, event.rule, json.dumps(event.labels, sort_keys=True), at),
+        )
+        IncidentStore.log(
+            conn, incident_id, at, now, AGENT_AUTHOR, "alert", f"{event.rule} fired ({event.severity.value})"
+        )
+
+    def _open(self, conn: sqlite3.Connection, event: AlertEvent, keys: dict[str, set[str]], now: int) -> str:
+        day = from_epoch(to_epoch(event.at)).strftime("%Y%m%d")
+        count = conn.execute("SELECT COUNT(*) FROM incidents WHERE id LIKE ?", (f"INC-{day}-%",)).fetchone()[0]
+        incident_id = f"INC-{day}-{int(count) + 1}"
+        at = to_epoch(event.at)
+        conn.execute(
+            "INSERT INTO incidents (id, title, status, severity, scope, started_at, detected_at, last_active_at, "
+            "updated_at) VALUES (?, ?, 'open', ?, ?, ?, ?, ?, ?)",
+            (
+                incident_id,
+                _title(event, keys),
+                event.severity.value,
+                scope_json(keys),
+                min(to_epoch(event.starts_at), at),
+                at,
+                at,
+                now,
+            ),
+        )
+        IncidentStore.log(conn, incident_id, at, now, AGENT_AUTHOR, "opened", f"opened by {event.rule}")
+        return incident_id
+
+    def _resolve_quiet(self, conn: sqlite3.Connection, now: int) -> list[str]:
+        rows = conn.execute(
+            "SELECT id, last_active_at FROM incidents i WHERE status != 'resolved' AND last_active_at <= ? "
+            "AND NOT EXISTS (SELECT 1 FROM incident_alerts a WHERE a.incident_id = i.id AND a.firing = 1)",
+            (now - self.window,),
+        ).fetchall()
+        for row in rows:
+            conn.execute(
+                "UPDATE incidents SET status = ?, resolved_at = ?, resolved_by = ?, updated_at = ? WHERE id = ?",
+                (IncidentStatus.RESOLVED.value, row["last_active_at"], AGENT_AUTHOR, now, row["id"]),
+            )
+            minutes = self.window // 60
+            IncidentStore.log(
+                conn, row["id"], row["last_active_at"], now, AGENT_AUTHOR, "resolved",
+                f"every alert resolved (closed after {minutes} min without one firing again)",
+            )  # fmt: skip
+        return [str(r["id"]) for r in rows]

@@ -1,0 +1,212 @@
+"""`sre-agent incidents list|show|ack|mitigate|note|resolve`: the human side of an incident, in the state store.
+
+The agent opens incidents and groups alerts into them; these commands record what people did and when, with the
+author (``--author``, default the login name) and an optional back-dated ``--at`` (when it happened, if it is
+recorded later). Steps must stay in order: started ≤ acknowledged ≤ mitigated ≤ resolved, none in the future.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from sre_agent.clock import SystemClock
+from sre_agent.config.loader import LoadedConfig
+from sre_agent.errors import StoreError, UsageError
+from sre_agent.exit_codes import ExitCode
+from sre_agent.model import iso
+from sre_agent.sinks.render import add_plain_row
+from sre_agent.store.db import Database
+from sre_agent.store.incidents import Incident, IncidentStatus, IncidentStore
+
+_ORDER = [IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED, IncidentStatus.MITIGATED, IncidentStatus.RESOLVED]
+_STEP = {"ack": IncidentStatus.ACKNOWLEDGED, "mitigate": IncidentStatus.MITIGATED, "resolve": IncidentStatus.RESOLVED}
+
+
+def instant(text: str) -> datetime:
+    """An ISO 8601 instant with a time zone (argparse type)."""
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected an ISO 8601 instant, got {text!r}") from exc
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} needs a time zone (e.g. 2026-11-25T14:05:00Z)")
+    return value.astimezone(UTC)
+
+
+def add_commands(sub: Any, with_config: Callable[[argparse.ArgumentParser], argparse.ArgumentParser]) -> None:
+    """Register `incidents` and its subcommands on the top-level subparsers."""
+    incidents = sub.add_parser(
+        "incidents",
+        help="incidents (related alerts grouped) and the human steps: ack, mitigate, note, resolve",
+        description="Alerts that overlap in time and share a warehouse, service or domain are grouped into one "
+        "incident (spec.incidents). Record who acknowledged, mitigated and resolved it and when, and notes; "
+        "resolving drafts the post-mortem into spec.reports.dir (or --out).",
+    )
+    cmds = incidents.add_subparsers(dest="incidents_command", required=True, metavar="INCIDENTS_COMMAND")
+    listing = with_config(cmds.add_parser("list", help="open incidents (--all: resolved ones too)"))
+    listing.add_argument("--all", action="store_true", help="include resolved incidents")
+    listing.add_argument("--format", choices=["table", "json"], default="table")
+    show = with_config(cmds.add_parser("show", help="one incident: its alerts, steps and notes"))
+    show.add_argument("id", help="incident id, e.g. INC-20261105-1")
+    show.add_argument("--format", choices=["table", "json"], default="table")
+    for name, what in (("ack", "acknowledged"), ("mitigate", "mitigated (impact stopped)"), ("resolve", "resolved")):
+        step = with_config(cmds.add_parser(name, help=f"record that the incident was {what}"))
+        step.add_argument("id", help="incident id")
+        step.add_argument("--author", help="who (default: your login name)")
+        step.add_argument("--at", type=instant, help="when it happened, ISO 8601 with zone (default: now)")
+        step.add_argument("--note", default="", help="a note kept in the incident's timeline")
+        if name == "resolve":
+            step.add_argument("--no-postmortem", action="store_true", help="do not draft the post-mortem now")
+            step.add_argument("--out", help="folder for the post-mortem draft (default: spec.reports.dir)")
+    note = with_config(cmds.add_parser("note", help="add a note to the incident's timeline"))
+    note.add_argument("id", help="incident id")
+    note.add_argument("text", help="the note")
+    note.add_argument("--author", help="who (default: your login name)")
+    note.add_argument("--at", type=instant, help="when it happened, ISO 8601 with zone (default: now)")
+
+
+def find(store: IncidentStore, incident_id: str) -> Incident:
+    """The incident ``incident_id`` or a usage error naming how to list them."""
+    found = store.get(incident_id)
+    if found is None:
+        raise UsageError(f"no incident {incident_id!r} in this store (see `sre-agent incidents list --all`)")
+    return found
+
+
+def incident_json(i: Incident) -> dict[str, Any]:
+    """An incident as JSON-ready data."""
+    return {
+        "id": i.id,
+        "title": i.title,
+        "status": i.status.value,
+        "severity": i.severity.value,
+        "scope": i.scope,
+        "started_at": iso(i.started_at),
+        "detected_at": iso(i.detected_at),
+        "acknowledged_at": iso(i.acknowledged_at) if i.acknowledged_at else None,
+        "acknowledged_by": i.acknowledged_by,
+        "mitigated_at": iso(i.mitigated_at) if i.mitigated_at else None,
+        "mitigated_by": i.mitigated_by,
+        "resolved_at": iso(i.resolved_at) if i.resolved_at else None,
+        "resolved_by": i.resolved_by,
+        "postmortem": i.postmortem,
+        "alerts": [
+            {
+                "fingerprint": a.fingerprint,
+                "rule": a.rule,
+                "labels": a.labels,
+                "joined_at": iso(a.joined_at),
+                "firing": a.firing,
+            }
+            for a in i.alerts
+        ],
+        "log": [{"at": iso(e.at), "author": e.author, "kind": e.kind, "text": e.text} for e in i.log],
+    }
+
+
+def _check_order(incident: Incident, status: IncidentStatus, at: datetime, now: datetime) -> None:
+    if incident.status == IncidentStatus.RESOLVED:
+        raise UsageError(f"{incident.id} is already resolved ({iso(incident.resolved_at or now)}); add a note instead")
+    if _ORDER.index(status) <= _ORDER.index(incident.status) and status != IncidentStatus.RESOLVED:
+        raise UsageError(f"{incident.id} is already {incident.status.value}")
+    if at > now:
+        raise UsageError(f"--at {iso(at)} is in the future")
+    earlier = [("started", incident.started_at), ("acknowledged", incident.acknowledged_at)]
+    earlier.append(("mitigated", incident.mitigated_at))
+    for name, when in earlier:
+        if when is not None and at < when:
+            raise UsageError(f"{incident.id} {name} at {iso(when)}: it cannot be {status.value} earlier ({iso(at)})")
+
+
+def cmd_incidents(args: argparse.Namespace, loaded: LoadedConfig, console: Console) -> int:
+    """Run one `incidents` subcommand."""
+    path = loaded.resolve(loaded.config.spec.store.path)
+    if not path.exists():
+        raise StoreError(f"no state store at {path}: the agent has not run with this config yet")
+    now = SystemClock().now()
+    db = Database(path, writer=False)
+    try:
+        store = IncidentStore(db)
+        command = args.incidents_command
+        if command == "list":
+            _print_list([incident_json(i) for i in store.all(include_resolved=args.all)], args.format, console)
+            return ExitCode.OK
+        incident = find(store, args.id)
+        if command == "show":
+            _print_one(incident_json(incident), args.format, console)
+            return ExitCode.OK
+        author = args.author or getpass.getuser()
+        at = args.at or now
+        if command == "note":
+            if at > now:
+                raise UsageError(f"--at {iso(at)} is in the future")
+            if not args.text.strip():
+                raise UsageError("the note is empty")
+            store.step(incident.id, "note", author, at, now, args.text)
+            console.print(f"{incident.id}: note added by {author}", markup=False, highlight=False)
+            return ExitCode.OK
+        status = _STEP[command]
+        _check_order(incident, status, at, now)
+        store.step(incident.id, status, author, at, now, args.note or status.value)
+        console.print(f"{incident.id}: {status.value} by {author} at {iso(at)}", markup=False, highlight=False)
+        if status == IncidentStatus.RESOLVED and not args.no_postmortem:
+            from sre_agent.reports.postmortem_cli import draft_postmortem
+
+            files = draft_postmortem(loaded, db, incident.id, args.out, now)
+            console.print(f"post-mortem draft: {files['html']} (+ .md, .json)", markup=False, highlight=False)
+        return ExitCode.OK
+    finally:
+        db.close()
+
+
+def _print_list(rows: list[dict[str, Any]], fmt: str, console: Console) -> None:
+    if fmt == "json":
+        console.print_json(json.dumps(rows))
+        return
+    table = Table(title=f"Incidents ({len(rows)})")
+    for column in ("id", "status", "severity", "title", "detected", "alerts", "postmortem"):
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        firing = sum(1 for a in r["alerts"] if a["firing"])
+        add_plain_row(
+            table, r["id"], r["status"], r["severity"], r["title"], r["detected_at"],
+            f"{len(r['alerts'])} ({firing} firing)", r["postmortem"] or "",
+        )  # fmt: skip
+    console.print(table)
+
+
+def _print_one(row: dict[str, Any], fmt: str, console: Console) -> None:
+    if fmt == "json":
+        console.print_json(json.dumps(row))
+        return
+    console.print(f"{row['id']}  {row['status']}  {row['severity']}  {row['title']}", markup=False, highlight=False)
+    scope = "; ".join(f"{k}: {', '.join(v)}" for k, v in row["scope"].items()) or "(no warehouse/service/domain)"
+    console.print(f"scope: {scope}", markup=False, highlight=False)
+    for step in ("started", "detected", "acknowledged", "mitigated", "resolved"):
+        when = row.get(f"{step}_at")
+        who = row.get(f"{step}_by")
+        if when:
+            console.print(f"  {step:<13} {when}{'  by ' + who if who else ''}", markup=False, highlight=False)
+    table = Table(title="alerts")
+    for column in ("fingerprint", "rule", "labels", "joined", "firing"):
+        table.add_column(column, overflow="fold")
+    for a in row["alerts"]:
+        labels = ", ".join(f"{k}={v}" for k, v in sorted(a["labels"].items()))
+        add_plain_row(table, a["fingerprint"][:12], a["rule"], labels, a["joined_at"], "yes" if a["firing"] else "no")
+    console.print(table)
+    log = Table(title="timeline")
+    for column in ("at", "author", "kind", "text"):
+        log.add_column(column, overflow="fold")
+    for e in row["log"]:
+        add_plain_row(log, e["at"], e["author"], e["kind"], e["text"])
+    console.print(log)
+    if row["postmortem"]:
+        console.print(f"post-mortem: {row['postmortem']}", markup=False, highlight=False)
