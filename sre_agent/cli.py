@@ -244,6 +244,9 @@ def cmd_sql(args: argparse.Namespace, console: Console) -> int:
         queries.append(query_slo_rollup(loaded.slos).query)
     if any(from_tasks(s) for s in loaded.slos):
         queries.append(query_task_freshness(loaded.slos).query)
+    from sre_agent.sources.optimize_sql import optimize_queries
+
+    queries.extend(optimize_queries())  # `report optimize`
     for query in queries:
         console.print(f"-- {query.name}: {query.description}", markup=False, highlight=False, soft_wrap=True)
         console.print(f"-- docs: {query.docs}", markup=False, highlight=False)

@@ -23,13 +23,13 @@ from sre_agent.config.loader import LoadedConfig
 from sre_agent.daemon.cycle import run_cycle
 from sre_agent.daemon.evaluate import SOURCE_RULE
 from sre_agent.daemon.evaluate_slo import SloReader
-from sre_agent.daemon.runtime import open_agent
+from sre_agent.daemon.runtime import Agent, open_agent
 from sre_agent.model import EventKind, iso
 from sre_agent.simulate.azure_cost import SimulatedAzureCost
 from sre_agent.simulate.azure_platform import SimulatedAzureMetrics
 from sre_agent.simulate.fake_snowflake import EmbeddedSnowflake
 from sre_agent.simulate.history import HistorySeeder, write_ground_truth
-from sre_agent.simulate.incidents import default_incidents
+from sre_agent.simulate.incidents import Incident, default_incidents
 from sre_agent.simulate.platform import MARKET_TZ
 from sre_agent.simulate.scoring import Scorecard, score
 from sre_agent.simulate.workload import WorkloadConfig, day_bounds
@@ -75,7 +75,11 @@ class DemoResult:
     escalations: dict[str, list[str]] = field(default_factory=dict)
     """Fingerprint → the severities it fired and escalated at, in order."""
     reports: dict[str, Path] = field(default_factory=dict)
-    """Report files written (kind → path)."""
+    """Cost report files written (kind → path)."""
+    written: dict[str, Path] = field(default_factory=dict)
+    """The other reports (``optimize:html``, ``slo:html``, ``postmortem:<incident>``…) → path."""
+    postmortems: dict[str, list[str]] = field(default_factory=dict)
+    """Scripted incident id → the post-mortem drafts of the agent's incidents that cover it."""
 
 
 def demo_config(loaded: LoadedConfig, opts: DemoOptions) -> LoadedConfig:
@@ -128,6 +132,8 @@ def demo_config(loaded: LoadedConfig, opts: DemoOptions) -> LoadedConfig:
                 update={"path": (opts.out / "state.db").resolve(), "retention": timedelta(hours=1)}
             ),
             "sinks": sinks,
+            # Post-mortem drafts (written when incidents resolve) and the final reports go beside the alerts.
+            "reports": spec.reports.model_copy(update={"dir": (opts.out / "reports").resolve()}),
         }
     )
     return replace(loaded, config=loaded.config.model_copy(update={"spec": new_spec}))
@@ -233,6 +239,8 @@ def run_demo(loaded: LoadedConfig, opts: DemoOptions, console: Console) -> DemoR
             last = clock.now() - opts.poll_interval
             reader = SloReader.of(agent)
             slos = [slo_snapshot(reader, slo, last) for slo in config.slos]
+            written = write_replay_reports(agent, opts.out / "reports", last)
+            postmortems = map_postmortems(agent, incidents)
         finally:
             agent.close()
         replay_s = time.perf_counter() - began
@@ -257,13 +265,15 @@ def run_demo(loaded: LoadedConfig, opts: DemoOptions, console: Console) -> DemoR
     (opts.out / "slo_status.json").write_text(json.dumps(status, indent=2, default=str) + "\n", encoding="utf-8")
     write_demo_config(loaded, opts)
     reports = write_demo_reports(config, opts, last)
+    written.update({f"slo:{k}": v for k, v in write_slo_demo_report(config, opts, last).items()})
     escalations: dict[str, list[str]] = {}
     for e in events:
         if e.kind in (EventKind.FIRING, EventKind.ESCALATED):
             escalations.setdefault(e.fingerprint, []).append(e.severity.value)
     return DemoResult(
-        card, slos, stats.queries, notifications, stats.seconds, replay_s, opts.out, repeats, escalations, reports
-    )
+        card, slos, stats.queries, notifications, stats.seconds, replay_s, opts.out, repeats, escalations, reports,
+        written, postmortems,
+    )  # fmt: skip
 
 
 def write_demo_reports(config: LoadedConfig, opts: DemoOptions, now: datetime) -> dict[str, Path]:
@@ -284,6 +294,59 @@ def write_demo_reports(config: LoadedConfig, opts: DemoOptions, now: datetime) -
     return write_cost_report(report, opts.out / "reports")
 
 
+def write_replay_reports(agent: Agent, out: Path, now: datetime) -> dict[str, Path]:
+    """With the replay's agent still connected: the optimization report of the replayed week, and a post-mortem
+    draft for every incident (those still open at the end too: their drafts say so)."""
+    from sre_agent.reports.optimize_data import build_optimize_report
+    from sre_agent.reports.optimize_render import write_optimize_report
+    from sre_agent.reports.postmortem_cli import draft_postmortem
+    from sre_agent.store.incidents import IncidentStore
+
+    written: dict[str, Path] = {}
+    report = build_optimize_report(agent.loaded, agent.db, agent.source, timedelta(days=7), now=now)
+    written.update({f"optimize:{k}": v for k, v in write_optimize_report(report, out).items()})
+    for incident in IncidentStore(agent.db).all(include_resolved=True):
+        if incident.postmortem is None:
+            draft_postmortem(agent.loaded, agent.db, incident.id, out, now)
+    for incident in IncidentStore(agent.db).all(include_resolved=True):
+        if incident.postmortem is not None:
+            written[f"postmortem:{incident.id}"] = Path(incident.postmortem)
+    return written
+
+
+def map_postmortems(agent: Agent, scripted: list[Incident]) -> dict[str, list[str]]:
+    """Scripted incident → the post-mortem drafts of the agent's incidents overlapping it in time and sharing its
+    warehouse, service or domain (or carrying none of them, like an Azure resource's alert)."""
+    from sre_agent.store.incidents import IncidentStore
+
+    found = IncidentStore(agent.db).all(include_resolved=True)
+    out: dict[str, list[str]] = {}
+    for truth in scripted:
+        keys = {"warehouse": truth.warehouse, "service": truth.service, "domain": truth.domain}
+        drafts = []
+        for inc in found:
+            overlaps = inc.started_at < truth.end + timedelta(hours=3) and inc.last_active_at >= truth.start
+            shares = not inc.scope or any(v in inc.scope.get(k, []) for k, v in keys.items() if v)
+            if overlaps and shares and inc.postmortem:
+                drafts.append(inc.postmortem)
+        out[truth.id] = drafts
+    return out
+
+
+def write_slo_demo_report(config: LoadedConfig, opts: DemoOptions, now: datetime) -> dict[str, Path]:
+    """The SLO compliance report of the replayed month (to the end of the replay)."""
+    from sre_agent.reports.slo_data import build_slo_report
+    from sre_agent.reports.slo_render import write_slo_report
+    from sre_agent.store.db import Database
+
+    db = Database(opts.out / "state.db", writer=False)
+    try:
+        report = build_slo_report(config, db, None, now=now)
+    finally:
+        db.close()
+    return write_slo_report(report, opts.out / "reports")
+
+
 def write_demo_config(loaded: LoadedConfig, opts: DemoOptions) -> Path:
     """Write ``agent.yaml`` next to the demo's store, so `slo status`, `status` and `backtest` can read it."""
     data = yaml.safe_load(loaded.path.read_text(encoding="utf-8"))
@@ -293,6 +356,7 @@ def write_demo_config(loaded: LoadedConfig, opts: DemoOptions) -> Path:
     if spec.get("runbooks"):
         spec["runbooks"] = str(loaded.resolve(Path(spec["runbooks"])))
     spec["store"] = {**spec.get("store", {}), "path": str((opts.out / "state.db").resolve())}
+    spec["reports"] = {**spec.get("reports", {}), "dir": str((opts.out / "reports").resolve())}
     spec["sinks"] = [
         {"type": "console"},
         {"type": "jsonl", "name": "alerts-file", "path": str((opts.out / "alerts.jsonl").resolve())},
@@ -364,6 +428,13 @@ def print_summary(result: DemoResult, console: Console) -> None:
             f"{result.reports['markdown'].name}, {result.reports['json'].name} and "
             f"{len([k for k in result.reports if k.startswith('csv:')])} CSV files beside it."
         )
+    if result.written:
+        optimize = result.written.get("optimize:html")
+        slo = result.written.get("slo:html")
+        console.print(f"Optimization report: {optimize}; SLO report: {slo}", markup=False, highlight=False)
+        for truth, drafts in result.postmortems.items():
+            names = ", ".join(Path(d).name for d in drafts) or "none (no incident of the agent covers it)"
+            console.print(f"  post-mortem of {truth}: {names}", markup=False, highlight=False)
     console.print(
         "Detection delays include ACCOUNT_USAGE's own latency (rows land up to 45 min late, metering "
         "up to 3 h) plus the poll interval and each rule's `for:`.",

@@ -12,14 +12,18 @@ from rich.console import Console
 from sre_agent.config.loader import LoadedConfig
 from sre_agent.errors import StoreError
 from sre_agent.exit_codes import ExitCode
+from sre_agent.reports.postmortem_cli import reports_dir
 
 if TYPE_CHECKING:
     from sre_agent.store.db import Database
 
 
+OUT_HELP = "output folder (default: spec.reports.dir, relative to the config file)"
+
+
 def add_commands(sub: Any, with_config: Callable[[argparse.ArgumentParser], argparse.ArgumentParser]) -> None:
     """Register `report` and its subcommands on the top-level subparsers."""
-    report = sub.add_parser("report", help="write reports from the state store (cost, slo)")
+    report = sub.add_parser("report", help="write reports from the state store (cost, slo, postmortem, optimize)")
     kinds = report.add_subparsers(dest="report", required=True, metavar="REPORT")
     cost = with_config(
         kinds.add_parser(
@@ -33,7 +37,7 @@ def add_commands(sub: Any, with_config: Callable[[argparse.ArgumentParser], argp
         )
     )
     cost.add_argument("--period", help="calendar month YYYY-MM (default: the month of the newest metered hour)")
-    cost.add_argument("--out", type=Path, default=Path("reports"), help="output folder (default: ./reports)")
+    cost.add_argument("--out", type=Path, help=OUT_HELP)
     slo = with_config(
         kinds.add_parser(
             "slo",
@@ -48,12 +52,32 @@ def add_commands(sub: Any, with_config: Callable[[argparse.ArgumentParser], argp
         )
     )
     slo.add_argument("--period", help="calendar month YYYY-MM (default: the month of the newest SLO data)")
-    slo.add_argument("--out", type=Path, default=Path("reports"), help="output folder (default: ./reports)")
+    slo.add_argument("--out", type=Path, help=OUT_HELP)
+    postmortem = with_config(
+        kinds.add_parser(
+            "postmortem",
+            help="the post-mortem draft of an incident: timeline, detection, impact, error budget, contributing "
+            "factors, action items; the human sections marked to fill in",
+            description="Write the post-mortem draft of INCIDENT_ID (see `sre-agent incidents list --all`) from the "
+            "state store: postmortem-<id>.html (self-contained, prints), postmortem-<id>.md (for a wiki or ticket) "
+            "and postmortem-<id>.json. The daemon drafts it by itself when an incident resolves; run this to "
+            "redraft after adding notes or steps. Onset comes from the data (the scope's p95, queueing, failures, "
+            "spill), time to detect / acknowledge / mitigate / resolve from the alerts and the recorded steps.",
+        )
+    )
+    postmortem.add_argument("incident", metavar="INCIDENT_ID", help="incident id, e.g. INC-20261103-1")
+    postmortem.add_argument("--out", type=Path, help=OUT_HELP)
+    _add_optimize(kinds, with_config)
 
 
 def cmd_report(args: argparse.Namespace, loaded: LoadedConfig, console: Console) -> int:
     """`report cost` or `report slo`: write the report's files, print a summary."""
-    handlers = {"cost": _report_cost, "slo": _report_slo}
+    handlers = {
+        "cost": _report_cost,
+        "slo": _report_slo,
+        "postmortem": _report_postmortem,
+        "optimize": _report_optimize,
+    }
     return handlers[args.report](args, loaded, console)
 
 
@@ -71,6 +95,23 @@ def _open_store(loaded: LoadedConfig) -> Database:
     return Database(path, writer=False)
 
 
+def _report_postmortem(args: argparse.Namespace, loaded: LoadedConfig, console: Console) -> int:
+    """`report postmortem INCIDENT_ID`: (re)draft the post-mortem and record its path on the incident."""
+    from datetime import UTC, datetime
+
+    from sre_agent.reports.postmortem_cli import draft_postmortem
+
+    db = _open_store(loaded)
+    try:
+        files = draft_postmortem(loaded, db, args.incident, args.out, datetime.now(UTC))
+    finally:
+        db.close()
+    console.print(f"post-mortem draft of {args.incident.upper()}", markup=False, highlight=False)
+    for kind in ("html", "markdown", "json"):
+        console.print(f"  {kind}: {files[kind]}", markup=False, highlight=False)
+    return ExitCode.OK
+
+
 def _report_slo(args: argparse.Namespace, loaded: LoadedConfig, console: Console) -> int:
     """`report slo`."""
     from sre_agent.reports.slo_data import build_slo_report
@@ -81,7 +122,7 @@ def _report_slo(args: argparse.Namespace, loaded: LoadedConfig, console: Console
         report = build_slo_report(loaded, db, args.period)
     finally:
         db.close()
-    files = write_slo_report(report, args.out)
+    files = write_slo_report(report, reports_dir(loaded, args.out))
     summary = f"{report.count('met')} met, {report.count('missed')} missed, {report.count('no data')} no data"
     console.print(f"slo {report.period}: {len(report.slos)} SLOs, {summary}, data until {report.data_until}")
     for note in report.notes:
@@ -112,7 +153,8 @@ def _report_cost(args: argparse.Namespace, loaded: LoadedConfig, console: Consol
         report = build_cost_report(loaded, RollupStore(db), Watermarks(db), args.period)
     finally:
         db.close()
-    files = write_cost_report(report, args.out)
+    out = reports_dir(loaded, args.out)
+    files = write_cost_report(report, out)
     t = report.totals
     money = f" ({report.currency} {t['cost']:,.2f})" if t["cost"] is not None else ""
     console.print(f"cost {report.period}: {t['credits']:,.2f} credits{money}, data until {report.data_until}")
@@ -121,5 +163,97 @@ def _report_cost(args: argparse.Namespace, loaded: LoadedConfig, console: Consol
         console.print(f"  budget {b['name']}: {b['percent'] or 0:.1f} % used, signals: {', '.join(breaching) or 'ok'}")
     for kind in ("html", "markdown", "json"):
         console.print(f"  {kind}: {files[kind]}")
-    console.print(f"  csv: {len([k for k in files if k.startswith('csv:')])} files in {args.out}")
+    console.print(f"  csv: {len([k for k in files if k.startswith('csv:')])} files in {out}")
+    return ExitCode.OK
+
+
+def _since(text: str) -> Any:
+    """argparse type of ``--since`` (a bad value exits 2 with the reason)."""
+    from sre_agent.errors import UsageError
+    from sre_agent.reports.optimize_data import parse_since
+
+    try:
+        return parse_since(text)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_optimize(kinds: Any, with_config: Callable[[argparse.ArgumentParser], argparse.ArgumentParser]) -> None:
+    """Register `report optimize`."""
+    optimize = with_config(
+        kinds.add_parser(
+            "optimize",
+            help="weekly query optimization: the changes that save the most credits, with evidence and statements",
+            description="Write the query-optimization report of the last --since (whole UTC hours) before the newest "
+            "data in the state store: optimize-<day>.html (self-contained, no scripts), optimize-<day>.md (summary "
+            "for chat or a wiki) and optimize-<day>.json. Query patterns (QUERY_PARAMETERIZED_HASH) are read from "
+            "Snowflake with two bounded aggregate statements over ACCOUNT_USAGE.QUERY_HISTORY (see `sre-agent sql`) "
+            "and ranked by the credits the cost attribution charged them (spec.cost), then by elapsed time. "
+            "Findings use the thresholds of spec.reports.optimize: spill, poor pruning, queueing, provisioning "
+            "waits, exploding and Cartesian joins (GET_QUERY_OPERATOR_STATS when the role may read it), rows "
+            "produced jumping, latency regressions, repeated identical queries, idle and oversized warehouses, "
+            "failing jobs. Each recommendation (resize or rewrite, scale up or out, split a workload, "
+            "AUTO_SUSPEND, clustering key, search optimization, materialized view, query acceleration, fix or stop) "
+            "carries its evidence, an estimated saving per week in credits (and money with spec.cost.credit_price) "
+            "with the assumption behind it, and the statement a DBA would run: printed, never executed. Literals "
+            "in query text are redacted unless --show-literals.",
+        )
+    )
+    optimize.add_argument(
+        "--since", type=_since, default=_since("7d"), help="window length in whole hours: 7d (default), 24h, 36h"
+    )
+    optimize.add_argument("--out", type=Path, help=OUT_HELP)
+    optimize.add_argument(
+        "--show-literals",
+        action="store_true",
+        help="show query text as written (literals may hold customer or trade data: off by default)",
+    )
+
+
+def _report_optimize(args: argparse.Namespace, loaded: LoadedConfig, console: Console) -> int:
+    """`report optimize`: the store first (no store, nothing written), then Snowflake as the daemon connects."""
+    from sre_agent.reports.optimize_data import build_optimize_report
+    from sre_agent.reports.optimize_render import write_optimize_report
+    from sre_agent.simulate.embedded import start_embedded
+    from sre_agent.sources.snowflake import SnowflakeSource
+    from sre_agent.sources.snowflake_conn import connect_kwargs, connector
+
+    db = _open_store(loaded)
+    account = None
+    try:
+        settings = loaded.config.spec.snowflake
+        if settings.embedded is not None:
+            from datetime import UTC, datetime
+
+            account = start_embedded(settings.embedded, datetime.now(UTC))
+            connect = connector(account.connect_kwargs())
+        else:
+            assert settings.connection is not None  # the config validator requires one of the two
+            connect = connector(connect_kwargs(settings.connection))
+        source = SnowflakeSource(connect, loaded.latency_thresholds_ms())
+        try:
+            report = build_optimize_report(loaded, db, source, args.since, args.show_literals)
+        finally:
+            source.close()
+    finally:
+        db.close()
+        if account is not None:
+            account.stop()
+    files = write_optimize_report(report, reports_dir(loaded, args.out))
+    t = report.totals
+    console.print(
+        f"optimize {report.since} to {report.window_end}: {t.get('patterns', 0)} patterns, "
+        f"{t.get('findings', 0)} findings, {t.get('recommendations', 0)} recommendations",
+        markup=False,
+    )
+    for rec in report.top:
+        console.print(
+            f"  {rec['rank']}. {rec['title']}: ≈ {rec['saving_credits_per_week']:,.2f} credits/week",
+            markup=False,
+            highlight=False,
+        )
+    for note in report.notes:
+        console.print(f"  {note}", markup=False, highlight=False)
+    for kind in ("html", "markdown", "json"):
+        console.print(f"  {kind}: {files[kind]}")
     return ExitCode.OK

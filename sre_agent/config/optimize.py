@@ -7,6 +7,7 @@ are ours. Override any of them in the agent config; unknown fields are errors at
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -114,6 +115,15 @@ class OptimizeThresholds(Strict):
 
 
 class ReportSettings(Strict):
-    """Settings of the reports the agent writes."""
+    """Settings of the reports the agent writes: where, when, and the optimization thresholds."""
 
+    dir: Path = Field(default=Path("reports"), description="folder the daemon writes reports to (relative: config)")
+    weekly_optimize: bool = Field(
+        default=True, description="the daemon writes the optimization report of the past week every Monday"
+    )
+    monthly: bool = Field(default=True, description="the daemon writes last month's SLO and cost reports on the 1st")
+    postmortems: bool = Field(default=True, description="the daemon drafts a post-mortem when an incident resolves")
+    hour: int = Field(
+        default=6, ge=0, le=23, description="scheduled reports are written from this hour (spec.cost.time_zone, or UTC)"
+    )
     optimize: OptimizeThresholds = Field(default_factory=OptimizeThresholds)

@@ -12,6 +12,7 @@ from sre_agent.clock import Clock, floor_to
 from sre_agent.daemon.evaluate import EvalReport, evaluate, last_instant
 from sre_agent.daemon.platform_metrics import platform_metrics_record
 from sre_agent.daemon.poll import PollReport, poll_due
+from sre_agent.daemon.reports import ReportRun, write_due_reports
 from sre_agent.daemon.runtime import Agent
 from sre_agent.daemon.self_metrics import agent_metrics_record
 from sre_agent.model import AlertEvent, to_epoch
@@ -28,6 +29,7 @@ class CycleResult:
     poll: PollReport = field(default_factory=PollReport)
     evaluations: list[EvalReport] = field(default_factory=list)
     delivery: DeliveryReport = field(default_factory=DeliveryReport)
+    reports: ReportRun = field(default_factory=ReportRun)
     duration_s: float = 0.0
 
     @property
@@ -100,6 +102,7 @@ def run_cycle(clock: Clock, agent: Agent, force_poll: bool = False) -> CycleResu
     result.poll = poll_due(agent, now, force=force_poll)
     result.evaluations.append(evaluate_until(agent, now))
     rule_errors = sum(len(r.rule_errors) for r in result.evaluations)
+    result.reports = write_due_reports(agent, now)
     enqueue_health(agent, now, time.perf_counter() - started, rule_errors)
     result.delivery = deliver_now(agent, now)
     result.duration_s = time.perf_counter() - started
@@ -152,6 +155,7 @@ def record_cycle(
 def _record(agent: Agent, result: CycleResult) -> None:
     errors = [f"{family}: {error}" for family, error in result.poll.errors.items()] + result.delivery.errors
     errors += [f"rule {name}: {error}" for r in result.evaluations for name, error in r.rule_errors.items()]
+    errors += [f"report {name}: {error}" for name, error in result.reports.errors.items()]
     record_cycle(
         agent,
         result.now,

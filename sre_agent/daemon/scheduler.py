@@ -18,6 +18,7 @@ from sre_agent.clock import Clock, SystemClock
 from sre_agent.config.loader import LoadedConfig
 from sre_agent.daemon.cycle import deliver_now, enqueue_health, evaluate_until, record_cycle
 from sre_agent.daemon.poll import SLO_FAMILY, poll_due, poll_settings, polled_families
+from sre_agent.daemon.reports import write_due_reports
 from sre_agent.daemon.runtime import Agent, open_agent
 from sre_agent.engine.rollups import ROLLUPS
 from sre_agent.model import to_epoch
@@ -133,6 +134,13 @@ def run_daemon(
         id="deliver",
         seconds=spec.delivery.interval.total_seconds(),
         next_run_time=start,
+    )
+    scheduler.add_job(
+        _guard("reports", lambda: _ignore(write_due_reports(agent, clock.now()))),
+        "interval",
+        id="reports",
+        minutes=15,
+        next_run_time=start + timedelta(minutes=1),
     )
     scheduler.add_job(
         _guard("housekeeping", lambda: housekeeping(agent, clock.now())),

@@ -5,6 +5,7 @@ identifiers quoted, literals escaped)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
 
 IDLE_SHARE = 0.3
 """A warehouse idle for more than this share of its compute gets an auto-suspend recommendation."""
+OVERSIZED_EXEC_S = 5.0
+"""Mean execution time under which a quiet warehouse above X-Small is oversized (heuristic #23)."""
 SIZES = [
     ("X-Small", 1),
     ("Small", 2),
@@ -124,8 +127,30 @@ def _azure_enforcement(budget: CostBudgetDoc, month: date) -> dict[str, Any]:
 
 def recommendations(report: CostReport, rollups: RollupStore, lo: int, until: int) -> list[dict[str, Any]]:
     """Changes tied to money, with their evidence and an estimated saving (printed, never executed)."""
+    return warehouse_recommendations(
+        report.warehouses, float(report.totals["credits"]), report.money, rollups, lo, until
+    )
+
+
+def warehouse_recommendations(
+    warehouses: pl.DataFrame,
+    total_credits: float,
+    money: Callable[[float], float | None],
+    rollups: RollupStore,
+    lo: int,
+    until: int,
+    idle_share: float = IDLE_SHARE,
+    oversized_exec_s: float = OVERSIZED_EXEC_S,
+    oversized_min_size: str = "Small",
+) -> list[dict[str, Any]]:
+    """Idle (→ AUTO_SUSPEND) and oversized (→ one size down) warehouses of the cost report's warehouse table over
+    ``[lo, until)``, with evidence, saving (``money`` prices credits) and statement, largest saving first.
+
+    A warehouse is idle above ``idle_share`` of its compute; oversized when its mean execution is under
+    ``oversized_exec_s`` on a warehouse at least ``oversized_min_size`` (judged from its peak hourly credits)."""
     recs: list[dict[str, Any]] = []
-    total = float(report.totals["credits"]) or 1.0
+    total = total_credits or 1.0
+    smallest = [n for n, _ in SIZES].index(oversized_min_size)
     latency = rollups.load(QUERY, lo, until) if until > lo else pl.DataFrame()
     per_wh: dict[str, dict[str, float]] = {}
     if latency.height:
@@ -134,10 +159,10 @@ def recommendations(report: CostReport, rollups: RollupStore, lo: int, until: in
             pl.col("succeeded").sum(),
         )
         per_wh = {r["warehouse"]: r for r in agg.iter_rows(named=True)}
-    for row in report.warehouses.iter_rows(named=True):
+    for row in warehouses.iter_rows(named=True):
         wh = row["warehouse"]
         idle_credits = float(row["idle_credits"])
-        if row["idle_share"] >= IDLE_SHARE and idle_credits >= max(1.0, 0.005 * total):
+        if row["idle_share"] >= idle_share and idle_credits >= max(1.0, 0.005 * total):
             recs.append(
                 {
                     "kind": "idle",
@@ -150,7 +175,7 @@ def recommendations(report: CostReport, rollups: RollupStore, lo: int, until: in
                         "credits_in_hours_without_queries": round(float(row["empty_hour_credits"]), 3),
                     },
                     "saving_credits": round(idle_credits, 3),
-                    "saving_money": report.money(idle_credits),
+                    "saving_money": money(idle_credits),
                     "saving_basis": "upper bound: all idle compute of the period (each resume bills a minute)",
                     "statements": [f"ALTER WAREHOUSE {quote_ident(wh)} SET AUTO_SUSPEND = 60;"],
                 }
@@ -158,14 +183,14 @@ def recommendations(report: CostReport, rollups: RollupStore, lo: int, until: in
             continue
         stats = per_wh.get(wh)
         size = next((name for name, rate in reversed(SIZES) if float(row["peak_hour_credits"]) >= rate * 0.95), None)
-        if stats is None or size is None or size == "X-Small" or row["queries"] == 0:
+        if stats is None or size is None or [n for n, _ in SIZES].index(size) < smallest or row["queries"] == 0:
             continue
         queued = float(stats["queued_overload_ms_sum"]) / max(1.0, float(stats["elapsed_ms_sum"]))
         spill = float(stats["spill_remote_bytes_sum"]) + float(stats["spill_local_bytes_sum"])
         mean_exec_s = float(row["exec_hours"]) * 3600 / max(1, int(row["queries"]))
         running = float(row["exec_hours"]) / max(1, int(row["hours_metered"]))
         quiet = queued < 0.01 and spill == 0 and running < 1.0
-        if quiet and mean_exec_s < 5 and float(row["compute"]) >= 0.02 * total:
+        if quiet and mean_exec_s < oversized_exec_s and float(row["compute"]) >= 0.02 * total:
             smaller = SIZES[[n for n, _ in SIZES].index(size) - 1][0]
             saving = float(row["compute"]) / 2
             recs.append(
@@ -184,7 +209,7 @@ def recommendations(report: CostReport, rollups: RollupStore, lo: int, until: in
                         "queries": row["queries"],
                     },
                     "saving_credits": round(saving, 3),
-                    "saving_money": report.money(saving),
+                    "saving_money": money(saving),
                     "saving_basis": "estimate: one size down halves the credit rate if the queries stay within the "
                     "hour they ran in; try it on a copy of the workload first",
                     "statements": [f"ALTER WAREHOUSE {quote_ident(wh)} SET WAREHOUSE_SIZE = '{smaller.upper()}';"],

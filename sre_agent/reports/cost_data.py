@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from sre_agent.config.budget import budget_lookback, period_end, period_start
+from sre_agent.config.cost import CostSettings
 from sre_agent.config.loader import LoadedConfig
 from sre_agent.daemon.evaluate_budget import (
     budget_frontier,
@@ -27,7 +28,7 @@ from sre_agent.daemon.evaluate_budget import (
     source_view,
 )
 from sre_agent.engine.budget import DAY, HourlySpend, judge
-from sre_agent.engine.cost import NANO, UNTAGGED, attribute, billed_credits, storage_cost
+from sre_agent.engine.cost import NANO, UNTAGGED, Attribution, attribute, billed_credits, storage_cost
 from sre_agent.engine.rollups import (
     AZURE_COST,
     DATABASE_STORAGE,
@@ -118,6 +119,28 @@ def _view(watermarks: Watermarks, rollup: RollupDef, key: str | None = None) -> 
     return DataView(state.covered_from, state.polled_to, int(rollup.latency_horizon.total_seconds()), 0)
 
 
+def data_frontier(rollups: RollupStore, watermarks: Watermarks) -> int | None:
+    """End (epoch s) of the hours whose metering has landed for every running warehouse: how far attributed cost
+    goes (None: metering never polled)."""
+    return metering_frontier(rollups, _view(watermarks, WAREHOUSE_METERING))
+
+
+def attributed_usage(
+    rollups: RollupStore, watermarks: Watermarks, cost: CostSettings, lo: int, hi: int
+) -> tuple[pl.DataFrame, pl.DataFrame, Attribution]:
+    """The metering and ``query_cost`` rollups of ``[lo, hi)`` and their hourly-share attribution (hours after the
+    metering view's complete horizon marked partial)."""
+    complete = _view(watermarks, WAREHOUSE_METERING).complete_before
+    metering = rollups.load(WAREHOUSE_METERING, lo, hi).drop("observed_at")
+    usage = rollups.load(QUERY_COST, lo, hi).drop("observed_at")
+    return metering, usage, attribute(usage, metering, cost.warehouse_domains, complete_before=complete)
+
+
+def with_credits(rows: pl.DataFrame) -> pl.DataFrame:
+    """Attributed usage rows with ``credits``: their compute plus billed cloud services."""
+    return rows.with_columns(((pl.col("compute_nano") + pl.col("cloud_services_nano")) / NANO).alias("credits"))
+
+
 def _local_day(tz: ZoneInfo) -> pl.Expr:
     return pl.from_epoch(pl.col("bucket"), time_unit="s").dt.convert_time_zone(tz.key).dt.date().alias("day")
 
@@ -184,10 +207,7 @@ def build_cost_report(
     start, end, label = parse_period(period, tz, datetime.fromtimestamp(frontier, UTC) if frontier else now, now)
     lo, hi = int(start.timestamp()), int(end.timestamp())
     until = min(hi, frontier) if frontier is not None else lo
-    metering = rollups.load(WAREHOUSE_METERING, lo, hi).drop("observed_at")
-    usage = rollups.load(QUERY_COST, lo, hi).drop("observed_at")
-    complete = meter_view.complete_before
-    att = attribute(usage, metering, cost.warehouse_domains, complete_before=complete)
+    metering, usage, att = attributed_usage(rollups, watermarks, cost, lo, hi)
     billed = billed_credits(metering).with_columns(_local_day(tz))
     notes: list[str] = []
 
@@ -196,9 +216,7 @@ def build_cost_report(
         if billed.height
         else pl.DataFrame(schema={"day": pl.Date, "warehouse": pl.String, "credits": pl.Float64})
     )
-    rows = att.rows.with_columns(
-        ((pl.col("compute_nano") + pl.col("cloud_services_nano")) / NANO).alias("credits"), _local_day(tz)
-    )
+    rows = with_credits(att.rows).with_columns(_local_day(tz))
     idle = att.idle.with_columns(
         (pl.col("compute_nano") / NANO).alias("credits"),
         pl.col("warehouse").replace_strict(cost.warehouse_domains, default=UNTAGGED).alias("domain"),
@@ -231,7 +249,7 @@ def build_cost_report(
     daily_warehouse = daily_warehouse.sort("day", "warehouse")
     daily_domain = daily_domain.sort("day", "domain")
 
-    warehouses = _warehouse_table(billed, att.warehouse_idle, att.idle, usage, price)
+    warehouses = warehouse_table(billed, att.warehouse_idle, att.idle, usage, price)
     patterns = _ranked(rows, "pattern", price)
     patterns = patterns.join(_owners(rows), on="pattern", how="left") if patterns.height else patterns
     serverless_credits = float(serverless["credits"].sum()) if serverless.height else 0.0
@@ -327,7 +345,7 @@ def _azure(report: CostReport, rollups: RollupStore, watermarks: Watermarks) -> 
     report.totals["platform_cost"] = round(float(report.platform_daily["cost"].sum()), 2)
 
 
-def _warehouse_table(
+def warehouse_table(
     billed: pl.DataFrame, warehouse_idle: pl.DataFrame, unowned_idle: pl.DataFrame, usage: pl.DataFrame,
     price: float | None,
 ) -> pl.DataFrame:  # fmt: skip

@@ -14,8 +14,8 @@ from sre_agent.store.incidents import IncidentStore
 
 
 def reports_dir(loaded: LoadedConfig, out: Path | str | None = None) -> Path:
-    """Where reports go: ``out`` when given, else ``reports/`` beside the config file."""
-    return Path(out) if out is not None else loaded.resolve(Path("reports"))
+    """Where reports go: ``out`` when given, else ``spec.reports.dir`` (relative to the config file)."""
+    return Path(out) if out is not None else loaded.resolve(loaded.config.spec.reports.dir)
 
 
 def draft_postmortem(

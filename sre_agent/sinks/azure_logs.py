@@ -81,7 +81,28 @@ def heartbeat_row(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+REPORT_STATE = "Report"
+"""``State`` of the rows announcing a report the daemon wrote (the alert rules, which take ``Fired`` rows, skip
+them; a workbook or a Logic App can link them)."""
+
+
+def report_row(record: dict[str, Any]) -> dict[str, Any]:
+    """The table row announcing one written report (weekly optimization, monthly SLO/cost, post-mortem draft)."""
+    return {
+        "TimeGenerated": record.get("at"),
+        "Fingerprint": f"sre-agent-report:{record.get('kind')}:{record.get('key')}",
+        "DedupKey": record.get("dedup_key"),
+        "Rule": f"sre-agent-report:{record.get('kind')}",
+        "Severity": "Sev4",
+        "State": REPORT_STATE,
+        "Summary": record.get("summary", ""),
+        "Evidence": json.dumps(record.get("files") or {}, sort_keys=True),
+    }
+
+
 def _row(record: dict[str, Any]) -> dict[str, Any] | None:
+    if record.get("type") == "report":
+        return report_row(record)
     if record.get("type") != "metrics":
         return alert_row(record)
     return heartbeat_row(record) if record.get("source") == "agent" else None

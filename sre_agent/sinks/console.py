@@ -54,6 +54,18 @@ def format_metrics(record: dict[str, Any]) -> Text:
     return line
 
 
+def format_report(record: dict[str, Any]) -> Text:
+    """Return one line for a report the daemon wrote: time, kind, summary, HTML path."""
+    line = Text()
+    line.append(f"{str(record.get('at', ''))[:16].replace('T', ' ')}Z ", style="dim")
+    line.append(f"{'REPORT':<9} ", style="cyan")
+    line.append(str(record.get("summary", "")))
+    html = (record.get("files") or {}).get("html")
+    if html:
+        line.append(f"  {html}", style="dim")
+    return line
+
+
 _STATE_STYLE = {"page": "red", "ticket": "yellow", "ok": "green", "unknown": "cyan"}
 
 
@@ -75,7 +87,11 @@ class ConsoleSink:
             for record in records:
                 if record.get("type") == "metrics" and record.get("source", "slo") != "slo":
                     continue  # the agent's and the platform's metrics are for dashboards, not the terminal
-                line = format_metrics(record) if record.get("type") == "metrics" else format_record(record)
+                kind = record.get("type")
+                if kind == "report":
+                    line = format_report(record)
+                else:
+                    line = format_metrics(record) if kind == "metrics" else format_record(record)
                 self.console.print(line, soft_wrap=True)
         except OSError as exc:
             raise SinkError(self.name, f"cannot write to the console: {exc}") from exc

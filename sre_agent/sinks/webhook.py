@@ -153,7 +153,7 @@ class WebhookSink:
         return headers
 
     def send(self, records: list[dict[str, Any]]) -> None:
-        """POST each alert record (metric records are not for webhooks).
+        """POST each alert record (metric and report records are not for webhooks: pagers take incidents).
 
         Raises:
             SinkError: with ``sent`` = records delivered before the failure, ``retryable`` and ``retry_after``.
@@ -161,7 +161,7 @@ class WebhookSink:
         sent = 0
         where = safe_url(self.url)
         for record in records:
-            if record.get("type") == "metrics":
+            if record.get("type") in ("metrics", "report"):
                 sent += 1
                 continue
             request = HttpRequest("POST", self.url, json=self._body(record), headers=self._headers(record))

@@ -322,6 +322,15 @@ CREATE TABLE incident_log (
     text TEXT NOT NULL
 );
 CREATE INDEX incident_log_incident ON incident_log(incident_id, at, id);
+
+-- Reports the daemon wrote (weekly optimization, monthly SLO and cost, post-mortem drafts): never twice.
+CREATE TABLE reports (
+    kind TEXT NOT NULL,                  -- optimize | slo | cost | postmortem
+    key TEXT NOT NULL,                   -- the week, month or incident id
+    written_at INTEGER NOT NULL,
+    files TEXT NOT NULL,                 -- JSON: format -> path
+    PRIMARY KEY (kind, key)
+) WITHOUT ROWID;
 """
 
 MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11)
