@@ -155,7 +155,10 @@ def cmd_incidents(args: argparse.Namespace, loaded: LoadedConfig, console: Conso
             return ExitCode.OK
         status = _STEP[command]
         _check_order(incident, status, at, now)
-        store.step(incident.id, status, author, at, now, args.note or status.value)
+        try:
+            store.step(incident.id, status, author, at, now, args.note or status.value, expected=incident.status)
+        except ValueError as exc:
+            raise UsageError(f"{exc}; see `sre-agent incidents show {incident.id}`") from None
         console.print(f"{incident.id}: {status.value} by {author} at {iso(at)}", markup=False, highlight=False)
         if status == IncidentStatus.RESOLVED and not args.no_postmortem:
             from sre_agent.reports.postmortem_cli import draft_postmortem

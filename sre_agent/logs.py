@@ -70,3 +70,6 @@ def setup(level: str = "INFO", fmt: str = "text") -> None:
     root.setLevel(level.upper())
     for noisy in ("snowflake.connector", "urllib3", "fakesnow", "uvicorn", "apscheduler", "botocore"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # sqlglot warns with the whole statement ("'<sql>' contains unsupported syntax"): query text from
+    # QUERY_HISTORY, literals included, must not reach the logs.
+    logging.getLogger("sqlglot").setLevel(logging.ERROR)

@@ -139,7 +139,9 @@ def cmd_slo_export(args: argparse.Namespace, loaded: LoadedConfig | None, consol
     return ExitCode.OK
 
 
-def _history_from_store(loaded: LoadedConfig, slo: SloDoc, lo: int) -> tuple[engine.SloEvents, int, int] | None:
+def history_from_store(loaded: LoadedConfig, slo: SloDoc, lo: int) -> tuple[engine.SloEvents, int, int] | None:
+    """``slo``'s events from ``lo`` to the end of its polled data, with where its data starts and ends (None: no
+    store, or the SLO never polled); every stored minute counts as final (hindsight, for backtests and reports)."""
     from sre_agent.daemon.evaluate_slo import slo_view
     from sre_agent.sources.slo_sql import from_query_history
     from sre_agent.sources.snowflake import VISIBLE_SERIES
@@ -244,7 +246,7 @@ def cmd_backtest(args: argparse.Namespace, loaded: LoadedConfig | None, console:
         missing = []
         for slo in slos:
             lo = to_epoch(now - args.since - slo_lookback(slo)) // 3600 * 3600
-            stored = _history_from_store(loaded, slo, lo)
+            stored = history_from_store(loaded, slo, lo)
             if stored is None:
                 missing.append(slo)
             else:

@@ -1,11 +1,13 @@
 """Group firing alerts into incidents, inside the evaluation transaction.
 
-An alert that fires joins the open incident it shares a warehouse, service or domain with (``spec.incidents
-.group_by``) when that incident was active within ``spec.incidents.window`` — still firing, or its last alert
-resolved less than a window ago. An alert with none of those labels (an account-wide budget, a platform metric)
-joins the incident active most recently, if one still fires. Otherwise it opens a new incident. An incident whose
-alerts have all been resolved for a window is resolved by the agent, at the time its last alert resolved; humans
-acknowledge, mitigate, resolve and annotate incidents from the CLI.
+An alert that fires joins the open incident it shares a warehouse or a service with (its domain counts only when
+it names neither: a domain is too broad to tie two warehouses' troubles together) when that incident was active
+within ``spec.incidents.window`` — still firing, or its last alert resolved less than a window ago. An alert with
+none of those labels (an account-wide budget, an Azure resource) joins the incident that most recently had an
+alert fire within the window, if it still fires; otherwise it opens an incident of its own, which the next
+labelled alert within the window adopts. Otherwise an alert opens a new incident. An incident whose alerts have
+all been resolved for a window is resolved by the agent, at the time its last alert resolved; humans acknowledge,
+mitigate, resolve and annotate incidents from the CLI.
 """
 
 from __future__ import annotations
@@ -21,8 +23,14 @@ _SEVERITY_KINDS = (EventKind.ESCALATED, EventKind.DEESCALATED, EventKind.REESCAL
 
 
 def incident_keys(labels: dict[str, str], group_by: list[str]) -> dict[str, set[str]]:
-    """The grouping labels an alert carries (label → {value})."""
+    """The grouping labels an alert carries (label → {value}): all of them go into an incident's scope."""
     return {k: {labels[k]} for k in group_by if labels.get(k)}
+
+
+def matching_keys(keys: dict[str, set[str]]) -> dict[str, set[str]]:
+    """The labels an alert is matched on: warehouse and service; the domain only when it has neither."""
+    specific = {k: v for k, v in keys.items() if k in ("warehouse", "service")}
+    return specific or keys
 
 
 def _title(event: AlertEvent, keys: dict[str, set[str]]) -> str:
@@ -39,14 +47,18 @@ class IncidentTracker:
 
     def apply(self, conn: sqlite3.Connection, events: list[AlertEvent], now: int) -> list[str]:
         """Fold ``events`` into the incidents; resolve incidents quiet for a window; return the ids resolved."""
+        resolved: list[str] = []
         for event in sorted(events, key=lambda e: (e.at, e.event_id)):
+            # A batch (catching up after downtime) groups as the minute-by-minute evaluation would have: quiet
+            # incidents are resolved as of each event before it is placed.
+            resolved += self._resolve_quiet(conn, to_epoch(event.at), now)
             if event.kind == EventKind.FIRING:
                 self._firing(conn, event, now)
             elif event.kind in _SEVERITY_KINDS:
                 self._touch(conn, event, now, firing=True)
             elif event.kind == EventKind.RESOLVED:
                 self._touch(conn, event, now, firing=False)
-        return self._resolve_quiet(conn, now)
+        return resolved + self._resolve_quiet(conn, now, now)
 
     def _memberships(self, conn: sqlite3.Connection, fingerprint: str) -> list[str]:
         rows = conn.execute(
@@ -78,19 +90,24 @@ class IncidentTracker:
     def _candidate(self, conn: sqlite3.Connection, keys: dict[str, set[str]], at: int) -> str | None:
         rows = conn.execute(
             "SELECT i.id, i.scope, i.last_active_at, "
-            "EXISTS (SELECT 1 FROM incident_alerts a WHERE a.incident_id = i.id AND a.firing = 1) AS firing "
+            "EXISTS (SELECT 1 FROM incident_alerts a WHERE a.incident_id = i.id AND a.firing = 1) AS firing, "
+            "(SELECT MAX(a.joined_at) FROM incident_alerts a WHERE a.incident_id = i.id) AS last_joined "
             "FROM incidents i WHERE i.status != 'resolved' ORDER BY i.last_active_at DESC, i.id DESC"
         ).fetchall()
-        for row in rows:
-            active = bool(row["firing"]) or row["last_active_at"] >= at - self.window
-            if not active:
-                continue
-            if not keys:
-                if row["firing"]:
+        recent = at - self.window
+        active = [r for r in rows if r["firing"] or r["last_active_at"] >= recent]
+        if not keys:  # nothing to match on: the incident where an alert fired last, within the window
+            for row in active:
+                if row["firing"] and (row["last_joined"] or 0) >= recent:
                     return str(row["id"])
-                continue
+            return None
+        match = matching_keys(keys)
+        for row in active:
             scope: dict[str, list[str]] = json.loads(row["scope"])
-            if any(values & set(scope.get(label, [])) for label, values in keys.items()):
+            if any(values & set(scope.get(label, [])) for label, values in match.items()):
+                return str(row["id"])
+        for row in active:  # an incident opened by unlabelled alerts adopts the first labelled one
+            if not json.loads(row["scope"]) and (row["last_joined"] or 0) >= recent:
                 return str(row["id"])
         return None
 
@@ -109,10 +126,8 @@ class IncidentTracker:
                 "SELECT scope FROM incidents WHERE id = ?", (incident_id,)).fetchone()[0]).items()}  # fmt: skip
             for label, values in keys.items():
                 scope.setdefault(label, set()).update(values)
-            conn.execute(
-                "UPDATE incidents SET scope = ?, started_at = MIN(started_at, ?) WHERE id = ?",
-                (scope_json(scope), to_epoch(event.starts_at), incident_id),
-            )
+            # started_at stays the opening alert's: a slow alert pending for hours must not move the start back.
+            conn.execute("UPDATE incidents SET scope = ? WHERE id = ?", (scope_json(scope), incident_id))
             self._bump(conn, incident_id, at, event.severity, now)
         conn.execute(
             "INSERT INTO incident_alerts (incident_id, fingerprint, rule, labels, joined_at, firing) "
@@ -145,20 +160,23 @@ class IncidentTracker:
         IncidentStore.log(conn, incident_id, at, now, AGENT_AUTHOR, "opened", f"opened by {event.rule}")
         return incident_id
 
-    def _resolve_quiet(self, conn: sqlite3.Connection, now: int) -> list[str]:
+    def _resolve_quiet(self, conn: sqlite3.Connection, at: int, now: int) -> list[str]:
+        """Resolve the incidents whose alerts have all been resolved for a window as of ``at``: at the time the last
+        one resolved, or at the last human step if later (a mitigation recorded after the alerts ended)."""
         rows = conn.execute(
-            "SELECT id, last_active_at FROM incidents i WHERE status != 'resolved' AND last_active_at <= ? "
+            "SELECT id, MAX(last_active_at, COALESCE(acknowledged_at, 0), COALESCE(mitigated_at, 0)) AS closed "
+            "FROM incidents i WHERE status != 'resolved' AND last_active_at <= ? "
             "AND NOT EXISTS (SELECT 1 FROM incident_alerts a WHERE a.incident_id = i.id AND a.firing = 1)",
-            (now - self.window,),
+            (at - self.window,),
         ).fetchall()
         for row in rows:
             conn.execute(
                 "UPDATE incidents SET status = ?, resolved_at = ?, resolved_by = ?, updated_at = ? WHERE id = ?",
-                (IncidentStatus.RESOLVED.value, row["last_active_at"], AGENT_AUTHOR, now, row["id"]),
+                (IncidentStatus.RESOLVED.value, row["closed"], AGENT_AUTHOR, now, row["id"]),
             )
             minutes = self.window // 60
             IncidentStore.log(
-                conn, row["id"], row["last_active_at"], now, AGENT_AUTHOR, "resolved",
+                conn, row["id"], row["closed"], now, AGENT_AUTHOR, "resolved",
                 f"every alert resolved (closed after {minutes} min without one firing again)",
             )  # fmt: skip
         return [str(r["id"]) for r in rows]

@@ -72,6 +72,10 @@ class Agent:
     """LatencyAnomaly rule → its bucketed series, rebuilt from the store after a restart."""
     budget_spend: dict[str, SpendCache] = field(default_factory=dict)
     """CostBudget → its hourly spend for the days that can no longer change, rebuilt after a restart."""
+    connect: Callable[[], Any] | None = None
+    """Opens a Snowflake connection: reports read through their own, so a long report never holds up polls."""
+    report_retry_at: dict[str, int] = field(default_factory=dict)
+    """Scheduled report (kind:key) → when to try it again after a failure (reports read a week of history)."""
 
     def __post_init__(self) -> None:
         self.slo_minutes = SloMinutes(self.db)
@@ -213,7 +217,9 @@ def open_agent(
     cost_config = spec.azure.cost if spec.azure is not None else None
     if azure_cost is None and cost_config is not None:
         azure_cost = _cost_source(loaded, cost_config)
-    return Agent(loaded, db, source, built, azure_metrics, azure_cost=azure_cost, log_analytics=log_analytics)
+    agent = Agent(loaded, db, source, built, azure_metrics, azure_cost=azure_cost, log_analytics=log_analytics)
+    agent.connect = connect
+    return agent
 
 
 def _cost_source(loaded: LoadedConfig, config: AzureCostSourceConfig) -> CostSource:

@@ -16,9 +16,8 @@ from rich.console import Console
 
 from sre_agent.clock import Clock, SystemClock
 from sre_agent.config.loader import LoadedConfig
-from sre_agent.daemon.cycle import deliver_now, enqueue_health, evaluate_until, record_cycle
+from sre_agent.daemon.cycle import deliver_now, enqueue_health, evaluate_until, record_cycle, reports_now
 from sre_agent.daemon.poll import SLO_FAMILY, poll_due, poll_settings, polled_families
-from sre_agent.daemon.reports import write_due_reports
 from sre_agent.daemon.runtime import Agent, open_agent
 from sre_agent.engine.rollups import ROLLUPS
 from sre_agent.model import to_epoch
@@ -136,7 +135,7 @@ def run_daemon(
         next_run_time=start,
     )
     scheduler.add_job(
-        _guard("reports", lambda: _ignore(write_due_reports(agent, clock.now()))),
+        _guard("reports", lambda: _ignore(reports_now(agent, clock.now()))),
         "interval",
         id="reports",
         minutes=15,

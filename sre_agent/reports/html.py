@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from html import escape
@@ -104,7 +106,18 @@ def write_report(out: Path, stem: str, html_text: str, markdown: str, data: Mapp
     """Write ``<stem>.html``, ``<stem>.md`` and ``<stem>.json`` into ``out`` (created); return their paths."""
     out.mkdir(parents=True, exist_ok=True)
     files = {"html": out / f"{stem}.html", "markdown": out / f"{stem}.md", "json": out / f"{stem}.json"}
-    files["html"].write_text(html_text, encoding="utf-8")
-    files["markdown"].write_text(markdown, encoding="utf-8")
-    files["json"].write_text(json.dumps(jsonable(dict(data)), indent=2) + "\n", encoding="utf-8")
+    write_atomically(files["html"], html_text)
+    write_atomically(files["markdown"], markdown)
+    write_atomically(files["json"], json.dumps(jsonable(dict(data)), indent=2) + "\n")
     return files
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``: a reader (or a second
+    writer) sees the old file or the new one, never half of one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -17,7 +17,6 @@ from sre_agent.config.optimize import OptimizeThresholds
 from sre_agent.reports.cost_actions import SIZES, object_name, quote_ident, quote_literal
 from sre_agent.reports.optimize_findings import GB, Finding
 from sre_agent.reports.sql_analysis import SqlShape, TableUse
-from sre_agent.reports.sql_text import redact_literals
 
 PRUNED_SHARE = 0.2
 """Assumed share of partitions a well-pruned (clustered or search-optimized) run still reads."""
@@ -36,6 +35,11 @@ Money = Callable[[float], float | None]
 def _table(name: str) -> str:
     """``DB.SCHEMA.TABLE`` as written in a query (case-insensitive there) → quoted upper-case parts."""
     return ".".join(quote_ident(part) for part in name.upper().split("."))
+
+
+def _plain_name(text: str) -> bool:
+    """A bare column name (quoted when printed) rather than an expression (printed as redacted)."""
+    return text.replace("_", "").replace("$", "").isalnum() and not text[:1].isdigit()
 
 
 def _cols(columns: Sequence[str]) -> str:
@@ -232,8 +236,11 @@ class Advisor:
         if not candidate or runs_week < self.t.mv_min_runs_per_week or scan_gb < MV_MIN_SCAN_GB:
             return None
         use = shape.tables[0]
-        keys = list(dict.fromkeys([*use.equality, *use.ranges, *(g.upper() for g in shape.group_by)]))
-        aggs = [a if self.show_literals else redact_literals(a) for a in shape.aggregates]
+        names = [quote_ident(c.upper()) for c in (*use.equality, *use.ranges)]
+        group_by = shape.literal_group_by if self.show_literals else shape.group_by
+        groups = [quote_ident(g) if _plain_name(g) else g for g in group_by]
+        keys = list(dict.fromkeys([*names, *groups]))
+        aggs = list(shape.literal_aggregates if self.show_literals else shape.aggregates)
         name = quote_ident(object_name(use.table.split(".")[-1], "agg_mv"))
         parent = ".".join(quote_ident(x) for x in use.table.upper().split(".")[:-1])
         target = f"{parent}.{name}" if parent else name

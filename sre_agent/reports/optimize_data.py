@@ -63,8 +63,13 @@ class OptimizeReport:
 
     @property
     def top(self) -> list[dict[str, Any]]:
-        """The three changes that save the most (positive savings only)."""
-        return [r for r in self.recommendations if r["saving_credits_per_week"] > 0][:3]
+        """The three changes that save the most (positive savings only), one per subject: two changes to the same
+        pattern or warehouse do not add up (each estimate assumes the other is not made)."""
+        top: list[dict[str, Any]] = []
+        for r in self.recommendations:
+            if r["saving_credits_per_week"] > 0 and all(t["subject"] != r["subject"] for t in top):
+                top.append(r)
+        return top[:3]
 
     def money(self, credits: float) -> float | None:
         """``credits`` in the configured currency (None without a price)."""

@@ -23,24 +23,30 @@ import polars as pl
 
 from sre_agent.config.loader import LoadedConfig
 from sre_agent.engine import slo as slo_engine
-from sre_agent.engine.histogram import quantiles
-from sre_agent.engine.rollups import HIST_COLUMNS, QUERY, QUERY_COST, QUERY_PATTERN, WAREHOUSE_LOAD, WAREHOUSE_METERING
+from sre_agent.engine.rollups import QUERY, QUERY_COST, WAREHOUSE_METERING
 from sre_agent.errors import UsageError
 from sre_agent.model import AlertEvent, EventKind, from_epoch, iso, to_epoch
+from sre_agent.reports.postmortem_factors import factors
+from sre_agent.reports.postmortem_series import (
+    ONSET_LOOKBACK,
+    STEP,
+    WEEK,
+    Reader,
+    Windows,
+    baseline,
+    impact_bounds,
+    query_stats,
+    series,
+    slice_rows,
+)
 from sre_agent.store.alerts import AlertStore
 from sre_agent.store.db import Database
 from sre_agent.store.incidents import Incident, IncidentStore
 from sre_agent.store.notifications import NotificationStore
 from sre_agent.store.rollups import RollupStore
 
-WEEK = 7 * 86400
-STEP = 300
-"""Chart and onset grain: 5 minutes."""
 CONTEXT = 3 * 3600
 """Charts show this much before the onset and after the end."""
-ONSET_LOOKBACK = 6 * 3600
-"""The onset is searched at most this long before the first alert."""
-SCOPE_DIMS = ("warehouse", "service", "domain")
 
 
 @dataclass
@@ -61,259 +67,6 @@ class Postmortem:
     notes: list[str] = field(default_factory=list)
 
 
-def _scoped(frame: pl.DataFrame, scope: dict[str, list[str]]) -> pl.DataFrame:
-    """Rows whose warehouse, service or domain is in the incident's scope (any of them)."""
-    terms = [pl.col(d).is_in(scope[d]) for d in SCOPE_DIMS if d in frame.columns and scope.get(d)]
-    if not terms:
-        return frame.clear()
-    cond = terms[0]
-    for term in terms[1:]:
-        cond = cond | term
-    return frame.filter(cond)
-
-
-def _p95(frame: pl.DataFrame) -> float | None:
-    if frame.is_empty():
-        return None
-    counts = np.asarray([frame[c].sum() for c in HIST_COLUMNS], dtype=np.float64)
-    value = float(quantiles(counts[None, :], 0.95)[0])
-    return None if math.isnan(value) else value
-
-
-def _ratio(before: float | None, during: float | None) -> float | None:
-    if before is None or during is None:
-        return None
-    if before <= 0:
-        return math.inf if during > 0 else None
-    return during / before
-
-
-@dataclass
-class _Windows:
-    onset: int
-    end: int
-    base_lo: int
-    base_hi: int
-    basis: str
-
-
-class _Reader:
-    """Rollup frames of the incident's scope over the chart range and the baseline."""
-
-    def __init__(self, rollups: RollupStore, scope: dict[str, list[str]]) -> None:
-        self.rollups = rollups
-        self.scope = scope
-        self.cache: dict[tuple[str, int, int], pl.DataFrame] = {}
-
-    def frame(self, rollup: Any, lo: int, hi: int, scoped: bool = True) -> pl.DataFrame:
-        key = (rollup.name + ("" if scoped else "*"), lo, hi)
-        if key not in self.cache:
-            raw = self.rollups.load(rollup, lo, hi)
-            self.cache[key] = _scoped(raw, self.scope) if scoped else raw
-        return self.cache[key]
-
-
-def _slice(frame: pl.DataFrame, lo: int, hi: int) -> pl.DataFrame:
-    return frame.filter((pl.col("bucket") >= lo) & (pl.col("bucket") < hi))
-
-
-def _query_stats(frame: pl.DataFrame) -> dict[str, Any]:
-    queries = int(frame["queries"].sum()) if frame.height else 0
-    return {
-        "queries": queries,
-        "failed": int(frame["failed"].sum()) if frame.height else 0,
-        "p95_ms": _p95(frame),
-        "queued_ms_per_query": float(frame["queued_overload_ms_sum"].sum()) / queries if queries else None,
-        "spill_gb": (float(frame["spill_local_bytes_sum"].sum()) + float(frame["spill_remote_bytes_sum"].sum())) / 1e9
-        if frame.height
-        else 0.0,
-        "spill_remote_gb": float(frame["spill_remote_bytes_sum"].sum()) / 1e9 if frame.height else 0.0,
-    }
-
-
-def _baseline(reader: _Reader, onset: int, end: int) -> tuple[int, int, str]:
-    """The same hours a week earlier when the store has them, else the same length just before the onset."""
-    length = max(end - onset, STEP)
-    week = reader.frame(QUERY, onset - WEEK, end - WEEK)
-    if week.height and int(week["queries"].sum()) > 0:
-        return onset - WEEK, end - WEEK, "the same hours one week earlier"
-    return onset - length, onset, "the same length of time just before the onset"
-
-
-def _series(frame: pl.DataFrame, lo: int, hi: int, value: str) -> tuple[list[int], list[float | None]]:
-    """A 5-minute series of ``value`` (a polars expression name computed per step) over [lo, hi)."""
-    steps = list(range(lo - lo % STEP, hi, STEP))
-    if frame.is_empty():
-        return steps, [None] * len(steps)
-    grouped = frame.with_columns((pl.col("bucket") // STEP * STEP).alias("step")).group_by("step")
-    if value == "p95_ms":
-        agg = grouped.agg([pl.col(c).sum() for c in HIST_COLUMNS])
-        counts = agg.select(HIST_COLUMNS).to_numpy().astype(np.float64)
-        values = quantiles(counts, 0.95) if len(counts) else np.zeros(0)
-        found = dict(zip(agg["step"].to_list(), values.tolist(), strict=True))
-    elif value == "queued_ms_per_query":
-        agg = grouped.agg(pl.col("queued_overload_ms_sum").sum(), pl.col("queries").sum())
-        found = {
-            s: (q / n if n else None)
-            for s, q, n in zip(agg["step"], agg["queued_overload_ms_sum"], agg["queries"], strict=True)
-        }
-    else:
-        agg = grouped.agg(pl.col(value).sum())
-        found = dict(zip(agg["step"].to_list(), agg[value].to_list(), strict=True))
-    out: list[float | None] = []
-    for s in steps:
-        v = found.get(s)
-        out.append(None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v))
-    return steps, out
-
-
-def _onset(reader: _Reader, incident: Incident, first_alert: int) -> tuple[int, str]:
-    """Where the data says the impact began: the start of the run of 5-minute steps before the first alert in
-    which the scope's p95 latency, queueing, failures or spill stayed above twice its level of the previous
-    day's same hours (a gap of one step allowed). Falls back to the alert's own start."""
-    lo = first_alert - ONSET_LOOKBACK
-    frame = reader.frame(QUERY, lo - 86400, first_alert + STEP)
-    candidates: list[tuple[int, str]] = []
-    for value, what in (
-        ("p95_ms", "p95 latency"),
-        ("queued_ms_per_query", "queueing"),
-        ("failed", "failed queries"),
-        ("spill_remote_bytes_sum", "remote spill"),
-    ):
-        steps, now = _series(_slice(frame, lo, first_alert + STEP), lo, first_alert + STEP, value)
-        _, before = _series(
-            _slice(frame, lo - 86400, first_alert + STEP - 86400), lo - 86400, first_alert - 86400 + STEP, value
-        )
-        base_values = [v for v in before if v is not None]
-        level = float(np.median(base_values)) if base_values else 0.0
-        floor = {"p95_ms": 100.0, "queued_ms_per_query": 1000.0, "failed": 2.0, "spill_remote_bytes_sum": 1e8}[value]
-        high = [v is not None and v > max(2 * level, floor) for v in now]
-        if not high or not (high[-1] or (len(high) > 1 and high[-2])):
-            continue  # not elevated when the alert fired: not this signal
-        i = len(high) - 1 if high[-1] else len(high) - 2
-        gap = 0
-        start = i
-        while i >= 0:
-            if high[i]:
-                start, gap = i, 0
-            else:
-                gap += 1
-                if gap > 1:
-                    break
-            i -= 1
-        candidates.append((steps[start], f"{what} above twice its level of the day before"))
-    if candidates:
-        at, basis = min(candidates)
-        return min(at, first_alert), basis
-    return min(
-        to_epoch(incident.started_at), first_alert
-    ), "the first alert's condition (no series in the scope moved earlier)"
-
-
-def _factor(
-    kind: str, subject: str, metric: str, before: float | None, during: float | None, unit: str
-) -> dict[str, Any] | None:
-    ratio = _ratio(before, during)
-    if ratio is None or (0.67 < ratio < 1.5):
-        return None
-    score = 10.0 if math.isinf(ratio) else abs(math.log2(ratio)) if ratio > 0 else 10.0
-    change = "appeared" if math.isinf(ratio) else f"×{ratio:,.1f}"
-    return {
-        "kind": kind,
-        "subject": subject,
-        "metric": metric,
-        "unit": unit,
-        "before": before,
-        "during": during,
-        "ratio": None if math.isinf(ratio) else ratio,
-        "change": change,
-        "score": score,
-    }
-
-
-def _factors(reader: _Reader, w: _Windows) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    now_q = reader.frame(QUERY, w.onset, w.end)
-    base_q = reader.frame(QUERY, w.base_lo, w.base_hi)
-    for wh in sorted(set(now_q["warehouse"].to_list())):
-        a = _query_stats(base_q.filter(pl.col("warehouse") == wh))
-        b = _query_stats(now_q.filter(pl.col("warehouse") == wh))
-        for metric, unit, kind in (
-            ("p95_ms", "ms", "latency"),
-            ("queued_ms_per_query", "ms per query", "queueing"),
-            ("failed", "queries", "failures"),  # (kept only when failures grew, below)
-            ("spill_gb", "GB", "spill"),
-            ("queries", "queries", "volume"),
-        ):
-            f = _factor(kind, f"warehouse {wh}", metric, a[metric], b[metric], unit)
-            if f is None or (metric == "spill_gb" and (b[metric] or 0) < 1.0):
-                continue
-            if metric == "failed" and (b[metric] < 3 or b[metric] <= a[metric]):
-                continue  # a failure or two less (or more) is noise, not a factor
-            out.append(f)
-    out += _pattern_factors(reader, w)
-    load_now = reader.frame(WAREHOUSE_LOAD, w.onset, w.end)
-    load_base = reader.frame(WAREHOUSE_LOAD, w.base_lo, w.base_hi)
-    for wh in sorted(set(load_now["warehouse"].to_list())):
-        before = load_base.filter(pl.col("warehouse") == wh)["avg_queued_load"].mean()
-        during = load_now.filter(pl.col("warehouse") == wh)["avg_queued_load"].mean()
-        f = _factor("queueing", f"warehouse {wh}", "avg_queued_load", _f(before), _f(during), "queries queued (avg)")
-        if f and (_f(during) or 0) >= 0.1:
-            out.append(f)
-    hour_lo, hour_hi = w.onset // 3600 * 3600, -(-w.end // 3600) * 3600
-    meter_now = reader.frame(WAREHOUSE_METERING, hour_lo, hour_hi)
-    meter_base = reader.frame(WAREHOUSE_METERING, w.base_lo // 3600 * 3600, -(-w.base_hi // 3600) * 3600)
-    for wh in sorted(set(meter_now["warehouse"].to_list())):
-        before = meter_base.filter(pl.col("warehouse") == wh)["credits_used"].max()
-        during = meter_now.filter(pl.col("warehouse") == wh)["credits_used"].max()
-        f = _factor(
-            "resize or clusters", f"warehouse {wh}", "peak credits per hour", _f(before), _f(during), "credits/h"
-        )
-        if f and (_f(during) or 0) > (_f(before) or 0):
-            f["hint"] = "a higher hourly burn than the warehouse's size allowed before: a resize or more clusters"
-            out.append(f)
-    out.sort(key=lambda f: (-f["score"], f["subject"], f["metric"]))
-    return out[:12]
-
-
-def _f(value: Any) -> float | None:
-    return None if value is None else float(value)
-
-
-def _pattern_factors(reader: _Reader, w: _Windows) -> list[dict[str, Any]]:
-    """Query patterns whose per-run elapsed time or volume changed (QUERY_PATTERN, else QUERY_COST)."""
-    rollup, elapsed = (QUERY_PATTERN, "elapsed_ms_sum")
-    now_p = reader.frame(rollup, w.onset, w.end)
-    base_p = reader.frame(rollup, w.base_lo, w.base_hi)
-    if now_p.is_empty():
-        rollup, elapsed = (QUERY_COST, "elapsed_ms")
-        now_p = reader.frame(rollup, w.onset // 3600 * 3600, -(-w.end // 3600) * 3600)
-        base_p = reader.frame(rollup, w.base_lo // 3600 * 3600, -(-w.base_hi // 3600) * 3600)
-    if now_p.is_empty():
-        return []
-
-    def per_pattern(frame: pl.DataFrame) -> dict[str, tuple[int, float]]:
-        agg = frame.group_by("pattern").agg(pl.col("queries").sum(), pl.col(elapsed).sum())
-        return {p: (int(q), float(e)) for p, q, e in agg.iter_rows()}
-
-    before, during = per_pattern(base_p), per_pattern(now_p)
-    out = []
-    for pattern, (runs, total) in during.items():
-        b_runs, b_total = before.get(pattern, (0, 0.0))
-        per_run = total / runs if runs else None
-        b_per_run = b_total / b_runs if b_runs else None
-        for metric, a, b, unit, kind in (
-            ("elapsed per run", b_per_run, per_run, "ms", "pattern latency"),
-            ("runs", float(b_runs), float(runs), "runs", "pattern volume"),
-        ):
-            f = _factor(kind, f"pattern {pattern}", metric, a, b, unit)
-            enough = runs >= (50 if b_runs == 0 else 20) if metric == "runs" else runs >= 3
-            if f and enough:
-                f["pattern"] = pattern
-                out.append(f)
-    return out
-
-
 def _timeline(
     incident: Incident, events: list[AlertEvent], notes: list[dict[str, Any]], onset: int, basis: str
 ) -> list[dict[str, Any]]:
@@ -331,8 +84,7 @@ def _timeline(
                 "detail": f"{e.rule} {e.severity.value}{value}",
             }
         )
-    for n in notes:
-        rows.append(n)
+    rows += notes
     for entry in incident.log:
         if entry.kind in ("alert",):
             continue
@@ -353,7 +105,7 @@ def _minutes(a: datetime | int | None, b: datetime | int | None) -> float | None
 def _slo_impact(
     loaded: LoadedConfig, incident: Incident, slo_names: set[str], onset: int, end: int
 ) -> list[dict[str, Any]]:
-    from sre_agent.slo_cli import _history_from_store
+    from sre_agent.slo_cli import history_from_store
 
     out = []
     scope = incident.scope
@@ -366,7 +118,7 @@ def _slo_impact(
         if not related:
             continue
         lo = end - int(slo.spec.period.length.total_seconds()) - 86400
-        history = _history_from_store(loaded, slo, lo // 60 * 60)
+        history = history_from_store(loaded, slo, lo // 60 * 60)
         if history is None:
             continue
         events = history[0]
@@ -395,7 +147,7 @@ def _pct(value: float) -> float | None:
     return None if math.isnan(value) else round(100 * float(value), 2)
 
 
-def _people(reader: _Reader, w: _Windows) -> dict[str, Any]:
+def _people(reader: Reader, w: Windows) -> dict[str, Any]:
     frame = reader.frame(QUERY_COST, w.onset // 3600 * 3600, -(-w.end // 3600) * 3600)
     if frame.is_empty():
         return {"users": [], "roles": [], "note": "per-user figures need spec.cost (the query_cost rollup)"}
@@ -406,7 +158,7 @@ def _people(reader: _Reader, w: _Windows) -> dict[str, Any]:
     return out
 
 
-def _cost(loaded: LoadedConfig, reader: _Reader, w: _Windows) -> dict[str, Any]:
+def _cost(loaded: LoadedConfig, reader: Reader, w: Windows) -> dict[str, Any]:
     """Credits of the scope's warehouses in the impact hours vs the baseline's, over the hours metering has
     landed for every one of them (WAREHOUSE_METERING_HISTORY lags 1-3 hours)."""
     lo, hi = w.onset // 3600 * 3600, -(-w.end // 3600) * 3600
@@ -418,12 +170,17 @@ def _cost(loaded: LoadedConfig, reader: _Reader, w: _Windows) -> dict[str, Any]:
     if landed <= lo:
         return {**out, "credits": None, "baseline_credits": None, "extra_credits": None, "extra_cost": None,
                 "hours": 0.0, "note": "metering for the incident's hours has not landed yet"}  # fmt: skip
-    shift = w.onset - w.base_lo
-    during = float(_slice(now, lo, landed)["credits_used"].sum())
+    # The same hours a week earlier, or the same number of whole hours just before (never overlapping them).
+    shift = WEEK if w.onset - w.base_lo == WEEK else landed - lo
+    during = float(slice_rows(now, lo, landed)["credits_used"].sum())
     base = reader.frame(WAREHOUSE_METERING, lo - shift, landed - shift)
-    before = float(base["credits_used"].sum()) if base.height else 0.0
     price = float(cost.credit_price) if cost is not None and cost.credit_price is not None else None
     note = "" if landed >= hi else f"metering has landed up to {iso(from_epoch(landed))} only"
+    if base.is_empty():
+        return {**out, "credits": round(during, 4), "baseline_credits": None, "extra_credits": None,
+                "extra_cost": None, "hours": round((landed - lo) / 3600, 1),
+                "note": "no metering in the store for the baseline hours: the extra cost is unknown"}  # fmt: skip
+    before = float(base["credits_used"].sum())
     return {
         **out,
         "credits": round(during, 4),
@@ -435,7 +192,7 @@ def _cost(loaded: LoadedConfig, reader: _Reader, w: _Windows) -> dict[str, Any]:
     }
 
 
-def _charts(reader: _Reader, w: _Windows, lo: int, hi: int) -> list[dict[str, Any]]:
+def _charts(reader: Reader, w: Windows, lo: int, hi: int) -> list[dict[str, Any]]:
     frame = reader.frame(QUERY, lo, hi)
     charts = []
     for value, title, unit in (
@@ -444,7 +201,7 @@ def _charts(reader: _Reader, w: _Windows, lo: int, hi: int) -> list[dict[str, An
         ("queued_ms_per_query", "queued (overload) time per query", "ms"),
         ("failed", "failed queries per 5 minutes", "queries"),
     ):
-        _steps, values = _series(frame, lo, hi, value)
+        _steps, values = series(frame, lo, hi, value)
         if any(v for v in values):
             charts.append({"title": title, "unit": unit, "start": lo, "step": STEP, "values": values})
     meter = reader.frame(WAREHOUSE_METERING, lo // 3600 * 3600, -(-hi // 3600) * 3600)
@@ -471,7 +228,8 @@ def _action_items(
         items.append({"item": "Acknowledge incidents in the tool (`sre-agent incidents ack`) so time to acknowledge "
                       "is measured", "type": "process", "priority": "P3"})  # fmt: skip
     seen: set[str] = set()
-    for f in pm_factors[:5]:
+    grew = [f for f in pm_factors if f["ratio"] is None or f["ratio"] > 1]  # what went up is what to fix
+    for f in grew[:5]:
         key = f["kind"] + f["subject"]
         if key in seen:
             continue
@@ -507,7 +265,9 @@ def build_postmortem(loaded: LoadedConfig, db: Database, incident_id: str, now: 
     closed = incident.resolved_at or incident.last_active_at
     members = {a.fingerprint for a in incident.alerts}
     alerts = AlertStore(db)
-    lo_events, hi_events = to_epoch(incident.started_at) - 3600, to_epoch(closed) + 3600
+    # Its alerts' transitions from an hour before it started (their pending) to when it closed: an alert that
+    # fires again later belongs to a later incident.
+    lo_events, hi_events = to_epoch(incident.started_at) - 3600, to_epoch(closed) + 60
     events = [
         e
         for fp in sorted(members)
@@ -515,19 +275,26 @@ def build_postmortem(loaded: LoadedConfig, db: Database, incident_id: str, now: 
         if to_epoch(e.at) <= hi_events
     ]
     events.sort(key=lambda e: (e.at, e.event_id))
-    notified = _notifications(db, members, lo_events, hi_events)
+    notified = _notifications(db, members, lo_events, hi_events, {e.event_id for e in events})
     scope = incident.scope
-    reader = _Reader(RollupStore(db), scope)
-    onset, basis = _onset(reader, incident, detected)
-    end_candidates = [to_epoch(t) for t in (incident.mitigated_at, incident.resolved_at) if t is not None]
+    reader = Reader(RollupStore(db), scope)
     last_resolved = max((to_epoch(e.at) for e in events if e.kind == EventKind.RESOLVED), default=None)
-    end = min(end_candidates) if end_candidates else (last_resolved or to_epoch(incident.last_active_at))
+    closing = [to_epoch(t) for t in (incident.resolved_at,) if t is not None]
+    until = min(closing) if closing else (last_resolved or to_epoch(incident.last_active_at))
+    reader.add_warehouses(detected - ONSET_LOOKBACK, max(until, detected + STEP))
+    onset, basis, data_end = impact_bounds(reader, incident, detected, max(until, detected + STEP))
+    if incident.mitigated_at is not None:  # a person said when the impact stopped
+        end, end_basis = to_epoch(incident.mitigated_at), "mitigated (recorded)"
+    elif data_end is not None:
+        end, end_basis = data_end, "the scope's signals back to normal (15 minutes; metering: an hour)"
+    else:
+        end, end_basis = until, "the last alert resolved"
     end = max(end, detected + STEP)
-    base_lo, base_hi, base_basis = _baseline(reader, onset, end)
-    w = _Windows(onset, end, base_lo, base_hi, base_basis)
-    factors = _factors(reader, w)
-    stats_now = _query_stats(reader.frame(QUERY, onset, end))
-    stats_base = _query_stats(reader.frame(QUERY, base_lo, base_hi))
+    base_lo, base_hi, base_basis = baseline(reader, onset, end)
+    w = Windows(onset, end, base_lo, base_hi, base_basis)
+    found = factors(reader, w)
+    stats_now = query_stats(reader.frame(QUERY, onset, end))
+    stats_base = query_stats(reader.frame(QUERY, base_lo, base_hi))
     touched = reader.frame(QUERY, onset, end)
     slo_names = {e.labels["slo"] for e in events if "slo" in e.labels}
     impact = {
@@ -547,6 +314,8 @@ def build_postmortem(loaded: LoadedConfig, db: Database, incident_id: str, now: 
     detection = {
         "onset": from_epoch(onset),
         "onset_basis": basis,
+        "impact_end": from_epoch(end),
+        "impact_end_basis": end_basis,
         "detected_at": incident.detected_at,
         "first_alert": {
             "rule": first.rule,
@@ -595,23 +364,28 @@ def build_postmortem(loaded: LoadedConfig, db: Database, incident_id: str, now: 
         impact=impact,
         detection=detection,
         timeline=_timeline(incident, events, _note_rows(notified), onset, basis),
-        factors=factors,
+        factors=found,
         charts=_charts(reader, w, chart_lo, chart_hi),
         runbooks=[{"rule": r, "runbook": u} for r, u in runbooks],
-        action_items=_action_items(factors, detection, incident),
+        action_items=_action_items(found, detection, incident),
     )
+    if incident.mitigated_at is None and end_basis != "the last alert resolved":
+        pm.timeline.append({"at": from_epoch(end), "stage": "Mitigated", "event": "impact ended",
+                            "detail": f"from the data: {end_basis}"})  # fmt: skip
+        pm.timeline.sort(key=lambda r: (r["at"], 0 if r["stage"] else 1))
     pm.summary = _summary(pm, incident)
     if incident.status != IncidentStatus.RESOLVED:
         pm.notes.append(f"The incident is still {incident.status.value}: figures run to {iso(from_epoch(end))}.")
     return pm
 
 
-def _notifications(db: Database, members: set[str], lo: int, hi: int) -> list[dict[str, Any]]:
+def _notifications(db: Database, members: set[str], lo: int, hi: int, events: set[int]) -> list[dict[str, Any]]:
+    """What receivers were told about the incident's transitions (reminders: within its time)."""
     store = NotificationStore(db)
     rows = []
     for fp in sorted(members):
         for n in store.of(fp):
-            if lo <= n.at <= hi:
+            if n.event_id in events or (lo <= n.at <= hi and n.action == "repeat"):
                 rows.append({"at": n.at, "receiver": n.receiver, "action": n.action, "status": n.status,
                              "severity": n.severity, "detail": n.detail, "fingerprint": fp})  # fmt: skip
     rows.sort(key=lambda r: (r["at"], r["receiver"]))

@@ -218,7 +218,9 @@ def render_markdown(pm: Postmortem) -> str:
     for s in pm.impact["slos"]:
         lines.append(f"- SLO {s['slo']}: {num(s['budget_consumed_percent'])} % of its error budget consumed")
     c = pm.impact["cost"]
-    cost_line = f"- {num(c['extra_credits'])} credits above baseline" if c["credits"] is not None else f"- {c['note']}"
+    cost_line = (
+        f"- {num(c['extra_credits'])} credits above baseline" if c["extra_credits"] is not None else f"- {c['note']}"
+    )
     lines += [cost_line, "", "## Timeline (UTC)", "",
               "| time | stage | event | detail |", "|---|---|---|---|"]  # fmt: skip
     for r in pm.timeline:

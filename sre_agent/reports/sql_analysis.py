@@ -14,6 +14,8 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
+from sre_agent.reports.sql_text import redact_literals
+
 _RANGE = (exp.GT, exp.GTE, exp.LT, exp.LTE)
 _MV_AGGREGATES: tuple[type[exp.Expr], ...] = (
     exp.Sum,
@@ -58,7 +60,12 @@ class SqlShape:
     tables: list[TableUse] = field(default_factory=list)
     joins: list[JoinUse] = field(default_factory=list)
     group_by: list[str] = field(default_factory=list)
+    """GROUP BY keys: column names, or expressions with their literals redacted."""
     aggregates: list[str] = field(default_factory=list)
+    """Aggregated projections, literals redacted."""
+    literal_group_by: list[str] = field(default_factory=list)
+    literal_aggregates: list[str] = field(default_factory=list)
+    """The same with their literals (only for ``--show-literals``)."""
     has_filter: bool = False
     view_aggregates: bool = False
     """Every aggregate of the projection is one a materialized view accepts."""
@@ -187,6 +194,21 @@ class _Reader:
         return out
 
 
+def _group_key(key: exp.Expression, select: exp.Select, redact: bool = True) -> str:
+    """A GROUP BY key as the report may show it: a column's upper-case name, or the expression with its literals
+    redacted; a position (``GROUP BY 2``) names the projected expression, without its alias."""
+    if isinstance(key, exp.Literal) and key.is_int:
+        index = int(key.this) - 1
+        if 0 <= index < len(select.expressions):
+            key = select.expressions[index].unalias()
+        else:
+            return "?"  # a position past the projection: Snowflake rejects the query; nothing to name
+    if isinstance(key, exp.Column):
+        return key.name.upper()
+    text = key.sql(dialect="snowflake")
+    return redact_literals(text) if redact else text
+
+
 def analyze_sql(text: str | None) -> SqlShape:
     """The access-path facts of the first statement of ``text`` (``parsed=False`` when it cannot be read)."""
     if not text:
@@ -203,14 +225,12 @@ def analyze_sql(text: str | None) -> SqlShape:
     shape.joins = reader.joins()
     select = statement if isinstance(statement, exp.Select) else statement.find(exp.Select)
     if select is not None and select.args.get("group"):
-        shape.group_by = [g.sql(dialect="snowflake") for g in select.args["group"].expressions]
+        keys = select.args["group"].expressions
+        shape.literal_group_by = [_group_key(g, select, redact=False) for g in keys]
+        shape.group_by = [_group_key(g, select) for g in keys]
         projected = [p for p in select.expressions if p.find(exp.AggFunc) is not None]
-        shape.aggregates = [p.sql(dialect="snowflake") for p in projected]
+        shape.literal_aggregates = [p.sql(dialect="snowflake") for p in projected]
+        shape.aggregates = [redact_literals(a) for a in shape.literal_aggregates]
         functions = [f for p in projected for f in p.find_all(exp.AggFunc)]
         shape.view_aggregates = bool(functions) and all(isinstance(f, _MV_AGGREGATES) for f in functions)
-        positions = [g for g in shape.group_by if g.isdigit()]
-        if positions:  # GROUP BY 1, 2: name the projected expressions instead
-            shape.group_by = [
-                select.expressions[int(g) - 1].sql(dialect="snowflake") if g.isdigit() else g for g in shape.group_by
-            ]
     return shape

@@ -8,12 +8,17 @@ The result is plain text: renderers still HTML-escape it.
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
+
+logging.getLogger("sqlglot").setLevel(logging.ERROR)
+"""sqlglot warns with the whole statement it cannot fully parse: query text (literals included) stays out of
+the logs whoever configured them."""
 
 MAX_CHARS = 2000
 """Longest query text a report shows (the rest is cut with a note of how much)."""
@@ -45,6 +50,10 @@ def _lexical(text: str) -> str:
     return _NUMBER.sub("?", text)
 
 
+_LITERALS = (exp.Literal, exp.RawString, exp.National, exp.HexString, exp.ByteString, exp.BitString)
+"""Every kind of constant sqlglot models: strings, numbers, $$dollar-quoted$$, N'…', X'…'/0x…, b'…'."""
+
+
 def redact_literals(text: str) -> str:
     """``text`` with every literal (string, number, date) replaced by ``?`` and comments dropped."""
     try:
@@ -56,7 +65,7 @@ def redact_literals(text: str) -> str:
         if statement is None:
             continue
         redacted = statement.transform(
-            lambda node: exp.Placeholder() if isinstance(node, exp.Literal) and not _is_type_arg(node) else node
+            lambda node: exp.Placeholder() if isinstance(node, _LITERALS) and not _is_type_arg(node) else node
         )
         parts.append(redacted.sql(dialect="snowflake", comments=False))
     joined = ";\n".join(parts)

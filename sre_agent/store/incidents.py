@@ -150,9 +150,11 @@ class IncidentStore:
         return [_incident(r, self._alerts(r["id"]), self._log(r["id"])) for r in rows]
 
     def needing_postmortem(self) -> list[Incident]:
-        """Resolved incidents without a drafted post-mortem, oldest first."""
+        """Resolved incidents whose post-mortem the daemon has not drafted and announced yet, oldest first (a draft
+        written by hand earlier, while the incident was open, does not count)."""
         rows = self.db.read(
-            "SELECT * FROM incidents WHERE status = 'resolved' AND postmortem IS NULL ORDER BY resolved_at, id"
+            "SELECT * FROM incidents i WHERE status = 'resolved' AND NOT EXISTS "
+            "(SELECT 1 FROM reports r WHERE r.kind = 'postmortem' AND r.key = i.id) ORDER BY resolved_at, id"
         )
         return [_incident(r, self._alerts(r["id"]), self._log(r["id"])) for r in rows]
 
@@ -167,29 +169,46 @@ class IncidentStore:
         )
 
     def step(
-        self, incident_id: str, kind: IncidentStatus | str, author: str, at: datetime, now: datetime, text: str
+        self,
+        incident_id: str,
+        kind: IncidentStatus | str,
+        author: str,
+        at: datetime,
+        now: datetime,
+        text: str,
+        expected: IncidentStatus | None = None,
     ) -> None:
         """Record a human step: ``acknowledged``, ``mitigated`` or ``resolved`` sets the status and its time and
-        author; ``note`` only logs ``text``. The caller has checked the order of the steps."""
+        author; ``note`` only logs ``text``. A status step applies only while the incident is still ``expected``
+        (what the caller checked the order against).
+
+        Raises:
+            ValueError: the incident changed meanwhile (the daemon resolved it, someone else stepped first).
+        """
         kind = str(kind)
         with self.db.transaction() as conn:
             if kind in (IncidentStatus.ACKNOWLEDGED, IncidentStatus.MITIGATED, IncidentStatus.RESOLVED):
                 column = {"acknowledged": "acknowledged", "mitigated": "mitigated", "resolved": "resolved"}[kind]
-                conn.execute(
-                    f"UPDATE incidents SET status = ?, {column}_at = ?, {column}_by = ?, updated_at = ? WHERE id = ?",
-                    (kind, to_epoch(at), author, to_epoch(now), incident_id),
-                )
+                sql = f"UPDATE incidents SET status = ?, {column}_at = ?, {column}_by = ?, updated_at = ? WHERE id = ?"
+                params: list[object] = [kind, to_epoch(at), author, to_epoch(now), incident_id]
+                if expected is not None:
+                    sql += " AND status = ?"
+                    params.append(expected.value)
+                if conn.execute(sql, params).rowcount == 0:
+                    row = conn.execute("SELECT status FROM incidents WHERE id = ?", (incident_id,)).fetchone()
+                    raise ValueError(f"{incident_id} changed meanwhile: it is now {row[0] if row else 'gone'}")
             self.log(conn, incident_id, to_epoch(at), to_epoch(now), author, kind, text)
+
+    @staticmethod
+    def record_postmortem(conn: sqlite3.Connection, incident_id: str, path: str, at: int) -> None:
+        """Link the incident to its post-mortem draft and log it (inside the caller's transaction)."""
+        conn.execute("UPDATE incidents SET postmortem = ?, updated_at = ? WHERE id = ?", (path, at, incident_id))
+        IncidentStore.log(conn, incident_id, at, at, AGENT_AUTHOR, "postmortem", f"draft written: {path}")
 
     def set_postmortem(self, incident_id: str, path: str, now: datetime) -> None:
         """Record where the incident's post-mortem draft was written."""
         with self.db.transaction() as conn:
-            conn.execute(
-                "UPDATE incidents SET postmortem = ?, updated_at = ? WHERE id = ?", (path, to_epoch(now), incident_id)
-            )
-            self.log(
-                conn, incident_id, to_epoch(now), to_epoch(now), AGENT_AUTHOR, "postmortem", f"draft written: {path}"
-            )
+            self.record_postmortem(conn, incident_id, path, to_epoch(now))
 
 
 def scope_json(scope: dict[str, set[str]]) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 import polars as pl
 import pytest
 import yaml
+from golden import assert_golden
 from support import REPO, open_test_agent, seed
 
 from sre_agent.cli import main
@@ -22,7 +23,7 @@ from sre_agent.daemon.poll import poll_due
 from sre_agent.engine.rollups import WAREHOUSE_METERING
 from sre_agent.exit_codes import ExitCode
 from sre_agent.reports.cost_data import CostReport, build_cost_report
-from sre_agent.reports.cost_render import render_html, write_cost_report
+from sre_agent.reports.cost_render import render_html, to_json, write_cost_report
 from sre_agent.simulate.fake_snowflake import EmbeddedSnowflake
 from sre_agent.store.db import Database
 from sre_agent.store.rollups import RollupStore
@@ -218,6 +219,13 @@ def test_a_finished_month_is_judged_as_itself(store: Path) -> None:
     transform = budgets["transform-wh-monthly"]
     assert transform["period_start"].startswith("2026-10-01"), "October's budget, not November's"
     assert transform["status"]["actual"] == "unknown", "October is not in the store: not known to be fine"
+
+
+def test_the_report_json_matches_its_reviewed_golden_file(store: Path) -> None:
+    """The whole JSON of November (Monday to Friday seeded, INC-4 included) against tests/golden/cost_report.json:
+    any change of a figure, a recommendation or a statement shows up as a reviewed diff."""
+    report = _report(store, "2026-11")
+    assert_golden("cost_report", to_json(report))
 
 
 def test_a_month_without_data_still_renders_and_says_so(store: Path, tmp_path: Path) -> None:

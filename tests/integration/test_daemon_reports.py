@@ -61,6 +61,7 @@ def test_weekly_and_monthly_reports_are_written_once_when_due(
     agent = open_test_agent(load_config(config), embedded_server)
     try:
         sunday = datetime(2026, 11, 8, 12, tzinfo=UTC)
+        # The last Monday boundary (Nov 2) came before the agent's first cycle (Nov 3): not its report to write.
         assert write_due_reports(agent, sunday).written == {}
         monday_early = datetime(2026, 11, 9, 5, tzinfo=UTC)  # before spec.reports.hour (06:00, UTC here)
         assert write_due_reports(agent, monday_early).written == {}
@@ -68,15 +69,20 @@ def test_weekly_and_monthly_reports_are_written_once_when_due(
         run = write_due_reports(agent, monday)
         assert list(run.written) == ["optimize:2026-W46"], run.errors
         assert write_due_reports(agent, monday + timedelta(hours=1)).written == {}  # once per week
-        first = datetime(2026, 12, 1, 12, tzinfo=UTC)
+        first = datetime(2026, 12, 1, 12, tzinfo=UTC)  # a Tuesday: the agent was down since Monday Nov 9
         run = write_due_reports(agent, first)
-        assert sorted(run.written) == ["slo:2026-11"], run.errors  # no spec.cost here: no cost report
+        # Monday's missed report is caught up; no spec.cost here: no cost report.
+        assert sorted(run.written) == ["optimize:2026-W49", "slo:2026-11"], run.errors
         for files in run.written.values():
             assert all(Path(p).exists() for p in files.values())
         # The outbox holds one announcement per report and alert sink (console and the JSONL file).
         rows = agent.db.read("SELECT sink, dedup_key FROM outbox WHERE dedup_key LIKE '%:report:%'")
         keys = sorted({r["dedup_key"].split(":report:")[1] for r in rows})
-        assert [k for k in keys if not k.startswith("postmortem:")] == ["optimize:2026-W46", "slo:2026-11"]
+        assert [k for k in keys if not k.startswith("postmortem:")] == [
+            "optimize:2026-W46",
+            "optimize:2026-W49",
+            "slo:2026-11",
+        ]
         assert {r["sink"] for r in rows} == {"console", "alerts-file"}
     finally:
         agent.close()
@@ -105,6 +111,8 @@ def test_a_report_that_cannot_be_written_is_retried_and_the_cycle_goes_on(
         assert result.instants > 0  # evaluation went on
         pending = IncidentStore(agent.db).needing_postmortem()
         assert len(pending) == 1  # nothing recorded: retried at the next cycle
+        with agent.db.transaction() as conn:
+            assert conn.execute("SELECT COUNT(*) FROM reports WHERE kind = 'postmortem'").fetchone()[0] == 0
         blocked.unlink()
         again = run_cycle(SimulatedClock(now + timedelta(minutes=15)), agent)
         assert list(again.reports.written) == [f"postmortem:{pending[0].id}"]

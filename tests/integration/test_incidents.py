@@ -158,3 +158,18 @@ def _exploding() -> str:
     from sre_agent.simulate.ids import stable_hash
 
     return stable_hash("param:" + "risk.exposure_by_counterparty")
+
+
+def test_report_postmortem_redrafts_and_refuses_an_unknown_incident(
+    open_incident: tuple[Path, Incident], tmp_path: Path, capsys: Any
+) -> None:
+    config, _ = open_incident
+    inc = incidents(config)[0]
+    code, out, err = cli(config, "report", "postmortem", inc.id.lower(), "--out", str(tmp_path), capsys=capsys)
+    assert code == ExitCode.OK, err
+    assert f"postmortem-{inc.id}.html" in out
+    assert (tmp_path / f"postmortem-{inc.id}.md").exists()
+    code, _, err = cli(config, "report", "postmortem", "INC-20990101-9", "--out", str(tmp_path / "x"), capsys=capsys)
+    assert code == ExitCode.USAGE
+    assert "no incident 'INC-20990101-9'" in err
+    assert not (tmp_path / "x").exists()  # nothing written

@@ -90,3 +90,62 @@ def test_an_alert_after_a_quiet_gap_opens_a_new_incident_even_on_the_same_wareho
     assert [i[2] for i in f.incidents()] == [["a"], ["b"]]
     f.event(52, "c", EventKind.FIRING, scope="account")  # joins the one still firing
     assert [i[2] for i in f.incidents()] == [["a"], ["b", "c"]]
+
+
+def test_a_shared_domain_alone_does_not_tie_two_warehouses_together(tmp_path: Path) -> None:
+    f = Feed(tmp_path)
+    f.event(0, "slo", EventKind.FIRING, service="trade-analytics", domain="equity-trading")  # a slow burn
+    f.event(5, "wh", EventKind.FIRING, warehouse="TRADE_ANALYTICS_WH", service="trade-analytics")
+    f.event(20, "ingest", EventKind.FIRING, service="trade-ingest", domain="equity-trading")  # other service
+    f.event(25, "budget", EventKind.FIRING, domain="equity-trading")  # only a domain: matched on it
+    assert [i[2] for i in f.incidents()] == [["slo", "wh"], ["budget", "ingest"]]
+
+
+def test_an_unlabelled_alert_long_after_the_last_join_opens_its_own_incident_which_adopts_the_next(
+    tmp_path: Path,
+) -> None:
+    f = Feed(tmp_path)
+    f.event(0, "slo", EventKind.FIRING, service="trade-analytics")  # keeps firing for hours (slow burn)
+    f.event(240, "asa-units", EventKind.FIRING, resource="asa-trade-enrichment")  # no grouping label
+    f.event(250, "freshness", EventKind.FIRING, service="trade-ingest", domain="equity-trading")
+    assert [i[2] for i in f.incidents()] == [["slo"], ["asa-units", "freshness"]]
+    adopted = IncidentStore(f.db).get("INC-20261103-2")
+    assert adopted is not None
+    assert adopted.scope == {"domain": ["equity-trading"], "service": ["trade-ingest"]}
+
+
+def test_a_catch_up_batch_groups_as_minute_by_minute_evaluation_would(tmp_path: Path) -> None:
+    f = Feed(tmp_path)
+    events = [
+        (0, EventKind.FIRING),
+        (5, EventKind.RESOLVED),
+        (120, EventKind.FIRING),  # long after the window: a new incident, live or in one batch
+    ]
+    batch = []
+    for minute, kind in events:
+        at = T0 + timedelta(minutes=minute)
+        batch.append(AlertEvent(f.next_id, "a", "rule-a", kind, Severity.SEV3, {"warehouse": "RISK_WH"}, {}, at,
+                                at, None, 1.0, 0.5, {}))  # fmt: skip
+        f.next_id += 1
+    with f.db.transaction() as conn:
+        resolved = f.tracker.apply(conn, batch, to_epoch(T0 + timedelta(minutes=121)))
+    assert resolved == ["INC-20261103-1"]
+    assert [(i[1], i[2]) for i in f.incidents()] == [(IncidentStatus.RESOLVED, ["a"]), (IncidentStatus.OPEN, ["a"])]
+
+
+def test_a_human_step_does_not_overwrite_what_the_daemon_did_meanwhile(tmp_path: Path) -> None:
+    import pytest
+
+    f = Feed(tmp_path)
+    f.event(0, "a", EventKind.FIRING, warehouse="RISK_WH")
+    store = IncidentStore(f.db)
+    seen = store.get("INC-20261103-1")
+    assert seen is not None
+    f.event(10, "a", EventKind.RESOLVED, warehouse="RISK_WH")
+    f.tick(45)  # the agent resolves it while someone is typing `incidents ack`
+    with pytest.raises(ValueError, match="changed meanwhile: it is now resolved"):
+        store.step(seen.id, IncidentStatus.ACKNOWLEDGED, "dana", T0, T0 + timedelta(minutes=46), "ack", seen.status)
+    after = store.get(seen.id)
+    assert after is not None
+    assert after.status == IncidentStatus.RESOLVED
+    assert after.acknowledged_at is None

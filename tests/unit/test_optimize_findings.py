@@ -214,7 +214,7 @@ def test_a_repeated_aggregation_over_one_table_gets_a_materialized_view_without_
     recs = _advice(text, runs=500.0, bytes_scanned_sum=500 * 2e9)
     mv = next(r for r in recs if r["kind"] == "materialized_view")
     assert mv["statements"][0].startswith('CREATE MATERIALIZED VIEW "C"."T"."ORDERS_AGG_MV" AS')
-    assert "GROUP BY D, VENUE;" in mv["statements"][0]
+    assert 'GROUP BY "D", "VENUE";' in mv["statements"][0]  # quoted identifiers
     assert "'FILLED'" not in mv["statements"][0]
     assert "'FILLED'" in next(r for r in _advice(text, True, runs=500.0, bytes_scanned_sum=1e12)
                                if r["kind"] == "materialized_view")["statements"][0]  # fmt: skip
@@ -238,3 +238,11 @@ def test_statements_quote_identifiers_and_latency_buys_save_nothing() -> None:
     assert "SCALING_POLICY = 'STANDARD'" in out["statements"][0]
     assert size_step("X-Large", 1) == "2X-LARGE"
     assert size_step("6X-Large", 1) is None
+
+
+def test_group_by_keys_never_carry_literals_and_bad_positions_do_not_crash() -> None:
+    shape = analyze_sql("SELECT IFF(cust = 'ACME Corp', 1, 0) AS k, SUM(x) AS s FROM t GROUP BY 1")
+    assert shape.group_by == ["IFF(cust = ?, ?, ?)"]
+    assert "ACME" not in " ".join(shape.group_by + shape.aggregates)
+    assert analyze_sql("SELECT a, SUM(x) FROM t GROUP BY 3").group_by == ["?"]  # Snowflake rejects it; no crash
+    assert analyze_sql("SELECT t.desk, SUM(x) FROM t GROUP BY t.desk").group_by == ["DESK"]

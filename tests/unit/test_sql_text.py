@@ -41,3 +41,19 @@ def test_hostile_text_is_made_printable_and_bounded() -> None:
     assert shown.endswith("more characters)")
     assert show_query(None) == ""
     assert show_query("") == ""
+
+
+def test_every_kind_of_constant_is_redacted_and_sqlglot_logs_no_query_text(caplog: object) -> None:
+    import logging
+
+    import pytest
+
+    assert isinstance(caplog, pytest.LogCaptureFixture)
+    with caplog.at_level(logging.DEBUG):
+        for text in ("SELECT $$secret$$", "SELECT N'secret'", "SELECT X'DEADBEEF'", "SELECT 0x1F00",
+                     "CALL proc('secret')", "CREATE USER u PASSWORD = 'secret'"):  # fmt: skip
+            shown = show_query(text)
+            assert "secret" not in shown.lower(), shown
+            assert "DEADBEEF" not in shown
+            assert "1F00" not in shown
+    assert "secret" not in caplog.text
