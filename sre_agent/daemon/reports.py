@@ -12,8 +12,9 @@ replay over the same days, never writes or announces a report twice; a draft, th
 announcement are recorded in one transaction. Writing a report never stops a cycle: any failure is logged, kept
 in the cycle's errors and retried (scheduled reports an hour later: they read a week of history). The
 optimization report reads Snowflake through its own connection, so it never holds up the polls. Each written
-report becomes one outbox record (``type: report``) for every sink that takes alerts: the JSONL file and the
-console show it, Azure Monitor Logs stores it as a row (``State = Report``, never an alert), webhooks skip it.
+report becomes one outbox record (``type: report``) for every sink that announces reports: the console prints a
+line, Azure Monitor Logs stores a row (``State = Report``, never taken for an alert); the JSONL notification file,
+webhooks and pagers are not told.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from pathlib import Path
 
-from sre_agent.daemon.runtime import Agent, alert_sinks
+from sre_agent.daemon.runtime import Agent, report_sinks
 from sre_agent.model import from_epoch, iso, to_epoch
 from sre_agent.reports.slo_data import report_zone
 from sre_agent.sources.snowflake import SnowflakeSource
@@ -135,7 +136,8 @@ WRITERS: dict[str, Callable[[Agent, Path, datetime, str], tuple[dict[str, Path],
 def _announce(
     agent: Agent, conn: sqlite3.Connection, kind: str, key: str, paths: dict[str, str], headline: str, at: int
 ) -> None:
-    """Remember the report and queue its announcement for every alert sink (inside the caller's transaction)."""
+    """Remember the report and queue its announcement for every sink that announces reports (inside the caller's
+    transaction)."""
     conn.execute(
         "INSERT OR REPLACE INTO reports (kind, key, written_at, files) VALUES (?, ?, ?, ?)",
         (kind, key, at, json.dumps(paths, sort_keys=True)),
@@ -150,7 +152,7 @@ def _announce(
         "at": iso(from_epoch(at)),
         "dedup_key": dedup_key,
     }
-    for sink in alert_sinks(agent.sinks):
+    for sink in report_sinks(agent.sinks):
         agent.outbox.enqueue(conn, sink, dedup_key, record, at)
 
 

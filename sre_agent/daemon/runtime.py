@@ -116,6 +116,12 @@ class Agent:
         self.db.close()
 
 
+def report_sinks(sinks: list[Sink]) -> list[str]:
+    """Names of the sinks that announce written reports (the console, Azure Monitor Logs): the JSONL file keeps
+    to notifications, and webhooks and pagers take incidents, not documents."""
+    return [sink.name for sink in sinks if getattr(sink, "accepts_reports", False)]
+
+
 def alert_sinks(sinks: list[Sink]) -> list[str]:
     """Names of the sinks that take alert notifications (metrics-only sinks are never receivers)."""
     return [sink.name for sink in sinks if getattr(sink, "accepts_alerts", True)]

@@ -116,6 +116,8 @@ class AzureLogsSink:
     """Uploads alert records, and one heartbeat row per agent cycle, to one DCR stream."""
 
     accepts_metrics = True
+    accepts_reports = True
+    """Reports the daemon wrote are announced as rows with ``State = Report``."""
     metric_sources = frozenset({"agent"})
     """Of the metric records, only the agent's health (as heartbeat rows)."""
 

@@ -76,6 +76,7 @@ class ConsoleSink:
         self.name = name
         self.console = console or Console(highlight=False)
         self.accepts_metrics = metrics
+        self.accepts_reports = True
 
     def send(self, records: list[dict[str, Any]]) -> None:
         """Print the records.

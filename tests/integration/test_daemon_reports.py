@@ -17,6 +17,7 @@ from sre_agent.config.loader import load_config
 from sre_agent.daemon.cycle import run_cycle
 from sre_agent.daemon.reports import write_due_reports
 from sre_agent.simulate.fake_snowflake import EmbeddedSnowflake
+from sre_agent.store.db import Database
 from sre_agent.store.incidents import IncidentStore
 
 
@@ -33,9 +34,16 @@ def replayed(embedded_server: EmbeddedSnowflake, tmp_path_factory: pytest.TempPa
     return config, incident
 
 
-def _jsonl_reports(config: Path) -> list[dict[str, object]]:
-    path = config.parent / "a.jsonl"
-    return [r for r in map(json.loads, path.read_text().splitlines()) if r.get("type") == "report"]
+def _announced(config: Path) -> list[dict[str, object]]:
+    """Report announcements in the outbox (the console sink's; the JSONL notification file is not told)."""
+    loaded = load_config(config)
+    db = Database(loaded.resolve(loaded.config.spec.store.path), writer=False)
+    try:
+        rows = db.read("SELECT sink, payload FROM outbox WHERE dedup_key LIKE '%:report:%' ORDER BY id")
+    finally:
+        db.close()
+    assert {r["sink"] for r in rows} <= {"console"}
+    return [json.loads(r["payload"]) for r in rows]
 
 
 def test_a_resolved_incident_gets_its_postmortem_draft_once_and_it_is_announced(replayed: tuple[Path, object]) -> None:
@@ -44,7 +52,7 @@ def test_a_resolved_incident_gets_its_postmortem_draft_once_and_it_is_announced(
     reports = loaded.resolve(loaded.config.spec.reports.dir)
     drafts = sorted(reports.glob("postmortem-*.html"))
     assert len(drafts) == 1, drafts
-    announced = [r for r in _jsonl_reports(config) if r["kind"] == "postmortem"]
+    announced = [r for r in _announced(config) if r["kind"] == "postmortem"]
     assert len(announced) == 1
     files = announced[0]["files"]
     assert isinstance(files, dict)
@@ -52,6 +60,8 @@ def test_a_resolved_incident_gets_its_postmortem_draft_once_and_it_is_announced(
     data = json.loads(Path(str(files["json"])).read_text())
     assert data["incident"]["status"] == "resolved"
     assert data["detection"]["resolved_by"] == "sre-agent"
+    lines = [json.loads(x) for x in (config.parent / "a.jsonl").read_text().splitlines()]
+    assert all(x.get("type") != "report" for x in lines)  # the notification file keeps to notifications
 
 
 def test_weekly_and_monthly_reports_are_written_once_when_due(
@@ -75,7 +85,7 @@ def test_weekly_and_monthly_reports_are_written_once_when_due(
         assert sorted(run.written) == ["optimize:2026-W49", "slo:2026-11"], run.errors
         for files in run.written.values():
             assert all(Path(p).exists() for p in files.values())
-        # The outbox holds one announcement per report and alert sink (console and the JSONL file).
+        # The outbox holds one announcement per report for the console (the sink here that announces reports).
         rows = agent.db.read("SELECT sink, dedup_key FROM outbox WHERE dedup_key LIKE '%:report:%'")
         keys = sorted({r["dedup_key"].split(":report:")[1] for r in rows})
         assert [k for k in keys if not k.startswith("postmortem:")] == [
@@ -83,7 +93,7 @@ def test_weekly_and_monthly_reports_are_written_once_when_due(
             "optimize:2026-W49",
             "slo:2026-11",
         ]
-        assert {r["sink"] for r in rows} == {"console", "alerts-file"}
+        assert {r["sink"] for r in rows} == {"console"}
     finally:
         agent.close()
 
