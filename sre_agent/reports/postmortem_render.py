@@ -8,7 +8,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from sre_agent.model import from_epoch
+from sre_agent.model import from_epoch, to_epoch
 from sre_agent.reports.html import cards, jsonable, md_cell, num, page, table, write_report
 from sre_agent.reports.postmortem_data import Postmortem
 from sre_agent.reports.svg import line_chart
@@ -61,8 +61,13 @@ def _factor_text(f: dict[str, Any]) -> str:
 
 
 def _chart(c: dict[str, Any], pm: Postmortem) -> str:
-    labels = [from_epoch(c["start"] + i * c["step"]).strftime("%m-%d %H:%M") for i in range(len(c["values"]))]
-    return line_chart(labels, {c["title"]: c["values"]}, c["unit"], c["title"])
+    """One series before, during and after the impact (the impact window shaded)."""
+    times = [c["start"] + i * c["step"] for i in range(len(c["values"]))]
+    labels = [from_epoch(t).strftime("%m-%d %H:%M") for t in times]
+    onset, end = (to_epoch(pm.window[k]) for k in ("onset", "end"))
+    inside = [i for i, t in enumerate(times) if t + c["step"] > onset and t < end]
+    band = (inside[0], inside[-1], "impact") if inside else None
+    return line_chart(labels, {c["title"]: c["values"]}, c["unit"], c["title"], band=band)
 
 
 def _cost_html(cost: dict[str, Any]) -> str:

@@ -200,9 +200,12 @@ def line_chart(
     title: str,
     limit: float | None = None,
     limit_label: str = "",
+    band: tuple[int, int, str] | None = None,
 ) -> str:
-    """One line per series, a point per label (``None`` breaks the line: no data), and an optional horizontal
-    ``limit`` (red, labelled ``limit_label``) such as 100 % of an error budget."""
+    """One line per series, a point per label (``None`` breaks the line: no data), an optional horizontal
+    ``limit`` (red, labelled ``limit_label``) such as 100 % of an error budget, and an optional shaded ``band``
+    (first index, last index, label) such as an incident's impact window. Points get a marker with a tooltip up to
+    120 labels; longer series are drawn as lines only (the file stays small)."""
     n = max(1, len(labels))
     values = [v for s in series.values() for v in s if v is not None]
     top = _nice_max(max([*values, limit or 0.0, 0.0]) * 1.05)
@@ -217,6 +220,13 @@ def line_chart(
         _grid(left, right, base, plot_h, top),
         f'<text x="4" y="12" font-size="11">{escape(unit)}</text>',
     ]
+    if band is not None:
+        x0, x1 = left + band[0] * step, left + band[1] * step
+        parts.append(
+            f'<rect x="{x0:.1f}" y="{base - plot_h}" width="{max(x1 - x0, 1.0):.1f}" height="{plot_h}" '
+            f'fill="#D55E00" fill-opacity="0.12"><title>{escape(band[2])}</title></rect>'
+            f'<text x="{x0 + 3:.1f}" y="{base - plot_h + 11}" font-size="10" fill="#9a3b00">{escape(band[2])}</text>'
+        )
     if limit is not None:
         y = base - plot_h * limit / top
         parts.append(
@@ -232,6 +242,8 @@ def line_chart(
                 runs.append([])
                 continue
             runs[-1].append(f"{left + i * step:.1f},{base - plot_h * value / top:.1f}")
+            if n > 120:
+                continue
             tip = f"{labels[i]} {name}: {_fmt(value)} {unit}"
             parts.append(
                 f'<circle cx="{left + i * step:.1f}" cy="{base - plot_h * value / top:.1f}" r="2.5" '
@@ -242,6 +254,9 @@ def line_chart(
                 parts.append(
                     f'<polyline points="{" ".join(run)}" fill="none" stroke="{colour(j, name)}" stroke-width="2.5"/>'
                 )
+            elif run and n > 120:  # an isolated point of a long series (no marker was drawn): a dot
+                x, y = run[0].split(",")
+                parts.append(f'<circle cx="{x}" cy="{y}" r="1.8" fill="{colour(j, name)}"/>')
     for i, label in enumerate(labels):
         if n <= 16 or i % max(1, n // 8) == 0:
             parts.append(
