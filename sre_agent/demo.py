@@ -315,18 +315,20 @@ def write_replay_reports(agent: Agent, out: Path, now: datetime) -> dict[str, Pa
 
 
 def map_postmortems(agent: Agent, scripted: list[Incident]) -> dict[str, list[str]]:
-    """Scripted incident → the post-mortem drafts of the agent's incidents overlapping it in time and sharing its
-    warehouse, service or domain (or carrying none of them, like an Azure resource's alert)."""
+    """Scripted incident → the post-mortem drafts of the agent's incidents that started while it was under way
+    (or within three hours of its end: metering lands late) and share its warehouse or service, as alerts are
+    grouped (or carry neither, like an Azure resource's alert)."""
     from sre_agent.store.incidents import IncidentStore
 
     found = IncidentStore(agent.db).all(include_resolved=True)
     out: dict[str, list[str]] = {}
     for truth in scripted:
-        keys = {"warehouse": truth.warehouse, "service": truth.service, "domain": truth.domain}
+        keys = {"warehouse": truth.warehouse, "service": truth.service}
         drafts = []
         for inc in found:
-            overlaps = inc.started_at < truth.end + timedelta(hours=3) and inc.last_active_at >= truth.start
-            shares = not inc.scope or any(v in inc.scope.get(k, []) for k, v in keys.items() if v)
+            overlaps = truth.start - timedelta(minutes=30) <= inc.started_at < truth.end + timedelta(hours=3)
+            named = {k: v for k, v in inc.scope.items() if k in keys}
+            shares = not named or any(v in named.get(k, []) for k, v in keys.items() if v)
             if overlaps and shares and inc.postmortem:
                 drafts.append(inc.postmortem)
         out[truth.id] = drafts

@@ -3,7 +3,8 @@
 An alert that fires joins the open incident it shares a warehouse or a service with (its domain counts only when
 it names neither: a domain is too broad to tie two warehouses' troubles together) when that incident was active
 within ``spec.incidents.window`` — still firing, or its last alert resolved less than a window ago. An alert with
-none of those labels (an account-wide budget, an Azure resource) joins the incident that most recently had an
+none of those labels is matched on the warehouse its evidence names as the top driver (an account budget), else
+(an Azure resource) it joins the incident that most recently had an
 alert fire within the window, if it still fires; otherwise it opens an incident of its own, which the next
 labelled alert within the window adopts. Otherwise an alert opens a new incident. An incident whose alerts have
 all been resolved for a window is resolved by the agent, at the time its last alert resolved; humans acknowledge,
@@ -25,6 +26,16 @@ _SEVERITY_KINDS = (EventKind.ESCALATED, EventKind.DEESCALATED, EventKind.REESCAL
 def incident_keys(labels: dict[str, str], group_by: list[str]) -> dict[str, set[str]]:
     """The grouping labels an alert carries (label → {value}): all of them go into an incident's scope."""
     return {k: {labels[k]} for k in group_by if labels.get(k)}
+
+
+def driver_keys(evidence: dict[str, object]) -> dict[str, set[str]]:
+    """The warehouse a budget alert names as its top driver (``evidence.drivers.warehouses[0]``), if any: an
+    account-wide budget burning because one warehouse runs away belongs to that warehouse's incident."""
+    drivers = evidence.get("drivers")
+    top = drivers.get("warehouses") if isinstance(drivers, dict) else None
+    if isinstance(top, list) and top and isinstance(top[0], dict) and top[0].get("warehouse"):
+        return {"warehouse": {str(top[0]["warehouse"])}}
+    return {}
 
 
 def matching_keys(keys: dict[str, set[str]]) -> dict[str, set[str]]:
@@ -117,7 +128,7 @@ class IncidentTracker:
         if members:  # fires again within its incident (after a short resolve): same incident
             self._touch(conn, event, now, firing=True)
             return
-        keys = incident_keys(event.labels, self.group_by)
+        keys = incident_keys(event.labels, self.group_by) or driver_keys(event.evidence)
         incident_id = self._candidate(conn, keys, at)
         if incident_id is None:
             incident_id = self._open(conn, event, keys, now)

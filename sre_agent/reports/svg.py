@@ -255,8 +255,8 @@ def line_chart(
                     f'<polyline points="{" ".join(run)}" fill="none" stroke="{colour(j, name)}" stroke-width="2.5"/>'
                 )
             elif run and n > 120:  # an isolated point of a long series (no marker was drawn): a dot
-                x, y = run[0].split(",")
-                parts.append(f'<circle cx="{x}" cy="{y}" r="1.8" fill="{colour(j, name)}"/>')
+                cx, cy = run[0].split(",")
+                parts.append(f'<circle cx="{cx}" cy="{cy}" r="1.8" fill="{colour(j, name)}"/>')
     for i, label in enumerate(labels):
         if n <= 16 or i % max(1, n // 8) == 0:
             parts.append(

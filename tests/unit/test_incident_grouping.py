@@ -149,3 +149,16 @@ def test_a_human_step_does_not_overwrite_what_the_daemon_did_meanwhile(tmp_path:
     assert after is not None
     assert after.status == IncidentStatus.RESOLVED
     assert after.acknowledged_at is None
+
+
+def test_an_account_budget_joins_the_incident_of_the_warehouse_it_names_as_its_driver(tmp_path: Path) -> None:
+    f = Feed(tmp_path)
+    f.event(0, "burn", EventKind.FIRING, warehouse="TRANSFORM_WH")  # keeps firing for a day
+    f.event(5, "risk", EventKind.FIRING, warehouse="RISK_WH")
+    at = T0 + timedelta(hours=20)
+    drivers = {"drivers": {"warehouses": [{"warehouse": "TRANSFORM_WH", "delta": 63.0}]}}
+    budget = AlertEvent(f.next_id, "acct", "account-monthly", EventKind.FIRING, Severity.SEV3, {"scope": "account"},
+                        {}, at, at, None, 1.0, 0.5, drivers)  # fmt: skip
+    with f.db.transaction() as conn:
+        f.tracker.apply(conn, [budget], to_epoch(at))
+    assert [i[2] for i in f.incidents()] == [["acct", "burn"], ["risk"]]
