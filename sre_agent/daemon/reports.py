@@ -6,7 +6,8 @@
 - whenever an incident is resolved (by the agent or a person): its post-mortem draft.
 
 A scheduled report is due from its boundary until it is written, if the agent was already running at the boundary
-(a daemon down all Monday writes the week's report when it comes back; a new install does not write last month's).
+(a daemon down all Monday writes the week's report when it comes back; a new install does not write last month's;
+the agent keeps a week of cycle records, so a report missed for more than a week is not caught up).
 The ``reports`` table remembers (kind, key) — the ISO week, the month or the incident id — so a restart, or a
 replay over the same days, never writes or announces a report twice; a draft, the incident's link to it and its
 announcement are recorded in one transaction. Writing a report never stops a cycle: any failure is logged, kept

@@ -287,6 +287,10 @@ def build_postmortem(loaded: LoadedConfig, db: Database, incident_id: str, now: 
         end, end_basis = to_epoch(incident.mitigated_at), "mitigated (recorded)"
     elif data_end is not None:
         end, end_basis = data_end, "the scope's signals back to normal (15 minutes; metering: an hour)"
+    elif (first_back := _first_alert_resolved(events)) is not None:
+        # No Snowflake series moved (an Azure-side cause): the alert that detected it going quiet ends the impact;
+        # slower alerts of the incident (an SLO's long window) stay firing well after.
+        end, end_basis = first_back, "the first alert resolved"
     else:
         end, end_basis = until, "the last alert resolved"
     end = max(end, detected + STEP)
@@ -377,6 +381,17 @@ def build_postmortem(loaded: LoadedConfig, db: Database, incident_id: str, now: 
     if incident.status != IncidentStatus.RESOLVED:
         pm.notes.append(f"The incident is still {incident.status.value}: figures run to {iso(from_epoch(end))}.")
     return pm
+
+
+def _first_alert_resolved(events: list[AlertEvent]) -> int | None:
+    """When the incident's first firing alert resolved (None: it had not)."""
+    firing = [e for e in events if e.kind == EventKind.FIRING]
+    if not firing:
+        return None
+    first = firing[0]
+    back = [e.at for e in events if e.kind == EventKind.RESOLVED and e.fingerprint == first.fingerprint]
+    later = [t for t in back if t > first.at]
+    return to_epoch(min(later)) if later else None
 
 
 def _notifications(db: Database, members: set[str], lo: int, hi: int, events: set[int]) -> list[dict[str, Any]]:
