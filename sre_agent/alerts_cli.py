@@ -29,7 +29,8 @@ from sre_agent.store.silences import SilenceStore
 _HEX = re.compile(r"^[0-9a-f]{4,16}$")
 
 
-def _instant(text: str) -> datetime:
+def instant(text: str) -> datetime:
+    """An ISO 8601 instant with a time zone, in UTC (argparse type of every `--at`/`--start`/`--end`)."""
     try:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as exc:
@@ -82,8 +83,8 @@ def add_commands(
     )
     add.add_argument("matchers", nargs="+", type=_matcher, help='label matchers: name="v", !=, =~"re", !~"re"')
     add.add_argument("--duration", type=duration, default=None, help="how long from --start (e.g. 2h)")
-    add.add_argument("--start", type=_instant, default=None, help="ISO instant (default now)")
-    add.add_argument("--end", type=_instant, default=None, help="ISO instant (instead of --duration)")
+    add.add_argument("--start", type=instant, default=None, help="ISO instant (default now)")
+    add.add_argument("--end", type=instant, default=None, help="ISO instant (instead of --duration)")
     add.add_argument("--reason", required=True, help="why (shown with every held notification)")
     add.add_argument("--author", default=None, help="who (default: the login name)")
     add.add_argument("--format", choices=["table", "json"], default="table")

@@ -357,14 +357,10 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
 
 def _store(args: argparse.Namespace) -> object:
     """Open the configured state store for reading; it must exist (reading never creates one)."""
-    from sre_agent.errors import StoreError
     from sre_agent.store.db import Database
 
     loaded = _load(args)
-    path = loaded.resolve(loaded.config.spec.store.path)
-    if not path.exists():
-        raise StoreError(f"no state store at {path}: the agent has not run with this config yet")
-    return Database(path, writer=False)
+    return Database.existing(loaded.resolve(loaded.config.spec.store.path))
 
 
 def cmd_status(args: argparse.Namespace, console: Console) -> int:

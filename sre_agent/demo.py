@@ -306,11 +306,8 @@ def write_replay_reports(agent: Agent, out: Path, now: datetime) -> dict[str, Pa
     report = build_optimize_report(agent.loaded, agent.db, agent.source, timedelta(days=7), now=now)
     written.update({f"optimize:{k}": v for k, v in write_optimize_report(report, out).items()})
     for incident in IncidentStore(agent.db).all(include_resolved=True):
-        if incident.postmortem is None:
-            draft_postmortem(agent.loaded, agent.db, incident.id, out, now)
-    for incident in IncidentStore(agent.db).all(include_resolved=True):
-        if incident.postmortem is not None:
-            written[f"postmortem:{incident.id}"] = Path(incident.postmortem)
+        draft = incident.postmortem or draft_postmortem(agent.loaded, agent.db, incident.id, out, now)["html"]
+        written[f"postmortem:{incident.id}"] = Path(draft)
     return written
 
 

@@ -11,15 +11,16 @@ import argparse
 import getpass
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from sre_agent.alerts_cli import instant
 from sre_agent.clock import SystemClock
 from sre_agent.config.loader import LoadedConfig
-from sre_agent.errors import StoreError, UsageError
+from sre_agent.errors import UsageError
 from sre_agent.exit_codes import ExitCode
 from sre_agent.model import iso
 from sre_agent.sinks.render import add_plain_row
@@ -28,17 +29,6 @@ from sre_agent.store.incidents import Incident, IncidentStatus, IncidentStore
 
 _ORDER = [IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED, IncidentStatus.MITIGATED, IncidentStatus.RESOLVED]
 _STEP = {"ack": IncidentStatus.ACKNOWLEDGED, "mitigate": IncidentStatus.MITIGATED, "resolve": IncidentStatus.RESOLVED}
-
-
-def instant(text: str) -> datetime:
-    """An ISO 8601 instant with a time zone (argparse type)."""
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected an ISO 8601 instant, got {text!r}") from exc
-    if value.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{text!r} needs a time zone (e.g. 2026-11-25T14:05:00Z)")
-    return value.astimezone(UTC)
 
 
 def add_commands(sub: Any, with_config: Callable[[argparse.ArgumentParser], argparse.ArgumentParser]) -> None:
@@ -128,11 +118,8 @@ def _check_order(incident: Incident, status: IncidentStatus, at: datetime, now: 
 
 def cmd_incidents(args: argparse.Namespace, loaded: LoadedConfig, console: Console) -> int:
     """Run one `incidents` subcommand."""
-    path = loaded.resolve(loaded.config.spec.store.path)
-    if not path.exists():
-        raise StoreError(f"no state store at {path}: the agent has not run with this config yet")
     now = SystemClock().now()
-    db = Database(path, writer=False)
+    db = Database.existing(loaded.resolve(loaded.config.spec.store.path))
     try:
         store = IncidentStore(db)
         command = args.incidents_command

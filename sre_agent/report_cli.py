@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 
 from sre_agent.config.loader import LoadedConfig
-from sre_agent.errors import StoreError
 from sre_agent.exit_codes import ExitCode
 from sre_agent.reports.postmortem_cli import reports_dir
 
@@ -89,10 +88,7 @@ def _open_store(loaded: LoadedConfig) -> Database:
     """
     from sre_agent.store.db import Database
 
-    path = loaded.resolve(loaded.config.spec.store.path)
-    if not path.exists():
-        raise StoreError(f"no state store at {path}: the agent has not run with this config yet")
-    return Database(path, writer=False)
+    return Database.existing(loaded.resolve(loaded.config.spec.store.path))
 
 
 def _report_postmortem(args: argparse.Namespace, loaded: LoadedConfig, console: Console) -> int:

@@ -76,13 +76,9 @@ def _instant(text: str) -> datetime:
 
 
 def _read_store(loaded: LoadedConfig) -> Any:
-    from sre_agent.errors import StoreError
     from sre_agent.store.db import Database
 
-    path = loaded.resolve(loaded.config.spec.store.path)
-    if not path.exists():
-        raise StoreError(f"no state store at {path}: the agent has not run with this config yet")
-    return Database(path, writer=False)
+    return Database.existing(loaded.resolve(loaded.config.spec.store.path))
 
 
 def _reader(loaded: LoadedConfig, db: Any) -> Any:

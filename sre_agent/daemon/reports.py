@@ -30,6 +30,7 @@ from pathlib import Path
 
 from sre_agent.daemon.runtime import Agent, report_sinks
 from sre_agent.model import from_epoch, iso, to_epoch
+from sre_agent.reports.postmortem_cli import reports_dir
 from sre_agent.reports.slo_data import report_zone
 from sre_agent.sources.snowflake import SnowflakeSource
 from sre_agent.store.incidents import IncidentStore
@@ -165,7 +166,7 @@ def write_due_reports(agent: Agent, now: datetime) -> ReportRun:
     """Write every report due at ``now`` (scheduled ones, then post-mortem drafts of resolved incidents)."""
     run = ReportRun()
     settings = agent.spec.reports
-    out = agent.loaded.resolve(settings.dir)
+    out = reports_dir(agent.loaded)
     at = to_epoch(now)
     for kind, key in due_reports(agent, now):
         name = f"{kind}:{key}"

@@ -6,7 +6,6 @@ Every value that came from Snowflake or from config (warehouse, user, role, patt
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime, time
 from html import escape
 from pathlib import Path
@@ -16,7 +15,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from sre_agent.reports.cost_data import TOP, CostReport, report_day_range
-from sre_agent.reports.html import Column, jsonable, num, page
+from sre_agent.reports.html import Column, jsonable, num, page, write_report
 from sre_agent.reports.svg import budget_chart, hbars, stacked_bars
 
 
@@ -357,16 +356,8 @@ def spreadsheet_safe(frame: pl.DataFrame) -> pl.DataFrame:
 
 def write_cost_report(report: CostReport, out: Path) -> dict[str, Path]:
     """Write ``cost-<period>.html``, ``.md``, ``.json`` and ``cost-<period>-<table>.csv`` into ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
     stem = f"cost-{report.period}"
-    files = {
-        "html": out / f"{stem}.html",
-        "markdown": out / f"{stem}.md",
-        "json": out / f"{stem}.json",
-    }
-    files["html"].write_text(render_html(report), encoding="utf-8")
-    files["markdown"].write_text(render_markdown(report), encoding="utf-8")
-    files["json"].write_text(json.dumps(to_json(report), indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    files = write_report(out, stem, render_html(report), render_markdown(report), to_json(report))
     for name in TABLES:
         path = out / f"{stem}-{name.replace('_', '-')}.csv"
         spreadsheet_safe(getattr(report, name)).write_csv(path)

@@ -40,6 +40,17 @@ class Database:
         self._pragmas()
         self.migrate()
 
+    @classmethod
+    def existing(cls, path: Path) -> Database:
+        """The store at ``path`` for the CLI's reads and small writes (no writer lock: the daemon may be running).
+
+        Raises:
+            StoreError: there is no store there: the agent has not run with this config yet.
+        """
+        if not path.exists():
+            raise StoreError(f"no state store at {path}: the agent has not run with this config yet")
+        return cls(path, writer=False)
+
     def _claim(self, path: Path) -> None:
         """Take the store's writer lock: two agents writing one store would notify twice."""
         path.parent.mkdir(parents=True, exist_ok=True)
