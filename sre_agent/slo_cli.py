@@ -138,23 +138,28 @@ def cmd_slo_export(args: argparse.Namespace, loaded: LoadedConfig | None, consol
 def history_from_store(loaded: LoadedConfig, slo: SloDoc, lo: int) -> tuple[engine.SloEvents, int, int] | None:
     """``slo``'s events from ``lo`` to the end of its polled data, with where its data starts and ends (None: no
     store, or the SLO never polled); every stored minute counts as final (hindsight, for backtests and reports)."""
-    from sre_agent.daemon.evaluate_slo import slo_view
-    from sre_agent.sources.slo_sql import from_query_history
-    from sre_agent.sources.snowflake import VISIBLE_SERIES
-
     path = loaded.resolve(loaded.config.spec.store.path)
     if not path.exists():
         return None
     db = _read_store(loaded)
     try:
-        reader = _reader(loaded, db)
-        view = slo_view(reader, slo)
-        if view.polled_to is None or view.covered_from is None:
-            return None
-        raw = reader.minutes.load(slo_key(slo), lo, (view.covered_from, view.polled_to), 0)
-        newest = reader.minutes.newest_bucket(VISIBLE_SERIES) if from_query_history(slo) else None
+        return stored_history(loaded, db, slo, lo)
     finally:
         db.close()
+
+
+def stored_history(loaded: LoadedConfig, db: Any, slo: SloDoc, lo: int) -> tuple[engine.SloEvents, int, int] | None:
+    """:func:`history_from_store` on an open store ``db`` (a report reading several SLOs opens it once)."""
+    from sre_agent.daemon.evaluate_slo import slo_view
+    from sre_agent.sources.slo_sql import from_query_history
+    from sre_agent.sources.snowflake import VISIBLE_SERIES
+
+    reader = _reader(loaded, db)
+    view = slo_view(reader, slo)
+    if view.polled_to is None or view.covered_from is None:
+        return None
+    raw = reader.minutes.load(slo_key(slo), lo, (view.covered_from, view.polled_to), 0)
+    newest = reader.minutes.newest_bucket(VISIBLE_SERIES) if from_query_history(slo) else None
     end = view.polled_to
     visible = min(newest + 60, end) if newest is not None else None
     # Hindsight: every stored minute is as complete as it will get (the live agent judged with the lag).

@@ -103,9 +103,9 @@ def _minutes(a: datetime | int | None, b: datetime | int | None) -> float | None
 
 
 def _slo_impact(
-    loaded: LoadedConfig, incident: Incident, slo_names: set[str], onset: int, end: int
+    loaded: LoadedConfig, db: Database, incident: Incident, slo_names: set[str], onset: int, end: int
 ) -> list[dict[str, Any]]:
-    from sre_agent.slo_cli import history_from_store
+    from sre_agent.slo_cli import stored_history
 
     out = []
     scope = incident.scope
@@ -118,7 +118,7 @@ def _slo_impact(
         if not related:
             continue
         lo = end - int(slo.spec.period.length.total_seconds()) - 86400
-        history = history_from_store(loaded, slo, lo // 60 * 60)
+        history = stored_history(loaded, db, slo, lo // 60 * 60)
         if history is None:
             continue
         events = history[0]
@@ -310,7 +310,7 @@ def build_postmortem(loaded: LoadedConfig, db: Database, incident_id: str, now: 
         "services": sorted(set(touched["service"].to_list())) if touched.height else [],
         "domains": sorted(set(touched["domain"].to_list())) if touched.height else [],
         **_people(reader, w),
-        "slos": _slo_impact(loaded, incident, slo_names, onset, end),
+        "slos": _slo_impact(loaded, db, incident, slo_names, onset, end),
         "cost": _cost(loaded, reader, w),
     }
     firing = [e for e in events if e.kind == EventKind.FIRING]
