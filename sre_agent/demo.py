@@ -280,8 +280,8 @@ def write_demo_reports(config: LoadedConfig, opts: DemoOptions, now: datetime) -
     """The reports of the replayed month into ``opts.out / "reports"`` (the cost report when spec.cost is set)."""
     if config.config.spec.cost is None:
         return {}
-    from sre_agent.reports.cost_data import build_cost_report
-    from sre_agent.reports.cost_render import write_cost_report
+    from sre_agent.reports.cost.data import build_cost_report
+    from sre_agent.reports.cost.render import write_cost_report
     from sre_agent.store.db import Database
     from sre_agent.store.rollups import RollupStore
     from sre_agent.store.watermarks import Watermarks
@@ -297,9 +297,9 @@ def write_demo_reports(config: LoadedConfig, opts: DemoOptions, now: datetime) -
 def write_replay_reports(agent: Agent, out: Path, now: datetime) -> dict[str, Path]:
     """With the replay's agent still connected: the optimization report of the replayed week, and a post-mortem
     draft for every incident (those still open at the end too: their drafts say so)."""
-    from sre_agent.reports.optimize_data import build_optimize_report
-    from sre_agent.reports.optimize_render import write_optimize_report
-    from sre_agent.reports.postmortem_cli import draft_postmortem
+    from sre_agent.reports.optimize.data import build_optimize_report
+    from sre_agent.reports.optimize.render import write_optimize_report
+    from sre_agent.reports.postmortem.cli import draft_postmortem
     from sre_agent.store.incidents import IncidentStore
 
     written: dict[str, Path] = {}
@@ -334,8 +334,8 @@ def map_postmortems(agent: Agent, scripted: list[Incident]) -> dict[str, list[st
 
 def write_slo_demo_report(config: LoadedConfig, opts: DemoOptions, now: datetime) -> dict[str, Path]:
     """The SLO compliance report of the replayed month (to the end of the replay)."""
-    from sre_agent.reports.slo_data import build_slo_report
-    from sre_agent.reports.slo_render import write_slo_report
+    from sre_agent.reports.slo.data import build_slo_report
+    from sre_agent.reports.slo.render import write_slo_report
     from sre_agent.store.db import Database
 
     db = Database(opts.out / "state.db", writer=False)

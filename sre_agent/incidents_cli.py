@@ -148,7 +148,7 @@ def cmd_incidents(args: argparse.Namespace, loaded: LoadedConfig, console: Conso
             raise UsageError(f"{exc}; see `sre-agent incidents show {incident.id}`") from None
         console.print(f"{incident.id}: {status.value} by {author} at {iso(at)}", markup=False, highlight=False)
         if status == IncidentStatus.RESOLVED and not args.no_postmortem:
-            from sre_agent.reports.postmortem_cli import draft_postmortem
+            from sre_agent.reports.postmortem.cli import draft_postmortem
 
             files = draft_postmortem(loaded, db, incident.id, args.out, now)
             console.print(f"post-mortem draft: {files['html']} (+ .md, .json)", markup=False, highlight=False)

@@ -11,7 +11,7 @@ from rich.console import Console
 
 from sre_agent.config.loader import LoadedConfig
 from sre_agent.exit_codes import ExitCode
-from sre_agent.reports.postmortem_cli import reports_dir
+from sre_agent.reports.postmortem.cli import reports_dir
 
 if TYPE_CHECKING:
     from sre_agent.store.db import Database
@@ -95,7 +95,7 @@ def _report_postmortem(args: argparse.Namespace, loaded: LoadedConfig, console: 
     """`report postmortem INCIDENT_ID`: (re)draft the post-mortem and record its path on the incident."""
     from datetime import UTC, datetime
 
-    from sre_agent.reports.postmortem_cli import draft_postmortem
+    from sre_agent.reports.postmortem.cli import draft_postmortem
 
     db = _open_store(loaded)
     try:
@@ -110,8 +110,8 @@ def _report_postmortem(args: argparse.Namespace, loaded: LoadedConfig, console: 
 
 def _report_slo(args: argparse.Namespace, loaded: LoadedConfig, console: Console) -> int:
     """`report slo`."""
-    from sre_agent.reports.slo_data import build_slo_report
-    from sre_agent.reports.slo_render import write_slo_report
+    from sre_agent.reports.slo.data import build_slo_report
+    from sre_agent.reports.slo.render import write_slo_report
 
     db = _open_store(loaded)
     try:
@@ -139,8 +139,8 @@ def _report_slo(args: argparse.Namespace, loaded: LoadedConfig, console: Console
 
 def _report_cost(args: argparse.Namespace, loaded: LoadedConfig, console: Console) -> int:
     """`report cost`."""
-    from sre_agent.reports.cost_data import build_cost_report
-    from sre_agent.reports.cost_render import write_cost_report
+    from sre_agent.reports.cost.data import build_cost_report
+    from sre_agent.reports.cost.render import write_cost_report
     from sre_agent.store.rollups import RollupStore
     from sre_agent.store.watermarks import Watermarks
 
@@ -166,7 +166,7 @@ def _report_cost(args: argparse.Namespace, loaded: LoadedConfig, console: Consol
 def _since(text: str) -> Any:
     """argparse type of ``--since`` (a bad value exits 2 with the reason)."""
     from sre_agent.errors import UsageError
-    from sre_agent.reports.optimize_data import parse_since
+    from sre_agent.reports.optimize.data import parse_since
 
     try:
         return parse_since(text)
@@ -208,8 +208,8 @@ def _add_optimize(kinds: Any, with_config: Callable[[argparse.ArgumentParser], a
 
 def _report_optimize(args: argparse.Namespace, loaded: LoadedConfig, console: Console) -> int:
     """`report optimize`: the store first (no store, nothing written), then Snowflake as the daemon connects."""
-    from sre_agent.reports.optimize_data import build_optimize_report
-    from sre_agent.reports.optimize_render import write_optimize_report
+    from sre_agent.reports.optimize.data import build_optimize_report
+    from sre_agent.reports.optimize.render import write_optimize_report
     from sre_agent.simulate.embedded import start_embedded
     from sre_agent.sources.snowflake import SnowflakeSource
     from sre_agent.sources.snowflake_conn import connect_kwargs, connector

@@ -30,8 +30,8 @@ from pathlib import Path
 
 from sre_agent.daemon.runtime import Agent, report_sinks
 from sre_agent.model import from_epoch, iso, to_epoch
-from sre_agent.reports.postmortem_cli import reports_dir
-from sre_agent.reports.slo_data import report_zone
+from sre_agent.reports.postmortem.cli import reports_dir
+from sre_agent.reports.slo.data import report_zone
 from sre_agent.sources.snowflake import SnowflakeSource
 from sre_agent.store.incidents import IncidentStore
 
@@ -94,8 +94,8 @@ def due_reports(agent: Agent, now: datetime) -> list[tuple[str, str]]:
 
 
 def _write_optimize(agent: Agent, out: Path, now: datetime, _key: str) -> tuple[dict[str, Path], str]:
-    from sre_agent.reports.optimize_data import build_optimize_report
-    from sre_agent.reports.optimize_render import write_optimize_report
+    from sre_agent.reports.optimize.data import build_optimize_report
+    from sre_agent.reports.optimize.render import write_optimize_report
 
     own = SnowflakeSource(agent.connect, agent.loaded.latency_thresholds_ms()) if agent.connect else None
     try:
@@ -110,8 +110,8 @@ def _write_optimize(agent: Agent, out: Path, now: datetime, _key: str) -> tuple[
 
 
 def _write_slo(agent: Agent, out: Path, now: datetime, key: str) -> tuple[dict[str, Path], str]:
-    from sre_agent.reports.slo_data import build_slo_report
-    from sre_agent.reports.slo_render import write_slo_report
+    from sre_agent.reports.slo.data import build_slo_report
+    from sre_agent.reports.slo.render import write_slo_report
 
     report = build_slo_report(agent.loaded, agent.db, key, now=now)
     files = write_slo_report(report, out)
@@ -120,8 +120,8 @@ def _write_slo(agent: Agent, out: Path, now: datetime, key: str) -> tuple[dict[s
 
 
 def _write_cost(agent: Agent, out: Path, now: datetime, key: str) -> tuple[dict[str, Path], str]:
-    from sre_agent.reports.cost_data import build_cost_report
-    from sre_agent.reports.cost_render import write_cost_report
+    from sre_agent.reports.cost.data import build_cost_report
+    from sre_agent.reports.cost.render import write_cost_report
 
     report = build_cost_report(agent.loaded, agent.rollups, agent.watermarks, key, now=now)
     files = write_cost_report(report, out)
@@ -186,8 +186,8 @@ def write_due_reports(agent: Agent, now: datetime) -> ReportRun:
 
 
 def _draft_postmortems(agent: Agent, out: Path, now: datetime, run: ReportRun) -> None:
-    from sre_agent.reports.postmortem_data import build_postmortem
-    from sre_agent.reports.postmortem_render import write_postmortem
+    from sre_agent.reports.postmortem.data import build_postmortem
+    from sre_agent.reports.postmortem.render import write_postmortem
 
     at = to_epoch(now)
     for incident in IncidentStore(agent.db).needing_postmortem():

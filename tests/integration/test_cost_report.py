@@ -22,8 +22,9 @@ from sre_agent.config.loader import load_config
 from sre_agent.daemon.poll import poll_due
 from sre_agent.engine.rollups import WAREHOUSE_METERING
 from sre_agent.exit_codes import ExitCode
-from sre_agent.reports.cost_data import CostReport, build_cost_report
-from sre_agent.reports.cost_render import render_html, to_json, write_cost_report
+from sre_agent.reports.cost.data import build_cost_report
+from sre_agent.reports.cost.model import CostReport
+from sre_agent.reports.cost.render import render_html, to_json, write_cost_report
 from sre_agent.simulate.fake_snowflake import EmbeddedSnowflake
 from sre_agent.store.db import Database
 from sre_agent.store.rollups import RollupStore

@@ -34,6 +34,7 @@ def write_config(tmp: Path) -> Path:
     spec["rules"] = [str(REPO / "rules" / f"{r}.yaml") for r in rules]
     spec["rules"].append(str(REPO / "examples" / "routing" / "embedded.yaml"))
     spec["store"]["path"] = str(tmp / "state.db")
+    spec["reports"]["dir"] = str(tmp / "reports")  # each test's drafts apart (the example's folder is shared)
     spec["sinks"] = [{"type": "console"}, {"type": "jsonl", "name": "alerts-file", "path": str(tmp / "a.jsonl")}]
     spec["snowflake"]["backfill"] = "6d"
     spec.pop("azure", None)

@@ -22,8 +22,8 @@ from sre_agent.cli import main
 from sre_agent.config.loader import load_config
 from sre_agent.daemon.poll import poll_due
 from sre_agent.exit_codes import ExitCode
-from sre_agent.reports.optimize_data import OptimizeReport, build_optimize_report
-from sre_agent.reports.optimize_render import render_html, render_markdown, to_json, write_optimize_report
+from sre_agent.reports.optimize.data import OptimizeReport, build_optimize_report
+from sre_agent.reports.optimize.render import render_html, render_markdown, to_json, write_optimize_report
 from sre_agent.simulate.fake_snowflake import EmbeddedSnowflake
 from sre_agent.simulate.ids import stable_hash
 from sre_agent.simulate.platform import DESKS

@@ -21,8 +21,8 @@ from sre_agent.config.loader import LoadedConfig, load_config
 from sre_agent.config.slo import slo_key
 from sre_agent.engine.rollups import SLO
 from sre_agent.exit_codes import ExitCode
-from sre_agent.reports.slo_data import MET, MISSED, NO_DATA, SloReport, SloSection, build_slo_report
-from sre_agent.reports.slo_render import render_html, render_markdown, to_json, write_slo_report
+from sre_agent.reports.slo.data import MET, MISSED, NO_DATA, SloReport, SloSection, build_slo_report
+from sre_agent.reports.slo.render import render_html, render_markdown, to_json, write_slo_report
 from sre_agent.simulate.fake_snowflake import EmbeddedSnowflake
 from sre_agent.store.db import Database
 from sre_agent.store.rollups import RollupStore

@@ -6,8 +6,9 @@ from __future__ import annotations
 import polars as pl
 
 from sre_agent.config.budget import CostBudgetDoc
-from sre_agent.reports.cost_actions import enforcement, quote_ident, quote_literal
-from sre_agent.reports.cost_render import spreadsheet_safe
+from sre_agent.reports.cost.actions import enforcement
+from sre_agent.reports.cost.render import spreadsheet_safe
+from sre_agent.reports.statements import quote_ident, quote_literal
 
 
 def _budget(name: str, **spec: object) -> CostBudgetDoc:

@@ -13,9 +13,9 @@ import pytest
 from sre_agent.config.loader import load_config
 from sre_agent.config.optimize import OptimizeThresholds
 from sre_agent.errors import ConfigError
-from sre_agent.reports.optimize_advice import Advisor, size_step
-from sre_agent.reports.optimize_findings import Finding, day_findings, operator_findings, pattern_findings
-from sre_agent.reports.sql_analysis import analyze_sql
+from sre_agent.reports.optimize.advice import Advisor, size_step
+from sre_agent.reports.optimize.findings import Finding, day_findings, operator_findings, pattern_findings
+from sre_agent.reports.optimize.sql_shape import analyze_sql
 
 AGENT = """\
 apiVersion: sre-agent/v1

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from sre_agent.model import AlertEvent, EventKind, Severity
-from sre_agent.reports.slo_data import MET, MISSED, NO_DATA, firing_intervals, local_days, verdict
+from sre_agent.reports.slo.data import MET, MISSED, NO_DATA, firing_intervals, local_days, verdict
 from sre_agent.reports.svg import line_chart
 
 T0 = datetime(2026, 11, 3, 15, tzinfo=UTC)

@@ -10,7 +10,7 @@ from typing import Any
 
 from sre_agent.model import from_epoch, to_epoch
 from sre_agent.reports.html import cards, jsonable, md_cell, num, page, table, write_report
-from sre_agent.reports.postmortem_data import Postmortem
+from sre_agent.reports.postmortem.data import Postmortem
 from sre_agent.reports.svg import line_chart
 
 HUMAN_SECTIONS = (

@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from sre_agent.reports.cost_data import TOP, CostReport, report_day_range
+from sre_agent.reports.cost.data import report_day_range
+from sre_agent.reports.cost.model import TOP, CostReport
 from sre_agent.reports.html import Column, jsonable, num, page, write_report
 from sre_agent.reports.svg import budget_chart, hbars, stacked_bars
 

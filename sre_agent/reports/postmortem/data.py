@@ -26,8 +26,8 @@ from sre_agent.engine import slo as slo_engine
 from sre_agent.engine.rollups import QUERY, QUERY_COST, WAREHOUSE_METERING
 from sre_agent.errors import UsageError
 from sre_agent.model import AlertEvent, EventKind, from_epoch, iso, to_epoch
-from sre_agent.reports.postmortem_factors import factors
-from sre_agent.reports.postmortem_series import (
+from sre_agent.reports.postmortem.factors import factors
+from sre_agent.reports.postmortem.series import (
     ONSET_LOOKBACK,
     STEP,
     WEEK,

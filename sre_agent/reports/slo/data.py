@@ -24,7 +24,7 @@ from sre_agent.config.slo import SloDoc, SloSpec
 from sre_agent.daemon.evaluate_slo import SloReader, slo_inputs, slo_view
 from sre_agent.engine import slo as engine
 from sre_agent.model import AlertEvent, EventKind, Severity, from_epoch
-from sre_agent.reports.cost_data import parse_period
+from sre_agent.reports.periods import parse_period
 from sre_agent.slo_status import snapshot
 from sre_agent.store.alerts import AlertStore
 from sre_agent.store.db import Database

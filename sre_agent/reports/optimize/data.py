@@ -20,11 +20,11 @@ from sre_agent.config.loader import LoadedConfig
 from sre_agent.config.optimize import OptimizeThresholds
 from sre_agent.engine.cost import billed_credits
 from sre_agent.errors import SourceError, UsageError
-from sre_agent.reports.cost_data import attributed_usage, data_frontier, with_credits
-from sre_agent.reports.optimize_advice import Advisor
-from sre_agent.reports.optimize_findings import Finding, operator_findings, pattern_findings
-from sre_agent.reports.optimize_warehouses import warehouse_section
-from sre_agent.reports.sql_analysis import SqlShape, analyze_sql
+from sre_agent.reports.cost.data import attributed_usage, data_frontier, with_credits
+from sre_agent.reports.optimize.advice import Advisor
+from sre_agent.reports.optimize.findings import Finding, operator_findings, pattern_findings
+from sre_agent.reports.optimize.sql_shape import SqlShape, analyze_sql
+from sre_agent.reports.optimize.warehouses import warehouse_section
 from sre_agent.reports.sql_text import show_query
 from sre_agent.sources.optimize_sql import OPERATOR_STATS, PATTERN_DAYS, PATTERN_STATS
 from sre_agent.sources.snowflake import SnowflakeSource

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sre_agent.reports.html import Column, cards, jsonable, md_cell, num, page, table, write_report
-from sre_agent.reports.optimize_data import OptimizeReport
+from sre_agent.reports.optimize.data import OptimizeReport
 from sre_agent.reports.svg import hbars
 
 TOP_PATTERNS = 15

@@ -10,7 +10,7 @@ from typing import Any
 import polars as pl
 
 from sre_agent.engine.rollups import QUERY, QUERY_COST, QUERY_PATTERN, WAREHOUSE_LOAD, WAREHOUSE_METERING
-from sre_agent.reports.postmortem_series import Reader, Windows, query_stats
+from sre_agent.reports.postmortem.series import Reader, Windows, query_stats
 
 
 def ratio(before: float | None, during: float | None) -> float | None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sre_agent.reports.html import Column, cards, jsonable, md_cell, num, page, table, write_report
-from sre_agent.reports.slo_data import MET, MISSED, NO_DATA, FiringInterval, SloReport, SloSection
+from sre_agent.reports.slo.data import MET, MISSED, NO_DATA, FiringInterval, SloReport, SloSection
 from sre_agent.reports.svg import line_chart
 
 SUMMARY: list[Column] = [

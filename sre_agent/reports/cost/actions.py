@@ -7,51 +7,21 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import polars as pl
 
 from sre_agent.config.budget import CostBudgetDoc
 from sre_agent.engine.rollups import QUERY
+from sre_agent.reports.cost.model import CostReport
+from sre_agent.reports.statements import SIZES, object_name, quote_ident, quote_literal
 from sre_agent.store.rollups import RollupStore
-
-if TYPE_CHECKING:
-    from sre_agent.reports.cost_data import CostReport
 
 IDLE_SHARE = 0.3
 """A warehouse idle for more than this share of its compute gets an auto-suspend recommendation."""
 OVERSIZED_EXEC_S = 5.0
 """Mean execution time under which a quiet warehouse above X-Small is oversized (heuristic #23)."""
-SIZES = [
-    ("X-Small", 1),
-    ("Small", 2),
-    ("Medium", 4),
-    ("Large", 8),
-    ("X-Large", 16),
-    ("2X-Large", 32),
-    ("3X-Large", 64),
-    ("4X-Large", 128),
-    ("5X-Large", 256),
-    ("6X-Large", 512),
-]
-"""Standard warehouse sizes and their credits per hour."""
-
-
-def quote_ident(name: str) -> str:
-    """``name`` (as Snowflake stores it: metering and config name objects exactly) as a double-quoted identifier,
-    embedded quotes doubled — never interpolated raw."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def quote_literal(value: str) -> str:
-    """``value`` as a single-quoted SQL string literal, embedded quotes doubled."""
-    return "'" + value.replace("'", "''") + "'"
-
-
-def object_name(budget: str, suffix: str) -> str:
-    """A monitor or budget name made from a budget's name: upper case, letters, digits and underscores only."""
-    return re.sub(r"[^A-Z0-9_]", "_", f"{budget}_{suffix}".upper())
 
 
 def enforcement(budget: CostBudgetDoc, price: float | None, month: date | None = None) -> dict[str, Any]:

@@ -9,8 +9,6 @@ gaps, not zeros. Budgets are judged as the daemon judges them, at the newest lan
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -40,78 +38,11 @@ from sre_agent.engine.rollups import (
 from sre_agent.engine.threshold import DataView
 from sre_agent.errors import UsageError
 from sre_agent.model import iso
-from sre_agent.reports.cost_actions import enforcement, recommendations
+from sre_agent.reports.cost.actions import enforcement, recommendations
+from sre_agent.reports.cost.model import SERVERLESS, UNATTRIBUTED, CostReport
+from sre_agent.reports.periods import parse_period
 from sre_agent.store.rollups import RollupStore
 from sre_agent.store.watermarks import Watermarks
-
-TOP = 15
-"""Rows of the ranked tables in the HTML and Markdown (the CSV files hold every row)."""
-UNATTRIBUTED = "(unattributed)"
-SERVERLESS = "(serverless)"
-
-
-@dataclass
-class CostReport:
-    """Everything the cost report shows, as tables (polars frames) and small records."""
-
-    period: str
-    start: datetime
-    end: datetime
-    time_zone: str
-    currency: str
-    credit_price: float | None
-    generated_at: datetime
-    data_until: datetime | None
-    covered_from: datetime | None
-    """Where the store's metering starts (days before it are gaps, not zero spend)."""
-    totals: dict[str, Any]
-    daily_warehouse: pl.DataFrame
-    daily_domain: pl.DataFrame
-    warehouses: pl.DataFrame
-    patterns: pl.DataFrame
-    users: pl.DataFrame
-    roles: pl.DataFrame
-    services: pl.DataFrame
-    domains: pl.DataFrame
-    storage: pl.DataFrame
-    serverless: pl.DataFrame
-    azure_daily: pl.DataFrame = field(default_factory=pl.DataFrame)
-    """day, service, resource_group, tag, currency, cost: Azure spend from Cost Management (UTC days)."""
-    platform_daily: pl.DataFrame = field(default_factory=pl.DataFrame)
-    """day, source, cost: Snowflake (credits × price) and each Azure service in one currency, when they share one."""
-    gaps: list[dict[str, Any]] = field(default_factory=list)
-    budgets: list[dict[str, Any]] = field(default_factory=list)
-    recommendations: list[dict[str, Any]] = field(default_factory=list)
-    enforcement: list[dict[str, Any]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    def money(self, credits: float) -> float | None:
-        """``credits`` in the configured currency (None without a price)."""
-        return None if self.credit_price is None else credits * self.credit_price
-
-
-def parse_period(
-    text: str | None, tz: ZoneInfo, default: datetime, now: datetime | None = None
-) -> tuple[datetime, datetime, str]:
-    """``YYYY-MM`` (default: the month of ``default``) → its local start and end and label (``now``: the clock).
-
-    Raises:
-        UsageError: not a month, or a month that has not started yet.
-    """
-    if text is None:
-        start = period_start("month", default, tz)
-    else:
-        match = re.fullmatch(r"(\d{4})-(\d{2})", text.strip())
-        if not match or not 1 <= int(match.group(2)) <= 12:
-            raise UsageError(f"--period {text!r}: write a calendar month as YYYY-MM, e.g. 2026-11")
-        start = datetime(int(match.group(1)), int(match.group(2)), 1, tzinfo=tz)
-    now = now or datetime.now(UTC)
-    if start > now:
-        raise UsageError(
-            f"--period {start:%Y-%m} has not started yet (today is {now.astimezone(tz):%Y-%m-%d} in {tz.key}): "
-            "there is nothing to report"
-        )
-    return start, period_end("month", start), f"{start:%Y-%m}"
 
 
 def _view(watermarks: Watermarks, rollup: RollupDef, key: str | None = None) -> DataView:

@@ -7,8 +7,8 @@ from datetime import datetime
 from pathlib import Path
 
 from sre_agent.config.loader import LoadedConfig
-from sre_agent.reports.postmortem_data import build_postmortem
-from sre_agent.reports.postmortem_render import write_postmortem
+from sre_agent.reports.postmortem.data import build_postmortem
+from sre_agent.reports.postmortem.render import write_postmortem
 from sre_agent.store.db import Database
 from sre_agent.store.incidents import IncidentStore
 

@@ -14,9 +14,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sre_agent.config.optimize import OptimizeThresholds
-from sre_agent.reports.cost_actions import SIZES, object_name, quote_ident, quote_literal
-from sre_agent.reports.optimize_findings import GB, Finding
-from sre_agent.reports.sql_analysis import SqlShape, TableUse
+from sre_agent.reports.optimize.findings import GB, Finding
+from sre_agent.reports.optimize.sql_shape import SqlShape, TableUse
+from sre_agent.reports.statements import SIZES, object_name, quote_ident, quote_literal
 
 PRUNED_SHARE = 0.2
 """Assumed share of partitions a well-pruned (clustered or search-optimized) run still reads."""

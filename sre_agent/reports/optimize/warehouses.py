@@ -11,10 +11,10 @@ import polars as pl
 from sre_agent.config.optimize import OptimizeThresholds
 from sre_agent.engine.cost import Attribution, billed_credits
 from sre_agent.engine.rollups import WAREHOUSE_LOAD
-from sre_agent.reports.cost_actions import warehouse_recommendations
-from sre_agent.reports.cost_data import warehouse_table
-from sre_agent.reports.optimize_advice import Advisor
-from sre_agent.reports.optimize_findings import Finding, queued_load_finding
+from sre_agent.reports.cost.actions import warehouse_recommendations
+from sre_agent.reports.cost.data import warehouse_table
+from sre_agent.reports.optimize.advice import Advisor
+from sre_agent.reports.optimize.findings import Finding, queued_load_finding
 from sre_agent.store.rollups import RollupStore
 
 DOMINANT_SHARE = 0.5

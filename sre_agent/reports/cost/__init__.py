@@ -1,0 +1,1 @@
+"""The cost report: data first (data.py), then renderers (render.py)."""

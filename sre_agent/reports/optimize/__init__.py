@@ -1,0 +1,1 @@
+"""The optimize report: data first (data.py), then renderers (render.py)."""

@@ -1,0 +1,1 @@
+"""The postmortem report: data first (data.py), then renderers (render.py)."""

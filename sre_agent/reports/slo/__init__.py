@@ -1,0 +1,1 @@
+"""The slo report: data first (data.py), then renderers (render.py)."""
