@@ -110,6 +110,8 @@ def _report_postmortem(args: argparse.Namespace, loaded: LoadedConfig, console: 
 
 def _report_slo(args: argparse.Namespace, loaded: LoadedConfig, console: Console) -> int:
     """`report slo`."""
+    from sre_agent.figures.slo_budget import BudgetUse
+    from sre_agent.figures.text import pct_text, utc_minute
     from sre_agent.reports.slo.data import build_slo_report
     from sre_agent.reports.slo.render import write_slo_report
 
@@ -124,13 +126,15 @@ def _report_slo(args: argparse.Namespace, loaded: LoadedConfig, console: Console
     for note in report.notes:
         console.print(f"  {note}", markup=False, highlight=False)
     for s in report.slos:
-        compliance = "—" if s.compliance_percent is None else f"{s.compliance_percent:.3f} %"
-        used = "—" if s.budget_consumed_percent is None else f"{s.budget_consumed_percent:.1f} %"
+        compliance = pct_text(s.compliance_percent, 3)
+        use = BudgetUse.from_json(s.budget) if s.budget else None
+        left = use.left_text(1) if use else "budget unknown"
         console.print(
-            f"  {s.name}: {compliance} vs {s.objective_percent:g} % ({s.status}), budget used {used}, "
-            f"{len(s.incidents)} incident(s)",
+            f"  {s.name}: {report.period} compliance {compliance} vs {s.objective_percent:g} % ({s.status}); {left} "
+            f"at {utc_minute(report.as_of)}; {len(s.incidents)} alert interval(s)",
             markup=False,
             highlight=False,
+            soft_wrap=True,
         )
     for kind in ("html", "markdown", "json"):
         console.print(f"  {kind}: {files[kind]}")

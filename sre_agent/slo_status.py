@@ -10,10 +10,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from sre_agent.config.durations import format_duration
 from sre_agent.config.slo import SloDoc
 from sre_agent.daemon.evaluate_slo import SloReader, slo_inputs
 from sre_agent.engine import slo as engine
+from sre_agent.figures.slo_budget import BudgetUse, period_name, period_use
+from sre_agent.figures.text import pct
 from sre_agent.model import from_epoch, iso, to_epoch
 from sre_agent.sinks.render import add_plain_row, human_span
 
@@ -27,7 +28,6 @@ def snapshot(reader: SloReader, slo: SloDoc, at: datetime) -> dict[str, Any]:
     result = engine.evaluate_slo(slo.spec, inputs.events, instants, inputs.stale)
     figures = engine.at_instant(slo.spec, result, 0)
     spec = slo.spec
-    period = spec.period
     exhaustion = figures["exhaustion_s"]
     return {
         "slo": slo.name,
@@ -35,11 +35,10 @@ def snapshot(reader: SloReader, slo: SloDoc, at: datetime) -> dict[str, Any]:
         "owner": spec.owner,
         "sli_kind": spec.sli.kind,
         "budgeting_method": spec.budgeting_method,
-        "period_kind": f"rolling {format_duration(period.rolling)}"
-        if period.rolling
-        else f"{period.calendar} ({period.time_zone})",
+        "period_kind": period_name(spec),
         "stale": bool(inputs.stale[0]),
         **figures,
+        "budget": period_use(spec, result, 0).to_json(),
         "at": iso(from_epoch(int(instants[0]))),
         "exhaustion_at": iso(at + timedelta(seconds=int(exhaustion))) if isinstance(exhaustion, int) else None,
     }
@@ -77,7 +76,7 @@ def render(snapshots: list[dict[str, Any]], console: Console) -> None:
             f"{s['objective']:g} %",
             s["period_kind"] + seen,
             _pct(period["sli"]),
-            _pct(s["budget_remaining"], 1),
+            pct(BudgetUse.from_json(s["budget"]).remaining, 1),
             "\n".join(burns),
             Text(state, style=_STYLE.get(s["state"], "")),
             _eta(s["exhaustion_s"]),
@@ -85,7 +84,8 @@ def render(snapshots: list[dict[str, Any]], console: Console) -> None:
     console.print(table)
     if snapshots:
         console.print(
-            f"as of {snapshots[0]['at']}: burn = error ratio / error budget per window (— no events); ◀ tier firing; "
+            f"as of {snapshots[0]['at']}: budget left = share of the period's error budget left (period column: what "
+            "it is measured against); burn = error ratio / error budget per window (— no events); ◀ tier firing; "
             "unknown = a tier cannot be judged (too few events, data still landing)",
             style="dim",
         )

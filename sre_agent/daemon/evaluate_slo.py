@@ -8,7 +8,7 @@ notification, and the alert resolves when no tier burns any more — one inciden
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -27,7 +27,8 @@ from sre_agent.engine import slo as engine
 from sre_agent.engine.frames import BoolArray
 from sre_agent.engine.rollups import SLO
 from sre_agent.engine.threshold import DataView
-from sre_agent.model import AlertState, Condition, ConditionState, EventKind, Labels, from_epoch, iso
+from sre_agent.figures import slo_budget
+from sre_agent.model import AlertState, Condition, ConditionState, EventKind, Labels, from_epoch, iso, to_epoch
 from sre_agent.sinks.render import human_span
 from sre_agent.sources import slo_sql
 from sre_agent.sources.log_analytics import LANDING_HORIZON
@@ -122,18 +123,18 @@ def slo_labels(agent: Agent, slo: SloDoc) -> Labels:
     return labels
 
 
-def _pct(value: object) -> str:
-    return "unknown" if value is None else f"{float(value) * 100:.2f} %"  # type: ignore[arg-type]
-
-
 def _eta(seconds: int | None) -> str:
     if seconds is None:
         return ""
     return ", already exhausted" if seconds <= 0 else f", exhausted in {human_span(seconds)} at this rate"
 
 
-def evidence_of(slo: SloDoc, snapshot: dict[str, Any], severity: str | None) -> dict[str, Any]:
-    """What a receiver needs to judge an SLO alert: both windows' burn, the budget, exhaustion, projection."""
+def evidence_of(
+    slo: SloDoc, snapshot: dict[str, Any], severity: str | None, events: engine.SloEvents, result: engine.SloResult,
+    k: int,
+) -> dict[str, Any]:  # fmt: skip
+    """What a receiver needs to judge an SLO alert: both windows' burn, the period's budget (consumed and left, of
+    what), the budget the firing tier's long window used, exhaustion and projection."""
     spec = slo.spec
     tiers = snapshot["tiers"]
     firing = next((t for t in tiers if t["state"] == engine.BREACH and t["severity"] == severity), None)
@@ -147,6 +148,7 @@ def evidence_of(slo: SloDoc, snapshot: dict[str, Any], severity: str | None) -> 
             "end": iso(from_epoch(snapshot["period"]["end"])),
         },
         "window_end": iso(from_epoch(snapshot["window_end"])),
+        "budget": slo_budget.period_use(spec, result, k).to_json(),
         "budget_remaining": snapshot["budget_remaining"],
         "burn_now": snapshot["burn_now"],
         "exhaustion_s": snapshot["exhaustion_s"],
@@ -155,61 +157,91 @@ def evidence_of(slo: SloDoc, snapshot: dict[str, Any], severity: str | None) -> 
         "tiers": tiers,
     }
     if firing is not None:
-        tier = next(t for t in spec.alerting.effective_tiers() if t.label == firing["windows"])
-        long_burn = firing["long_burn"] or 0.0
+        tier = slo_budget.tier_of(spec, firing["windows"])
         evidence["firing_tier"] = firing
         evidence["windows"] = {
             w: snapshot["windows"][w] for w in (format_duration(tier.long), format_duration(tier.short))
         }
-        # Workbook: an alert on this tier fires having consumed burn × long window / period of the budget.
-        evidence["budget_consumed_by_window"] = round(long_burn * tier.long / spec.period.length, 9)
+        # The Workbook's "an alert on this tier fires having consumed burn × long window / period of the budget",
+        # counted exactly: the bad events of the long window against the period's budget.
+        anchor = int(result.anchors[k])
+        long = int(tier.long.total_seconds())
+        evidence["budget_used_by_long_window"] = slo_budget.window_use(
+            spec, events, result, k, anchor - long, anchor
+        ).to_json()
     return evidence
 
 
-def _summary(slo: SloDoc, snapshot: dict[str, Any], kind: EventKind, spent: float | None) -> str:
+def summary(slo: SloDoc, evidence: dict[str, Any], kind: EventKind) -> str:
+    """The one-line summary of an SLO alert from its evidence (at a transition, or as it stands for a reminder)."""
     spec = slo.spec
-    period = format_duration(spec.period.length) if spec.period.rolling else f"calendar {spec.period.calendar}"
-    left = _pct(snapshot["budget_remaining"])
+    budget = evidence.get("budget")
+    left = slo_budget.BudgetUse.from_json(budget).left_text() if budget else "budget unknown"
     if kind is EventKind.RESOLVED:
-        used = f"; this incident used {_pct(spent)} of the budget" if spent is not None else ""
-        return f"SLO {slo.name}: burn back under every alerting factor{used}; {left} of the {period} budget left"
-    firing = [t for t in snapshot["tiers"] if t["state"] == engine.BREACH]
+        used = evidence.get("budget_used")
+        spent = f"; this alert's burn used {slo_budget.use_text(slo_budget.BudgetUse.from_json(used))}" if used else ""
+        return f"SLO {slo.name}: burn back under every alerting factor{spent}; {left}"
+    firing = [t for t in evidence.get("tiers", []) if t["state"] == engine.BREACH]
     worst = next((t for t in firing if t["severity"] == engine.PAGE), firing[0] if firing else None)
     if worst is None:
-        return f"SLO {slo.name}: {left} of the {period} budget left"
+        return f"SLO {slo.name}: {left}"
     long_w, short_w = worst["windows"].split("/")
     return (
         f"SLO {slo.name} ({spec.service}): error budget burning {worst['long_burn']:.1f}x over {long_w} and "
-        f"{worst['short_burn']:.1f}x over {short_w} ({worst['severity']} at {worst['factor']}x); {left} of the "
-        f"{period} budget left{_eta(snapshot['exhaustion_s'])}"
+        f"{worst['short_burn']:.1f}x over {short_w} ({worst['severity']} at {worst['factor']}x); {left}"
+        f"{_eta(evidence.get('exhaustion_s'))}"
     )
 
 
 def _condition(
-    slo: SloDoc, labels: Labels, result: engine.SloResult, k: int, stale: bool
-) -> tuple[Condition, dict[str, Any]]:
+    slo: SloDoc, labels: Labels, events: engine.SloEvents, result: engine.SloResult, k: int, stale: bool
+) -> Condition:
     spec = slo.spec
     state = str(result.state[k])
     at = from_epoch(int(result.instants[k]))
-    snapshot = engine.at_instant(spec, result, k)
     if stale:
-        return Condition(slo.name, labels, at, ConditionState.STALE), snapshot
+        return Condition(slo.name, labels, at, ConditionState.STALE)
+    snapshot = engine.at_instant(spec, result, k)
     if state in (engine.PAGE, engine.TICKET):
         severity = spec.alerting.page_severity if state == engine.PAGE else spec.alerting.ticket_severity
         tier = engine.firing_tier(result, k, state)
         assert tier is not None
         long_burn = result.windows[format_duration(tier.tier.long)].burn[k]
-        evidence = evidence_of(slo, snapshot, state)
-        return Condition(
-            slo.name, labels, at, ConditionState.BREACH, severity, float(long_burn), tier.factor, evidence
-        ), snapshot
+        evidence = evidence_of(slo, snapshot, state, events, result, k)
+        return Condition(slo.name, labels, at, ConditionState.BREACH, severity, float(long_burn), tier.factor, evidence)
     cond_state = ConditionState.OK if state == engine.OK else ConditionState.NO_DATA
     burn = snapshot["burn_now"]
     assert burn is None or isinstance(burn, float)
-    evidence = evidence_of(slo, snapshot, None)
+    evidence = evidence_of(slo, snapshot, None, events, result, k)
     if cond_state is ConditionState.NO_DATA:
         evidence["reason"] = "too few events (min_events), windows not covered by polls, or data still landing"
-    return Condition(slo.name, labels, at, cond_state, None, burn, None, evidence), snapshot
+    return Condition(slo.name, labels, at, cond_state, None, burn, None, evidence)
+
+
+def _alert_window(
+    slo: SloDoc, events: engine.SloEvents, result: engine.SloResult, k: int, inst: Instance, cond: Condition
+) -> Condition:
+    """``cond`` with the alert's data window: where its burn began, found once when it breaches from inactive (by
+    :func:`sre_agent.figures.slo_budget.burn_start` on the tier it breaches on) and carried while it is active."""
+    window = inst.evidence.get("alert_window") if inst.state is not AlertState.INACTIVE else None
+    if window is None and cond.state is ConditionState.BREACH:
+        label = (cond.evidence.get("firing_tier") or {}).get("windows")
+        start = slo_budget.burn_start(slo.spec, events, int(result.anchors[k]), slo_budget.tier_of(slo.spec, label))
+        window = {"data_from": iso(from_epoch(start)), "tier": label}
+    if window is None or cond.state is ConditionState.STALE:
+        return cond
+    return replace(cond, evidence={**cond.evidence, "alert_window": window})
+
+
+def alert_use(
+    slo: SloDoc, events: engine.SloEvents, result: engine.SloResult, k: int, evidence: dict[str, Any]
+) -> slo_budget.BudgetUse:
+    """The budget an alert's burn used up to instant ``k``: from where its burn began (its ``alert_window``; the
+    start of its windows when an older record has none) to where the windows end at ``k``."""
+    window = evidence.get("alert_window") or {}
+    began = window.get("data_from") or evidence.get("window_end")
+    start = to_epoch(datetime.fromisoformat(str(began).replace("Z", "+00:00"))) if began else int(result.anchors[k])
+    return slo_budget.window_use(slo.spec, events, result, k, start, int(result.anchors[k]), slo_budget.ALERT)
 
 
 def advance_slo(ctx: EvalContext, slo: SloDoc) -> None:
@@ -224,20 +256,14 @@ def advance_slo(ctx: EvalContext, slo: SloDoc) -> None:
         burning = str(result.state[k]) in (engine.PAGE, engine.TICKET)
         if inst.state is AlertState.INACTIVE and not burning:
             continue
-        cond, snapshot = _condition(slo, labels, result, k, bool(inputs.stale[k]))
+        cond = _condition(slo, labels, inputs.events, result, k, bool(inputs.stale[k]))
+        cond = _alert_window(slo, inputs.events, result, k, inst, cond)
         new, transitions = step(inst, cond, slo_policy(slo, str(result.state[k])))
         for tr in transitions:
-            spent = None
             if tr.kind is EventKind.RESOLVED:
-                spent = engine.budget_spent(
-                    slo.spec,
-                    inputs.events,
-                    int(tr.starts_at.timestamp()),
-                    int(result.anchors[k]),
-                    float(result.period_expected[k]),
-                )
-                tr = _with_evidence(tr, {**new.evidence, "budget_spent_by_incident": spent})  # noqa: PLW2901
-            annotations = {"summary": _summary(slo, snapshot, tr.kind, spent), "description": slo.spec.description}
+                used = alert_use(slo, inputs.events, result, k, tr.instance.evidence)
+                tr = _with_evidence(tr, {**tr.instance.evidence, "budget_used": used.to_json()})  # noqa: PLW2901
+            annotations = {"summary": summary(slo, tr.instance.evidence, tr.kind), "description": slo.spec.description}
             if slo.spec.runbook:
                 annotations["runbook"] = agent.spec.runbook_url.format(id=slo.spec.runbook)
             ctx.transitions.append((tr, annotations))

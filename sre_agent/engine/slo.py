@@ -498,13 +498,12 @@ def firing_tier(result: SloResult, k: int, severity: str) -> TierResult | None:
     return None
 
 
-def budget_spent(spec: SloSpec, events: SloEvents, lo: int, hi: int, period_total: float) -> float | None:
-    """Share of the period's error budget the bad events of ``[lo, hi)`` used (None without period events).
+def cumulative(events: SloEvents) -> tuple[FloatArray, FloatArray]:
+    """Cumulative good and total events (index ``i`` holds the sums of the first ``i`` minutes)."""
+    return _cumsum(events.good), _cumsum(events.total)
 
-    ``period_total`` is the period's expected events (:attr:`SloResult.period_expected`).
-    """
-    if period_total <= 0:
-        return None
-    a, b = _index(events, np.array([lo, hi], dtype=np.int64)).tolist()
-    bad = float(events.total[a:b].sum() - events.good[a:b].sum())
-    return bad / (float(spec.error_budget) * period_total)
+
+def window_sums(events: SloEvents, lo: int, hi: int) -> tuple[float, float]:
+    """Good and total events whose minute starts in ``[lo, hi)`` (clipped to the series)."""
+    a, b = _index(events, np.array([lo, max(lo, hi)], dtype=np.int64)).tolist()
+    return float(events.good[a:b].sum()), float(events.total[a:b].sum())

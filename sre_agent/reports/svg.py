@@ -30,13 +30,13 @@ def _fmt(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 10 else f"{value:,.2f}".rstrip("0").rstrip(".")
 
 
-def _grid(left: int, right: int, base: int, height: int, top: float) -> str:
-    """Five horizontal grid lines with their values on the left axis."""
+def _grid(left: int, right: int, base: int, height: int, top: float, bottom: float = 0.0) -> str:
+    """Five horizontal grid lines with their values on the left axis (from ``bottom``, 0 unless negative values)."""
     out = []
     for k in range(5):
         y = base - height * k / 4
         out.append(f'<line x1="{left}" x2="{right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e5e5e5"/>')
-        label = _fmt(top * k / 4)
+        label = _fmt(bottom + (top - bottom) * k / 4)
         out.append(f'<text x="{left - 4}" y="{y + 4:.1f}" font-size="10" text-anchor="end">{label}</text>')
     return "".join(out)
 
@@ -209,15 +209,21 @@ def line_chart(
     n = max(1, len(labels))
     values = [v for s in series.values() for v in s if v is not None]
     top = _nice_max(max([*values, limit or 0.0, 0.0]) * 1.05)
+    low = min([*values, limit or 0.0, 0.0])
+    bottom = -_nice_max(-low * 1.05) if low < 0 else 0.0  # budgets left can be overspent (negative)
     plot_h, left, base, right = 150, 60, 175, WIDTH - 20
     step = (right - left) / max(1, n - 1)
+
+    def y_of(value: float) -> float:
+        return base - plot_h * (value - bottom) / (top - bottom)
+
     names = list(series)
     legend = len(names) > 1
     height = base + 30 + (16 * (len(names) // 6 + 1) if legend else 0)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" role="img" class="chart">'
         f"<title>{escape(title)}</title>",
-        _grid(left, right, base, plot_h, top),
+        _grid(left, right, base, plot_h, top, bottom),
         f'<text x="4" y="12" font-size="11">{escape(unit)}</text>',
     ]
     if band is not None:
@@ -228,7 +234,7 @@ def line_chart(
             f'<text x="{x0 + 3:.1f}" y="{base - plot_h + 11}" font-size="10" fill="#9a3b00">{escape(band[2])}</text>'
         )
     if limit is not None:
-        y = base - plot_h * limit / top
+        y = y_of(limit)
         parts.append(
             f'<line x1="{left}" x2="{right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#D55E00" stroke-width="2">'
             f"<title>{escape(limit_label)}</title></line>"
@@ -241,12 +247,12 @@ def line_chart(
             if value is None:
                 runs.append([])
                 continue
-            runs[-1].append(f"{left + i * step:.1f},{base - plot_h * value / top:.1f}")
+            runs[-1].append(f"{left + i * step:.1f},{y_of(value):.1f}")
             if n > 120:
                 continue
             tip = f"{labels[i]} {name}: {_fmt(value)} {unit}"
             parts.append(
-                f'<circle cx="{left + i * step:.1f}" cy="{base - plot_h * value / top:.1f}" r="2.5" '
+                f'<circle cx="{left + i * step:.1f}" cy="{y_of(value):.1f}" r="2.5" '
                 f'fill="{colour(j, name)}"><title>{escape(tip)}</title></circle>'
             )
         for run in runs:

@@ -10,6 +10,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -19,13 +20,20 @@ from support import REPO, open_test_agent, replay, seed
 from sre_agent.cli import main
 from sre_agent.config.loader import LoadedConfig, load_config
 from sre_agent.config.slo import slo_key
+from sre_agent.daemon.evaluate_slo import SloReader
 from sre_agent.engine.rollups import SLO
 from sre_agent.exit_codes import ExitCode
+from sre_agent.figures.slo_budget import BudgetUse
+from sre_agent.model import AlertEvent, EventKind, from_epoch, to_epoch
 from sre_agent.reports.slo.data import MET, MISSED, NO_DATA, SloReport, SloSection, build_slo_report
 from sre_agent.reports.slo.render import render_html, render_markdown, to_json, write_slo_report
 from sre_agent.simulate.fake_snowflake import EmbeddedSnowflake
+from sre_agent.slo_status import snapshot
+from sre_agent.store.alerts import AlertStore
 from sre_agent.store.db import Database
 from sre_agent.store.rollups import RollupStore
+from sre_agent.store.slo_minutes import SloMinutes
+from sre_agent.store.watermarks import Watermarks
 
 pytestmark = pytest.mark.integration
 
@@ -126,14 +134,26 @@ def _slo(report: SloReport, name: str) -> SloSection:
     return next(s for s in report.slos if s.name == name)
 
 
-def test_compliance_and_budget_match_the_slo_rollup_rows(store: Path) -> None:
-    """Good and total are the rollup's rows of the month up to the data's end; compliance = good / total; the
-    month's budget is 0.5 % of total; INC-1 spends it past 100 % for latency, availability stays met."""
+def _status(config: Path, name: str, at: datetime) -> dict[str, Any]:
+    """`slo status --at` of ``name``, as the CLI computes it."""
+    loaded = load_config(config)
+    db = Database(loaded.resolve(loaded.config.spec.store.path), writer=False)
+    try:
+        reader = SloReader(loaded.config.spec, Watermarks(db), SloMinutes(db))
+        return snapshot(reader, next(s for s in loaded.slos if s.name == name), at)
+    finally:
+        db.close()
+
+
+def test_month_compliance_matches_the_slo_rollup_rows(store: Path) -> None:
+    """Good and total are the rollup's rows of the month up to the data's end; compliance = good / total, and the
+    objective allows 0.5 % of total bad; INC-1 makes latency miss, availability stays met."""
     report = _build(store)
     loaded = load_config(store)
     assert report.period == "2026-11"
     assert report.time_zone == "America/New_York", "spec.cost.time_zone, as the cost report"
     assert report.start == datetime(2026, 11, 1, 4, tzinfo=UTC)
+    assert report.as_of == NOW, "the month is under way: budgets as of the report's clock"
     assert len(report.days) == 30
     for name in (LATENCY, AVAILABILITY):
         s = _slo(report, name)
@@ -145,35 +165,48 @@ def test_compliance_and_budget_match_the_slo_rollup_rows(store: Path) -> None:
         assert (s.good, s.total, s.bad) == (good, total, total - good)
         assert s.compliance_percent == pytest.approx(good / total * 100)
         assert s.allowed_bad == pytest.approx(0.005 * total)
-        assert s.budget_consumed_percent == pytest.approx((total - good) / (0.005 * total) * 100)
-        assert s.budget_remaining_percent == pytest.approx(100 - s.budget_consumed_percent)
-        assert s.daily[-1]["budget_consumed_percent"] is None, "30 November has no data yet"
-        observed = [d["budget_consumed_percent"] for d in s.daily if d["budget_consumed_percent"] is not None]
-        assert [d["day"].day for d in s.daily if d["budget_consumed_percent"] is not None] == [1, 2, 3]
-        assert observed[0] == 0, "Sunday 1 November (25 hours in New York): polled, no risk query ran"
-        assert observed[-1] == pytest.approx(s.budget_consumed_percent), "the cumulative line ends at the month"
-        assert observed == sorted(observed), "cumulative"
-        assert any("month's budget is that of the events so far" in n for n in s.notes)
+        assert any("the month's compliance is that of the events so far" in n for n in s.notes)
     latency, availability = _slo(report, LATENCY), _slo(report, AVAILABILITY)
     assert latency.status == MISSED
-    assert latency.budget_consumed_percent is not None
-    assert latency.budget_consumed_percent > 100
     assert availability.status == MET, "a latency regression leaves availability alone"
     assert availability.incidents == []
-    window = latency.window_at_end
-    assert window is not None
-    assert window["window"] == "month (America/New_York)"
-    assert (window["good"], window["total"]) == (latency.good, latency.total), "its own window is this month"
-    rolling = availability.window_at_end
-    assert rolling is not None
-    assert rolling["window"] == "rolling 28d"
-    assert rolling["sli_percent"] == pytest.approx(availability.compliance_percent), "28 days back hold no more data"
 
 
-def test_the_incident_is_the_alerts_firing_interval_with_the_budget_it_used(store: Path) -> None:
+def test_each_slos_budget_is_the_figure_slo_status_shows_at_the_same_instant(store: Path) -> None:
+    """One definition: the report's budget left (and used) is `slo status --at` of the report's instant, for the
+    calendar-month latency SLO and the rolling-28-day availability SLO alike; each says its period."""
+    report = _build(store)
+    for name, period in ((LATENCY, "calendar month (America/New_York)"), (AVAILABILITY, "rolling 28d")):
+        s = _slo(report, name)
+        status = _status(store, name, report.as_of)
+        assert s.budget == status["budget"]
+        assert s.budget is not None
+        assert s.budget["remaining"] == pytest.approx(status["budget_remaining"])
+        assert s.budget["period"] == s.slo_window == status["period_kind"] == period
+        assert s.state == status["state"]
+    latency = _slo(report, LATENCY)
+    assert latency.budget is not None
+    assert latency.budget["extrapolated"], "the month is under way: its events are extrapolated to its end"
+    assert latency.budget["consumed"] > 0.5, "INC-1 spent over half of November's budget in two hours"
+
+
+def test_the_daily_line_is_the_budget_left_at_each_days_end(store: Path) -> None:
+    report = _build(store)
+    latency = _slo(report, LATENCY)
+    observed = [d for d in latency.daily if d["budget_remaining_percent"] is not None]
+    assert [d["day"].day for d in observed] == [1, 2, 3], "4 November has not ended at the report's instant"
+    tz = ZoneInfo(report.time_zone)
+    for d in observed:
+        end = datetime(d["day"].year, d["day"].month, d["day"].day + 1, tzinfo=tz)
+        assert d["budget_remaining_percent"] == pytest.approx(_status(store, LATENCY, end)["budget_remaining"] * 100)
+    assert observed[0]["budget_remaining_percent"] == 100, "Sunday 1 November: polled, no risk query ran"
+    assert observed[-1]["budget_remaining_percent"] < 50, "INC-1 on Tuesday"
+
+
+def test_the_incident_is_the_alerts_firing_interval_with_the_budget_its_resolve_stated(store: Path) -> None:
     """INC-1 (Tuesday 10:20-12:50 New York) pages risk-calculation-latency: its first interval runs from the start
-    of its condition to its resolve, at sev2, with its fingerprint and labels, and the bad events inside it over
-    the month's allowed bad events. (Late-landing slow queries page twice more for 15 minutes that afternoon.)"""
+    of its condition to its resolve, at sev2, and carries the budget its burn used — the figure its resolve stored
+    and said in its summary, counted from where the burn began in the data (before the alert's start)."""
     report = _build(store)
     latency = _slo(report, LATENCY)
     assert latency.incidents, "INC-1 paged"
@@ -189,11 +222,28 @@ def test_the_incident_is_the_alerts_firing_interval_with_the_budget_it_used(stor
     assert incident.labels["slo"] == LATENCY
     assert incident.labels["team"] == "risk-technology"
     assert len(incident.fingerprint) >= 16
-    good, total = _rows(load_config(store), LATENCY, incident.start, incident.end)
-    assert incident.budget_consumed_percent == pytest.approx((total - good) / latency.allowed_bad * 100)
-    assert incident.budget_consumed_percent > 100, "INC-1 alone spent more than the month's budget"
-    spent = sum(i.budget_consumed_percent or 0 for i in latency.incidents)
-    assert spent <= latency.budget_consumed_percent, "the intervals do not overlap"
+    resolved = _resolves(store)[incident.event_ids[-1]]
+    assert incident.budget_used == resolved.evidence["budget_used"]
+    used = BudgetUse.from_json(incident.budget_used)
+    assert f"this alert's burn used {used.used_text()}" in resolved.annotations["summary"]
+    assert used.scope == "alert"
+    assert used.period == "calendar month (America/New_York)"
+    assert used.data_from < to_epoch(incident.start), "the burn began before the page (rows land late)"
+    assert datetime(2026, 11, 3, 15, 0, tzinfo=UTC) <= from_epoch(used.data_from), "no earlier than INC-1's onset"
+    good, total = _rows(load_config(store), LATENCY, from_epoch(used.data_from), from_epoch(used.data_to))
+    assert used.bad == total - good
+    assert used.consumed == pytest.approx(used.bad / used.allowed_bad)
+    assert used.consumed > 0.5, "INC-1 alone spent over half of November's budget"
+    assert used.bad <= latency.bad, "its bad events are part of the month's"
+
+
+def _resolves(config: Path) -> dict[int, AlertEvent]:
+    loaded = load_config(config)
+    db = Database(loaded.resolve(loaded.config.spec.store.path), writer=False)
+    try:
+        return {e.event_id: e for e in AlertStore(db).events((EventKind.RESOLVED,))}
+    finally:
+        db.close()
 
 
 def test_the_json_matches_the_reviewed_golden_file(store: Path) -> None:
@@ -214,10 +264,10 @@ def test_the_html_is_self_contained_and_escapes_config_values(store: Path, tmp_p
     assert not re.search(r"<link|@import|url\(|src=", html, re.I), "no external resources"
     assert not re.search(r"href=[\"']?https?:", html, re.I)
     assert set(re.findall(r"https?://[^\s\"'<>)]+", html)) <= {"http://www.w3.org/2000/svg"}
-    assert html.count("<svg") == 2, "budget consumed per day, one chart per SLO with data"
-    assert "100 % of the error budget" in html
+    assert html.count("<svg") == 2, "budget left per day, one chart per SLO with data"
+    assert "budget exhausted" in html
     latency = _slo(report, LATENCY)
-    assert f"Incidents that consumed budget ({len(latency.incidents)})" in html
+    assert f"Alert firing intervals and the budget their burn used ({len(latency.incidents)})" in html
     assert latency.incidents[0].fingerprint in html
     assert "missed" in html
     assert "met" in html
@@ -225,7 +275,7 @@ def test_the_html_is_self_contained_and_escapes_config_values(store: Path, tmp_p
 
 def test_the_markdown_summarises_every_slo_and_the_incident(store: Path) -> None:
     markdown = render_markdown(_build(store))
-    assert "1 met**, **1 missed**" in markdown
+    assert "1 missed**, **1 met**" in markdown
     assert f"| {LATENCY} | 99.500 % |" in markdown
     assert "peak sev2" in markdown
 
@@ -277,6 +327,10 @@ def test_the_cli_writes_the_three_files_and_prints_each_slo(
     out = capsys.readouterr().out
     assert code == ExitCode.OK, out
     assert "slo 2026-11: 2 SLOs, 1 met, 1 missed, 0 no data" in out
-    assert re.search(rf"{LATENCY}: \d+\.\d{{3}} % vs 99.5 % \(missed\), budget used \d+\.\d %, \d+ incident", out)
+    assert re.search(
+        rf"{LATENCY}: 2026-11 compliance \d+\.\d{{3}} % vs 99.5 % \(missed\); -?\d+\.\d % of the calendar month "
+        r"\(America/New_York\) error budget left at 2026-1\d-\d\d \d\d:\d\dZ; \d+ alert interval",
+        out,
+    )
     assert {p.name for p in tmp_path.iterdir()} == {"slo-2026-11.html", "slo-2026-11.md", "slo-2026-11.json"}
     assert json.loads((tmp_path / "slo-2026-11.json").read_text())["period"] == "2026-11"

@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from sre_agent.backtest import replay
 from sre_agent.config.slo import SloDoc
 from sre_agent.engine import slo as engine
-from sre_agent.engine.slo import Coverage, RawMinutes, SloEvents, at_instant, budget_spent, build_events, evaluate_slo
+from sre_agent.engine.slo import Coverage, RawMinutes, SloEvents, at_instant, build_events, evaluate_slo
+from sre_agent.figures.slo_budget import period_use, window_use
 
 MIN = 60
 HOUR = 3600
@@ -692,7 +693,7 @@ def rolling_history(outage_minutes: int) -> tuple[SloDoc, SloEvents, int]:
     return doc, events_for(doc, S, good, total), onset
 
 
-def test_rolling_budget_remaining_exhaustion_and_budget_spent() -> None:
+def test_rolling_budget_remaining_exhaustion_and_the_budget_a_window_used() -> None:
     doc, events, onset = rolling_history(10)
     instants = np.array([onset, onset + 10 * MIN, onset + 3 * HOUR], np.int64)
     result = evaluate_slo(doc.spec, events, instants)
@@ -717,13 +718,14 @@ def test_rolling_budget_remaining_exhaustion_and_budget_spent() -> None:
     assert at_instant(doc.spec, result, 2)["exhaustion_s"] is None
     assert at_instant(doc.spec, result, 1)["exhaustion_s"] == 11_952
 
-    spent = budget_spent(doc.spec, events, onset, onset + 10 * MIN, float(result.period_expected[1]))
-    assert spent == pytest.approx(1000 / allowed, rel=1e-12)
-    assert spent == pytest.approx(1 - result.budget_remaining[1], rel=1e-12)
+    used = window_use(doc.spec, events, result, 1, onset, onset + 10 * MIN)
+    assert used.consumed == pytest.approx(1000 / allowed, rel=1e-9)
+    assert used.consumed == pytest.approx(1 - result.budget_remaining[1], rel=1e-9), "the only bad events"
+    assert (used.bad, used.allowed_bad, used.base_events) == (1000, allowed, period_total)
+    assert period_use(doc.spec, result, 1).consumed == pytest.approx(used.consumed, rel=1e-9)
     # A part of the incident spends its share; an interval without bad events spends nothing.
-    assert budget_spent(doc.spec, events, onset, onset + 4 * MIN, period_total) == pytest.approx(400 / allowed)
-    assert budget_spent(doc.spec, events, onset - HOUR, onset, period_total) == 0.0
-    assert budget_spent(doc.spec, events, onset, onset + 10 * MIN, 0.0) is None
+    assert window_use(doc.spec, events, result, 2, onset, onset + 4 * MIN).consumed == pytest.approx(400 / allowed)
+    assert window_use(doc.spec, events, result, 2, onset - HOUR, onset).consumed == 0.0
 
 
 def test_exhausted_budget_has_zero_time_to_exhaustion() -> None:

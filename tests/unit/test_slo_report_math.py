@@ -9,8 +9,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from sre_agent.alerting.intervals import firing_intervals
 from sre_agent.model import AlertEvent, EventKind, Severity
-from sre_agent.reports.slo.data import MET, MISSED, NO_DATA, firing_intervals, local_days, verdict
+from sre_agent.reports.slo.data import MET, MISSED, NO_DATA, local_days, verdict
 from sre_agent.reports.svg import line_chart
 
 T0 = datetime(2026, 11, 3, 15, tzinfo=UTC)

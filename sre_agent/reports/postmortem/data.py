@@ -21,10 +21,13 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from sre_agent.alerting.intervals import FiringInterval, firing_intervals
 from sre_agent.config.loader import LoadedConfig
+from sre_agent.daemon.evaluate_slo import SloReader, alert_use, slo_inputs
 from sre_agent.engine import slo as slo_engine
 from sre_agent.engine.rollups import QUERY, QUERY_COST, WAREHOUSE_METERING
 from sre_agent.errors import UsageError
+from sre_agent.figures import slo_budget
 from sre_agent.model import AlertEvent, EventKind, from_epoch, iso, to_epoch
 from sre_agent.reports.postmortem.factors import factors
 from sre_agent.reports.postmortem.series import (
@@ -44,6 +47,8 @@ from sre_agent.store.db import Database
 from sre_agent.store.incidents import Incident, IncidentStore
 from sre_agent.store.notifications import NotificationStore
 from sre_agent.store.rollups import RollupStore
+from sre_agent.store.slo_minutes import SloMinutes
+from sre_agent.store.watermarks import Watermarks
 
 CONTEXT = 3 * 3600
 """Charts show this much before the onset and after the end."""
@@ -103,43 +108,57 @@ def _minutes(a: datetime | int | None, b: datetime | int | None) -> float | None
 
 
 def _slo_impact(
-    loaded: LoadedConfig, db: Database, incident: Incident, slo_names: set[str], onset: int, end: int
+    loaded: LoadedConfig, db: Database, incident: Incident, events: list[AlertEvent], onset: int, end: int, now: int
 ) -> list[dict[str, Any]]:
-    from sre_agent.slo_cli import stored_history
-
+    """Per SLO of the incident: for each of its alerts in the incident, the budget that alert's burn used (the figure
+    its resolve stored, or so far while it fires); for an SLO of the scope that did not alert, the bad events of the
+    impact window. Each says what it is a share of and over which data window."""
+    reader = SloReader(loaded.config.spec, Watermarks(db), SloMinutes(db))
+    by_slo: dict[str, list[FiringInterval]] = {}
+    for interval in firing_intervals([e for e in events if "slo" in e.labels]):
+        by_slo.setdefault(interval.labels["slo"], []).append(interval)
     out = []
     scope = incident.scope
     for slo in loaded.slos:
+        alerted = by_slo.get(slo.name, [])
         related = (
-            slo.name in slo_names
+            alerted
             or slo.spec.service in scope.get("service", [])
             or (slo.spec.domain is not None and slo.spec.domain in scope.get("domain", []))
         )
         if not related:
             continue
-        lo = end - int(slo.spec.period.length.total_seconds()) - 86400
-        history = stored_history(loaded, db, slo, lo // 60 * 60)
-        if history is None:
-            continue
-        events = history[0]
-        at = min(end, events.frontier)
-        result = slo_engine.evaluate_slo(slo.spec, events, np.array([at], dtype=np.int64))
-        spent = slo_engine.budget_spent(slo.spec, events, onset, end, float(result.period_expected[0]))
-        if (spent is None or spent <= 0) and slo.name not in slo_names:
-            continue
-        a, b = max(0, (onset - events.start) // 60), max(0, (end - events.start) // 60)
-        total = float(events.total[a:b].sum())
-        bad = total - float(events.good[a:b].sum())
-        out.append({
-            "slo": slo.name,
-            "service": slo.spec.service,
-            "objective": float(slo.spec.objective),
-            "alerted": slo.name in slo_names,
-            "events": total,
-            "bad_events": bad,
-            "budget_consumed_percent": None if spent is None else round(100 * spent, 2),
-            "budget_remaining_percent": _pct(result.budget_remaining[0]),
-        })  # fmt: skip
+        uses: list[tuple[str, slo_budget.BudgetUse]] = []
+        if any(i.end is None or i.budget_used is None for i in alerted) or not alerted:
+            at = np.array([min(now, max(end, onset + 60)) // 60 * 60], dtype=np.int64)
+            inputs = slo_inputs(reader, slo, at)
+            result = slo_engine.evaluate_slo(slo.spec, inputs.events, at, inputs.stale)
+        for interval in alerted:
+            if interval.budget_used is not None:
+                uses.append(("alert", slo_budget.BudgetUse.from_json(interval.budget_used)))
+            else:  # still firing: what its burn used so far
+                uses.append(("alert so far", alert_use(slo, inputs.events, result, 0, interval.evidence)))
+        if not alerted:
+            use = slo_budget.window_use(slo.spec, inputs.events, result, 0, onset, end)
+            if not use.bad:
+                continue
+            uses.append(("impact window, not alerted", use))
+        for basis, use in uses:
+            out.append({
+                "slo": slo.name,
+                "service": slo.spec.service,
+                "objective": float(slo.spec.objective),
+                "alerted": bool(alerted),
+                "basis": basis,
+                "of": use.of_what(),
+                "window": use.window_text(),
+                "events": use.events,
+                "bad_events": use.bad,
+                "budget_consumed_percent": None if use.consumed is None else round(100 * use.consumed, 2),
+                "budget_remaining_percent": None if use.remaining is None else round(100 * use.remaining, 2),
+                "remaining_at": from_epoch(use.as_of),
+                "budget_used": use.to_json(),
+            })  # fmt: skip
     return out
 
 
@@ -300,7 +319,6 @@ def build_postmortem(loaded: LoadedConfig, db: Database, incident_id: str, now: 
     stats_now = query_stats(reader.frame(QUERY, onset, end))
     stats_base = query_stats(reader.frame(QUERY, base_lo, base_hi))
     touched = reader.frame(QUERY, onset, end)
-    slo_names = {e.labels["slo"] for e in events if "slo" in e.labels}
     impact = {
         "duration_min": _minutes(onset, end),
         "queries": stats_now,
@@ -310,7 +328,7 @@ def build_postmortem(loaded: LoadedConfig, db: Database, incident_id: str, now: 
         "services": sorted(set(touched["service"].to_list())) if touched.height else [],
         "domains": sorted(set(touched["domain"].to_list())) if touched.height else [],
         **_people(reader, w),
-        "slos": _slo_impact(loaded, db, incident, slo_names, onset, end),
+        "slos": _slo_impact(loaded, db, incident, events, onset, end, to_epoch(now)),
         "cost": _cost(loaded, reader, w),
     }
     firing = [e for e in events if e.kind == EventKind.FIRING]
@@ -439,8 +457,8 @@ def _summary(pm: Postmortem, incident: Incident) -> str:
         )
         parts.append(f"{q['queries']:,} queries in scope, {q['failed']:,} failed{p95}.")
     for s in i["slos"]:
-        if s["budget_consumed_percent"] is not None:
-            parts.append(f"SLO {s['slo']} lost {s['budget_consumed_percent']:.1f} % of its error budget.")
+        if s["budget_consumed_percent"] is not None and s["alerted"]:
+            parts.append(f"SLO {s['slo']}: its alert's burn used {s['budget_consumed_percent']:.2f} % of {s['of']}.")
     c = i["cost"]
     if c["extra_credits"] is not None and c["extra_credits"] > 1:
         money = f" ({c['currency']} {c['extra_cost']:,.2f})" if c["extra_cost"] is not None else ""

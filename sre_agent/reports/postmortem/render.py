@@ -8,6 +8,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from sre_agent.figures.text import utc_minute
 from sre_agent.model import from_epoch, to_epoch
 from sre_agent.reports.html import cards, jsonable, md_cell, num, page, table, write_report
 from sre_agent.reports.postmortem.data import Postmortem
@@ -104,7 +105,7 @@ def render_html(pm: Postmortem) -> str:
             ]
         ),
     ]
-    slo_rows = [{**s, "alerted": "yes" if s["alerted"] else "no"} for s in i["slos"]]
+    slo_rows = [{**s, "left_at": utc_minute(s["remaining_at"])} for s in i["slos"]]
     impact = [
         "<h2>Impact</h2>",
         f"<p>Warehouses: {escape(', '.join(i['warehouses']) or '—')} · services: "
@@ -129,12 +130,14 @@ def render_html(pm: Postmortem) -> str:
             slo_rows,
             [
                 ("slo", "SLO", None),
-                ("service", "service", None),
                 ("objective", "objective %", 3),
-                ("alerted", "alerted", None),
+                ("basis", "counted for", None),
+                ("window", "bad events counted (data time)", None),
                 ("bad_events", "bad events", 0),
-                ("budget_consumed_percent", "budget consumed %", 2),
-                ("budget_remaining_percent", "budget left after %", 2),
+                ("budget_consumed_percent", "budget used %", 2),
+                ("of", "of", None),
+                ("budget_remaining_percent", "left %", 2),
+                ("left_at", "left at", None),
             ],
             "No SLO of this scope lost error budget.",
         ),
@@ -221,7 +224,11 @@ def render_markdown(pm: Postmortem) -> str:
         "",
     ]
     for s in pm.impact["slos"]:
-        lines.append(f"- SLO {s['slo']}: {num(s['budget_consumed_percent'])} % of its error budget consumed")
+        lines.append(
+            f"- SLO {s['slo']} ({s['basis']}): {num(s['budget_consumed_percent'])} % of {s['of']} used "
+            f"(bad events {s['window']}); {num(s['budget_remaining_percent'])} % left at "
+            f"{utc_minute(s['remaining_at'])}"
+        )
     c = pm.impact["cost"]
     cost_line = (
         f"- {num(c['extra_credits'])} credits above baseline" if c["extra_credits"] is not None else f"- {c['note']}"

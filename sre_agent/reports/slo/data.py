@@ -1,11 +1,18 @@
 """The SLO compliance report's figures for one calendar month, read from the state store (never from Snowflake).
 
 Each SLO's events are built as the daemon builds them (:func:`sre_agent.daemon.evaluate_slo.slo_inputs`: exclusions
-removed, time slices for ``Timeslices`` SLOs, only data that can no longer change) and summed over the month:
-compliance is good / total, the month's error budget is ``(1 - objective) × total`` bad events, and the share of it
-used is :func:`sre_agent.engine.slo.budget_spent` — per day (cumulative) and per firing interval of the SLO's alert
-(from the alert history). The SLO's own window (rolling 28 days, a calendar week…) at the month's end is the
-engine's, as ``slo status`` shows it. Minutes the agent never polled are not counted, never scored as good.
+removed, time slices for ``Timeslices`` SLOs, only data that can no longer change). Two scopes, each named where it
+is shown:
+
+- **the month** (the report's calendar month, in ``spec.cost.time_zone``): compliance = good / total of the month's
+  events, met or missed against the objective, and how many bad events the objective allows in them;
+- **the SLO's own period** (rolling 28 days, a calendar month in its zone …): its error budget consumed and left at
+  the report's instant — the figure ``slo status --at`` shows (:func:`sre_agent.figures.slo_budget.period_use`) —
+  and the budget left at the end of each day of the month.
+
+Each firing interval of the SLO's alert carries the budget its burn used
+(:class:`sre_agent.figures.slo_budget.BudgetUse`): the record the alert's resolve stored, or, while it still fires,
+the same figure up to the report's instant. Minutes the agent never polled are not counted, never scored as good.
 """
 
 from __future__ import annotations
@@ -18,49 +25,26 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from sre_agent.alerting.intervals import INTERVAL_KINDS, FiringInterval, firing_intervals
 from sre_agent.config.durations import format_duration
 from sre_agent.config.loader import LoadedConfig
 from sre_agent.config.slo import SloDoc, SloSpec
-from sre_agent.daemon.evaluate_slo import SloReader, slo_inputs, slo_view
+from sre_agent.daemon.evaluate_slo import SloReader, alert_use, slo_inputs, slo_view
 from sre_agent.engine import slo as engine
-from sre_agent.model import AlertEvent, EventKind, Severity, from_epoch
+from sre_agent.figures import slo_budget
+from sre_agent.model import AlertEvent, from_epoch, to_epoch
 from sre_agent.reports.periods import parse_period
-from sre_agent.slo_status import snapshot
 from sre_agent.store.alerts import AlertStore
 from sre_agent.store.db import Database
 from sre_agent.store.slo_minutes import SloMinutes
 from sre_agent.store.watermarks import Watermarks
 
 MET, MISSED, NO_DATA = "met", "missed", "no data"
-INTERVAL_KINDS = (
-    EventKind.FIRING,
-    EventKind.ESCALATED,
-    EventKind.DEESCALATED,
-    EventKind.REESCALATED,
-    EventKind.RESOLVED,
-)
-"""Alert events that open, change or close a firing interval (pending ones never notified anybody)."""
-
-
-@dataclass
-class FiringInterval:
-    """One firing interval of an SLO's alert: from the start of its condition to its resolve (None: still firing)."""
-
-    fingerprint: str
-    rule: str
-    labels: dict[str, str]
-    start: datetime
-    fired_at: datetime
-    end: datetime | None
-    peak_severity: Severity
-    event_ids: list[int] = field(default_factory=list)
-    budget_consumed_percent: float | None = None
-    """Bad events inside the interval (clipped to the month) as a share of the month's allowed bad events."""
 
 
 @dataclass
 class SloSection:
-    """One SLO's month: definition, events, verdict, error budget, daily consumption and incidents."""
+    """One SLO's month (compliance) and its own period's error budget at the report's instant."""
 
     name: str
     service: str
@@ -71,22 +55,24 @@ class SloSection:
     budgeting_method: str
     objective_percent: float
     slo_window: str
-    """The SLO's own compliance window (``rolling 28d``, ``month (Europe/London)``)."""
+    """The SLO's own period in words (``rolling 28d``, ``calendar month (Europe/London)``)."""
     labels: dict[str, str]
     data_from: datetime | None
     data_until: datetime | None
     good: float = 0.0
+    """Good events of the month (to ``data_until``)."""
     total: float = 0.0
     bad: float = 0.0
     compliance_percent: float | None = None
     status: str = NO_DATA
     allowed_bad: float = 0.0
-    budget_consumed_percent: float | None = None
-    budget_remaining_percent: float | None = None
+    """Bad events the objective allows in the month's events: (1 − objective) × total."""
+    budget: dict[str, Any] | None = None
+    """The SLO's own period at the report's instant (:class:`BudgetUse` JSON, scope ``period``) — as `slo status`."""
+    state: str | None = None
+    """The SLO's state at the report's instant (ok, ticket, page, unknown)."""
     daily: list[dict[str, Any]] = field(default_factory=list)
-    """Per local day: ``day`` and ``budget_consumed_percent`` to its end (cumulative; None: no data that day)."""
-    window_at_end: dict[str, Any] | None = None
-    """The engine's figures for the SLO's own window at the end of the month's data."""
+    """Per local day: ``day`` and ``budget_remaining_percent`` of the own period at the day's end (None: no data)."""
     incidents: list[FiringInterval] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -100,6 +86,8 @@ class SloReport:
     end: datetime
     time_zone: str
     generated_at: datetime
+    as_of: datetime
+    """The instant the SLOs' own budgets are judged at (the month's end, or ``now`` for the month under way)."""
     data_until: datetime | None
     days: list[date]
     slos: list[SloSection]
@@ -137,28 +125,6 @@ def sli_text(spec: SloSpec) -> str:
     return f"{text} ({filters})" if filters else text
 
 
-def firing_intervals(events: list[AlertEvent]) -> list[FiringInterval]:
-    """The firing intervals in ``events`` (oldest first, any number of alerts): a firing event opens one,
-    escalations raise its peak severity, a resolve closes it; an interval with no resolve is still firing."""
-    open_: dict[str, FiringInterval] = {}
-    out: list[FiringInterval] = []
-    for e in sorted(events, key=lambda e: e.event_id):
-        current = open_.get(e.fingerprint)
-        if e.kind is EventKind.FIRING:
-            current = FiringInterval(e.fingerprint, e.rule, dict(e.labels), e.starts_at, e.at, None, e.severity)
-            open_[e.fingerprint] = current
-            out.append(current)
-        if current is None:
-            continue  # its firing predates the history the store keeps
-        current.event_ids.append(e.event_id)
-        if e.severity.more_severe_than(current.peak_severity) and e.kind is not EventKind.RESOLVED:
-            current.peak_severity = e.severity
-        if e.kind is EventKind.RESOLVED:
-            current.end = e.ends_at or e.at
-            del open_[e.fingerprint]
-    return out
-
-
 def local_days(start: datetime, end: datetime) -> list[date]:
     """Every local day from ``start`` up to (not including) ``end``'s day."""
     first, last = start.date(), end.date()
@@ -184,10 +150,12 @@ def build_slo_report(loaded: LoadedConfig, db: Database, period: str | None, now
     frontier = max((p for p in polled if p is not None), default=None)
     now = now or datetime.now(UTC)
     start, end, label = parse_period(period, tz, from_epoch(frontier - 1) if frontier else now, now)
+    # A finished month is judged in its last minute (at its very end a calendar period is already the next one).
+    as_of = from_epoch(min(int(end.timestamp()) - engine.MINUTE, to_epoch(now)) // engine.MINUTE * engine.MINUTE)
     lo, hi = int(start.timestamp()), int(end.timestamp())
     alerts = AlertStore(db).events(INTERVAL_KINDS)
     days = local_days(start, end)
-    sections = [_section(reader, slo, alerts, lo, hi, days, tz) for slo in loaded.slos]
+    sections = [_section(reader, slo, alerts, lo, hi, days, tz, to_epoch(as_of)) for slo in loaded.slos]
     notes = []
     if not loaded.slos:
         notes.append("no SLOs configured (spec.slos in the agent config)")
@@ -200,6 +168,7 @@ def build_slo_report(loaded: LoadedConfig, db: Database, period: str | None, now
         end=end,
         time_zone=tz.key,
         generated_at=now,
+        as_of=as_of,
         data_until=until,
         days=days,
         slos=sections,
@@ -207,10 +176,19 @@ def build_slo_report(loaded: LoadedConfig, db: Database, period: str | None, now
     )
 
 
+def _day_ends(days: list[date], tz: ZoneInfo) -> list[int]:
+    out = []
+    for day in days:
+        nxt = day + timedelta(days=1)
+        out.append(int(datetime(nxt.year, nxt.month, nxt.day, tzinfo=tz).timestamp()))
+    return out
+
+
 def _section(
-    reader: SloReader, slo: SloDoc, alerts: list[AlertEvent], lo: int, hi: int, days: list[date], tz: ZoneInfo
-) -> SloSection:
-    """``slo``'s month ``[lo, hi)``."""
+    reader: SloReader, slo: SloDoc, alerts: list[AlertEvent], lo: int, hi: int, days: list[date], tz: ZoneInfo,
+    as_of: int,
+) -> SloSection:  # fmt: skip
+    """``slo``'s month ``[lo, hi)`` and its own period at ``as_of``."""
     spec = slo.spec
     view = slo_view(reader, slo)
     section = SloSection(
@@ -222,94 +200,49 @@ def _section(
         sli=sli_text(spec),
         budgeting_method=spec.budgeting_method,
         objective_percent=float(spec.objective),
-        slo_window=_window_name(spec),
+        slo_window=slo_budget.period_name(spec),
         labels=dict(slo.metadata.labels),
         data_from=None,
         data_until=None,
     )
     mine = [e for e in alerts if e.labels.get("slo") == slo.name]
+    section.incidents = _overlapping(firing_intervals(mine), lo, hi)
     if view.polled_to is None or view.covered_from is None or view.polled_to <= lo or view.covered_from >= hi:
         section.notes.append("the agent has not polled this SLO's data for any part of this month")
-        section.incidents = _overlapping(firing_intervals(mine), lo, hi)
         return section
-    last = min(hi, view.polled_to) // engine.MINUTE * engine.MINUTE
-    events = slo_inputs(reader, slo, np.array([lo, last], dtype=np.int64)).events
-    first, until = max(lo, view.covered_from), min(last, events.frontier)
+    ends = [e for e in _day_ends(days, tz) if e <= as_of]
+    instants = np.array(sorted({*ends, as_of}), dtype=np.int64)
+    inputs = slo_inputs(reader, slo, instants)
+    events = inputs.events
+    result = engine.evaluate_slo(spec, events, instants, inputs.stale)
+    k = len(instants) - 1
+    first, until = max(lo, view.covered_from), min(as_of, events.frontier)
     section.data_from, section.data_until = from_epoch(first), from_epoch(until)
-    _figures(section, spec, events, lo, until)
-    section.daily = _daily(spec, events, lo, first, until, section.total, days, tz)
-    section.window_at_end = _window_at(reader, slo, until)
-    section.incidents = _overlapping(firing_intervals(mine), lo, hi)
+    _month(section, spec, events, lo, until)
+    section.budget = slo_budget.period_use(spec, result, k).to_json()
+    section.state = str(result.state[k])
+    at = dict(zip(instants.tolist(), range(len(instants)), strict=True))
+    for day, day_end in zip(days, _day_ends(days, tz), strict=True):
+        left = None
+        day_start = int(datetime(day.year, day.month, day.day, tzinfo=tz).timestamp())
+        if day_end in at and day_start < until and day_end > first:
+            left = slo_budget.period_use(spec, result, at[day_end]).remaining
+        section.daily.append({"day": day, "budget_remaining_percent": None if left is None else left * 100})
     for interval in section.incidents:
-        a = max(lo, int(interval.start.timestamp()))
-        b = min(until, int(interval.end.timestamp()) if interval.end else until)
-        spent = engine.budget_spent(spec, events, a, max(a, b), section.total)
-        interval.budget_consumed_percent = None if spent is None else spent * 100
+        if interval.end is None:  # still firing: what its burn used so far, by the figure its resolve will store
+            interval.budget_used = alert_use(slo, events, result, k, interval.evidence).to_json()
     section.notes += _notes(spec, lo, hi, first, until)
     return section
 
 
-def _figures(section: SloSection, spec: SloSpec, events: engine.SloEvents, lo: int, until: int) -> None:
-    """Good, total and bad events of ``[lo, until)``, compliance, verdict and the month's error budget."""
-    a, b = ((np.array([lo, until]) - events.start) // engine.MINUTE).clip(0, len(events.good)).tolist()
-    section.good = float(events.good[a:b].sum())
-    section.total = float(events.total[a:b].sum())
+def _month(section: SloSection, spec: SloSpec, events: engine.SloEvents, lo: int, until: int) -> None:
+    """Good, total and bad events of ``[lo, until)``, compliance, verdict and the bad events the objective allows."""
+    section.good, section.total = engine.window_sums(events, lo, until)
     section.bad = section.total - section.good
     section.status = verdict(section.good, section.total, spec.objective)
     section.allowed_bad = float(spec.error_budget) * section.total
     if section.total > 0:
         section.compliance_percent = section.good / section.total * 100
-        spent = engine.budget_spent(spec, events, lo, until, section.total)
-        assert spent is not None
-        section.budget_consumed_percent = spent * 100
-        section.budget_remaining_percent = 100 - spent * 100
-
-
-def _daily(
-    spec: SloSpec,
-    events: engine.SloEvents,
-    lo: int,
-    first: int,
-    until: int,
-    total: float,
-    days: list[date],
-    tz: ZoneInfo,
-) -> list[dict[str, Any]]:
-    """Cumulative share of the month's error budget used by the end of each local day (None: not observed)."""
-    out = []
-    for day in days:
-        d_lo = int(datetime(day.year, day.month, day.day, tzinfo=tz).timestamp())
-        nxt = day + timedelta(days=1)
-        d_hi = int(datetime(nxt.year, nxt.month, nxt.day, tzinfo=tz).timestamp())
-        spent = None
-        if total > 0 and d_hi > first and d_lo < until:
-            spent = engine.budget_spent(spec, events, lo, min(d_hi, until), total)
-        out.append({"day": day, "budget_consumed_percent": None if spent is None else spent * 100})
-    return out
-
-
-def _window_at(reader: SloReader, slo: SloDoc, at: int) -> dict[str, Any]:
-    """The SLO's own window at ``at`` as the engine (and ``slo status``) judges it."""
-    s = snapshot(reader, slo, from_epoch(at))
-    return {
-        "at": from_epoch(int(s["instant"])),
-        "window": s["period_kind"],
-        "start": from_epoch(s["period"]["start"]),
-        "end": from_epoch(s["period"]["end"]),
-        "sli_percent": None if s["period"]["sli"] is None else s["period"]["sli"] * 100,
-        "good": s["period"]["good"],
-        "total": s["period"]["total"],
-        "coverage_percent": None if s["period"]["coverage"] is None else s["period"]["coverage"] * 100,
-        "budget_remaining_percent": None if s["budget_remaining"] is None else s["budget_remaining"] * 100,
-        "state": s["state"],
-    }
-
-
-def _window_name(spec: SloSpec) -> str:
-    period = spec.period
-    if period.rolling is not None:
-        return f"rolling {format_duration(period.rolling)}"
-    return f"calendar {period.calendar} ({period.time_zone})"
 
 
 def _overlapping(intervals: list[FiringInterval], lo: int, hi: int) -> list[FiringInterval]:
@@ -324,7 +257,7 @@ def _notes(spec: SloSpec, lo: int, hi: int, first: int, until: int) -> list[str]
         )
     if until < hi:
         notes.append(
-            f"data until {from_epoch(until).isoformat()}: the month's budget is that of the events so far "
+            f"data until {from_epoch(until).isoformat()}: the month's compliance is that of the events so far "
             "(newer minutes are still landing or not polled yet)"
         )
     if spec.budgeting_method == "Timeslices":
