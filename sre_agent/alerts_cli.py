@@ -188,6 +188,7 @@ def cmd_alerts(args: argparse.Namespace, db: Database, console: Console) -> int:
     notes = NotificationStore(db)
     if args.alerts_command == "list":
         counts = notes.counts()
+        current = store.summaries()
         rows: list[dict[str, Any]] = []
         for inst in store.instances(include_inactive=args.all):
             if args.rule and inst.rule != args.rule:
@@ -204,7 +205,12 @@ def cmd_alerts(args: argparse.Namespace, db: Database, console: Console) -> int:
                     "last_transition": last[0].kind.value if last else None,
                     "last_transition_at": iso(last[0].at) if last else None,
                     "notifications": counts.get(inst.fingerprint, 0),
-                    "summary": last[0].annotations.get("summary", "") if last else "",
+                    # A firing alert's figures as of its latest evaluation, not as of when it fired.
+                    "summary": current.get(inst.fingerprint)
+                    or (last[0].annotations.get("summary", "") if last else ""),
+                    "summary_at": iso(inst.last_eval_at)
+                    if inst.fingerprint in current and inst.last_eval_at
+                    else (iso(last[0].at) if last else None),
                 }
             )
         if args.format == "json":

@@ -12,8 +12,12 @@ import numpy.typing as npt
 from sre_agent.alerting.lifecycle import Instance, Transition
 from sre_agent.daemon.runtime import Agent
 from sre_agent.logs import redact
+from sre_agent.model import AlertState, EventKind
 
 log = logging.getLogger(__name__)
+
+Annotator = Callable[[Instance, EventKind], dict[str, str]]
+"""Writes an alert's annotations (summary, description, runbook) for an instance and the transition it tells."""
 
 
 class EvalContext:
@@ -31,6 +35,26 @@ class EvalContext:
         """When evaluation last resumed after the agent was down (epoch s)."""
         self.metrics: list[dict[str, Any]] = []
         """Metric records (one per SLO) to hand to the sinks that take metrics."""
+        self.firing: dict[str, list[tuple[int, Instance]]] = {}
+        """Per firing alert, the instance as evaluated at each instant of the pass (oldest first): what a reminder
+        sent at that instant says (its evidence as of then, never the firing-time evidence)."""
+        self.annotators: dict[str, Annotator] = {}
+        """Per alert, how its rule writes the summary of an instance (the same function its transitions use)."""
+
+    def observe(self, t: int, inst: Instance, annotate: Annotator) -> None:
+        """Remember ``inst`` as evaluated at instant ``t`` if it fires, and how to write its summary."""
+        self.annotators[inst.fingerprint] = annotate
+        if inst.state is AlertState.FIRING:
+            self.firing.setdefault(inst.fingerprint, []).append((t, inst))
+
+    def as_of(self, fingerprint: str, t: int) -> tuple[int, Instance] | None:
+        """The newest evaluation of a firing alert at or before instant ``t`` in this pass (None: not evaluated)."""
+        found = None
+        for at, inst in self.firing.get(fingerprint, []):
+            if at > t:
+                break
+            found = (at, inst)
+        return found
 
     def keep(self, inst: Instance, new: Instance) -> Instance:
         """Remember ``new`` as the current state of its instance if it differs from ``inst``."""
@@ -43,11 +67,12 @@ class EvalContext:
         """Run ``work`` (one rule or SLO); if it fails, undo its partial effects and record the error."""
         instances, changed = dict(self.instances), dict(self.changed)
         transitions, metrics = len(self.transitions), len(self.metrics)
+        firing = {fp: list(seen) for fp, seen in self.firing.items()}
         try:
             work()
         except Exception as exc:  # one broken rule must not stop the others (or the agent's own alerts)
             log.exception("%s could not be evaluated", name)
-            self.instances, self.changed = instances, changed
+            self.instances, self.changed, self.firing = instances, changed, firing
             del self.transitions[transitions:]
             del self.metrics[metrics:]
             errors[name] = redact(f"{type(exc).__name__}: {exc}")

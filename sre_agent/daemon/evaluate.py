@@ -43,6 +43,7 @@ from sre_agent.model import (
     Severity,
     from_epoch,
     iso,
+    to_epoch,
 )
 from sre_agent.sinks.render import human_value
 
@@ -266,7 +267,9 @@ def _apply(
                 new = replace(new, evidence={**new.evidence, "contributors": contributors})
                 t = replace(t, instance=new)  # noqa: PLW2901 - the recorded transition carries the evidence
         ctx.transitions.append((t, _annotations(ctx.agent, rule, t.instance, t.kind)))
-    return ctx.keep(inst, new)
+    kept = ctx.keep(inst, new)
+    ctx.observe(to_epoch(cond.at), kept, partial(_annotations, ctx.agent, rule))
+    return kept
 
 
 RULE_ERROR = "agent-rule-error"
@@ -395,6 +398,7 @@ def _advance_sources(ctx: EvalContext) -> None:
             "last_success": iso(from_epoch(state.last_success_at)) if state.last_success_at else None,
             "polled_to": iso(from_epoch(state.polled_to)) if state.polled_to else None,
         }
+        annotate = partial(_source_annotations, agent, source, family)
         for t in ctx.instants.tolist():
             # Each committed chunk of a backfill counts as a success, so a long first poll is not "stale".
             stale = state.last_success_at is not None and t - max(state.last_success_at, resumed) > limit
@@ -412,25 +416,24 @@ def _advance_sources(ctx: EvalContext) -> None:
                 evidence,
             )
             new, transitions = step(inst, cond, SOURCE_POLICY)
-            for tr in transitions:
-                what = (
-                    f"{state.consecutive_failures} failed poll(s): {error}"
-                    if failing
-                    else ("no successful poll within its interval")
-                )
-                ctx.transitions.append(
-                    (
-                        tr,
-                        {
-                            "summary": f"{source.capitalize()} {family} source recovered"
-                            if tr.kind is EventKind.RESOLVED
-                            else f"{source.capitalize()} {family} source unhealthy: {what}",
-                            "description": "The agent cannot read this source family; rules on it are frozen.",
-                            "runbook": agent.spec.runbook_url.format(id=SOURCE_RUNBOOK),
-                        },
-                    )
-                )
+            ctx.transitions += [(tr, annotate(tr.instance, tr.kind)) for tr in transitions]
             inst = ctx.keep(inst, new)
+            ctx.observe(t, inst, annotate)
+
+
+def _source_annotations(agent: Agent, source: str, family: str, inst: Instance, kind: EventKind) -> dict[str, str]:
+    """The source rule's annotations for ``inst`` (its evidence: failures so far, the last error)."""
+    ev = inst.evidence
+    failures = int(ev.get("consecutive_failures") or 0)
+    stale = "no successful poll within its interval"
+    what = f"{failures} failed poll(s): {ev.get('last_error')}" if failures else stale
+    return {
+        "summary": f"{source.capitalize()} {family} source recovered"
+        if kind is EventKind.RESOLVED
+        else f"{source.capitalize()} {family} source unhealthy: {what}",
+        "description": "The agent cannot read this source family; rules on it are frozen.",
+        "runbook": agent.spec.runbook_url.format(id=SOURCE_RUNBOOK),
+    }
 
 
 def evaluate(agent: Agent, instants: list[int]) -> EvalReport:
@@ -471,11 +474,14 @@ def evaluate(agent: Agent, instants: list[int]) -> EvalReport:
     with agent.db.transaction() as conn:
         now = int(arr[-1])
         for inst in ctx.changed.values():
-            agent.alerts.save(conn, inst, now)
+            annotate = ctx.annotators.get(inst.fingerprint)
+            firing = annotate is not None and inst.state is AlertState.FIRING
+            current = annotate(inst, EventKind.FIRING)["summary"] if annotate is not None and firing else ""
+            agent.alerts.save(conn, inst, now, current)
         for transition, annotations in sorted(ctx.transitions, key=lambda ta: ta[0].at):
             event = agent.alerts.append(conn, transition, annotations)
             report.events.append(event)
-        report.deliveries = Dispatcher(agent, ctx.before).run(conn, report.events, arr.tolist())
+        report.deliveries = Dispatcher(agent, ctx.before, ctx).run(conn, report.events, arr.tolist())
         grouping = agent.spec.incidents
         report.incidents_resolved = IncidentTracker(list(grouping.group_by), grouping.window).apply(
             conn, report.events, now

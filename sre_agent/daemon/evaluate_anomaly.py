@@ -18,6 +18,7 @@ import hashlib
 import json
 from dataclasses import replace
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -279,6 +280,12 @@ def _annotations(
     return out
 
 
+def _annotator(
+    ctx: EvalContext, rule: LatencyAnomalyRule, signal: str, inst: Instance, kind: EventKind
+) -> dict[str, str]:
+    return _annotations(ctx, rule, inst, kind, signal)
+
+
 def advance_anomaly(ctx: EvalContext, rule: LatencyAnomalyRule, view: DataView) -> None:
     """Judge every series of ``rule`` at every instant of the pass; record the alert transitions."""
     m = series_matrix(ctx, rule, view)
@@ -343,6 +350,7 @@ def advance_anomaly(ctx: EvalContext, rule: LatencyAnomalyRule, view: DataView) 
                         tr = replace(tr, instance=new)  # noqa: PLW2901 - the recorded transition carries the evidence
                     ctx.transitions.append((tr, _annotations(ctx, rule, tr.instance, tr.kind, signal)))
                 inst = ctx.keep(inst, new)
+                ctx.observe(t, inst, partial(_annotator, ctx, rule, signal))
     # Active alerts of series the matrix no longer holds (scope changed, data gone): no data at each instant.
     for fp, known in list(ctx.instances.items()):
         if known.rule != rule.name or fp in seen or known.state is AlertState.INACTIVE:

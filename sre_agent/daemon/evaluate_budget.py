@@ -15,7 +15,8 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -27,10 +28,12 @@ from sre_agent.config.budget import AzureScope, CostBudgetDoc, budget_lookback
 from sre_agent.config.cost import CostSettings
 from sre_agent.config.specs import NoDataPolicy
 from sre_agent.daemon.eval_context import EvalContext
-from sre_agent.engine.budget import DAY, F64, HOUR, WEEK, HourlySpend, Money, SpendCache, Verdict, judge
+from sre_agent.engine.budget import DAY, WEEK, Verdict, judge
 from sre_agent.engine.cost import NANO, attribute, billed_credits
 from sre_agent.engine.rollups import AZURE_COST, QUERY_COST, WAREHOUSE_METERING
+from sre_agent.engine.spend import F64, HOUR, HourlySpend, Money, SpendCache
 from sre_agent.engine.threshold import DataView
+from sre_agent.figures.text import utc_minute
 from sre_agent.model import AlertState, Condition, ConditionState, EventKind, from_epoch, iso
 from sre_agent.store.rollups import RollupStore
 
@@ -288,12 +291,13 @@ def _summary(budget: CostBudgetDoc, signal: str, inst: Instance, kind: EventKind
     amount = f"{_fmt(ev.get('amount'))} {unit}"
     if kind is EventKind.RESOLVED:
         return f"budget {where}: {signal.replace('_', ' ')} back within bounds"
+    spent = f"{_fmt(ev.get('spent'))} {unit} spent to {_minute(ev.get('spent_through'))}"
     if signal == "actual":
-        return f"budget {where}: {_fmt(ev.get('spent'))} {unit} spent, {_fmt(ev.get('percent'))}% of {amount}"
+        return f"budget {where}: {spent}, {_fmt(ev.get('percent'))}% of {amount}"
     if signal == "forecast":
         return (
             f"budget {where} heading over: projected {_fmt(ev.get('forecast'))} {unit} by {ev.get('period_end')} "
-            f"({_fmt(ev.get('forecast_percent'))}% of {amount}; {_fmt(ev.get('spent'))} spent so far)" + _top_driver(ev)
+            f"({_fmt(ev.get('forecast_percent'))}% of {amount}; {spent})" + _top_driver(ev)
         )
     if signal == "burn_rate":
         tier: dict[str, Any] = next((t for t in ev.get("tiers", []) if t.get("breach")), {})
@@ -305,6 +309,21 @@ def _summary(budget: CostBudgetDoc, signal: str, inst: Instance, kind: EventKind
         f"budget {where}: {ev.get('weekday')} {ev.get('day')} spent {_fmt(ev.get('day_spend'))} {unit}, "
         f"{_fmt(ev.get('ratio'))}× a usual {ev.get('weekday')} ({_fmt(ev.get('usual'))})" + _top_driver(ev)
     )
+
+
+def _minute(value: Any) -> str:
+    """An ISO instant of the evidence as ``2026-11-05 21:00Z`` (``?`` when absent)."""
+    return utc_minute(datetime.fromisoformat(str(value).replace("Z", "+00:00"))) if value else "?"
+
+
+def budget_annotations(
+    runbook_url: str, budget: CostBudgetDoc, signal: str, inst: Instance, kind: EventKind
+) -> dict[str, str]:
+    """A budget alert's annotations for ``inst`` as evaluated (its summary from its evidence), for ``kind``."""
+    out = {"summary": _summary(budget, signal, inst, kind), "description": budget.spec.description}
+    if budget.spec.runbook:
+        out["runbook"] = runbook_url.format(id=budget.spec.runbook)
+    return out
 
 
 def _top_driver(ev: dict[str, Any]) -> str:
@@ -361,15 +380,16 @@ def advance_budget(ctx: EvalContext, budget: CostBudgetDoc, views: dict[str, Dat
                     budget.name, inst.labels, from_epoch(t), STATES[verdict.state], verdict.severity, verdict.value,
                     verdict.threshold, verdict.evidence,
                 )  # fmt: skip
+            if inst.state is AlertState.FIRING and "drivers" in inst.evidence and cond.evidence:
+                # The drivers found when it fired (their own window says when) stay with it while it fires.
+                cond = replace(cond, evidence={**cond.evidence, "drivers": inst.evidence["drivers"]})
             new, transitions = step(inst, cond, SIGNAL_POLICY[signal])
+            annotate = partial(budget_annotations, agent.spec.runbook_url, budget, signal)
             for tr in transitions:
                 if tr.kind in (EventKind.FIRING, EventKind.ESCALATED) and found is not None:
                     why = drivers(ctx, budget, min(found[1], t // HOUR * HOUR))
                     new = replace(new, evidence={**tr.instance.evidence, "drivers": why})
                     tr = replace(tr, instance=new)  # noqa: PLW2901 - the recorded transition carries the drivers
-                summary = _summary(budget, signal, tr.instance, tr.kind)
-                annotations = {"summary": summary, "description": spec.description}
-                if spec.runbook:
-                    annotations["runbook"] = agent.spec.runbook_url.format(id=spec.runbook)
-                ctx.transitions.append((tr, annotations))
+                ctx.transitions.append((tr, annotate(tr.instance, tr.kind)))
             instances[signal] = ctx.keep(inst, new)
+            ctx.observe(t, instances[signal], annotate)

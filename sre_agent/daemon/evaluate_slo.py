@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -252,6 +253,7 @@ def advance_slo(ctx: EvalContext, slo: SloDoc) -> None:
     labels = slo_labels(agent, slo)
     fp = fingerprint(slo.name, labels)
     inst = ctx.instances.get(fp) or Instance(fp, slo.name, labels)
+    annotate = partial(slo_annotations, agent.spec.runbook_url, slo)
     for k in range(len(ctx.instants)):
         burning = str(result.state[k]) in (engine.PAGE, engine.TICKET)
         if inst.state is AlertState.INACTIVE and not burning:
@@ -263,13 +265,19 @@ def advance_slo(ctx: EvalContext, slo: SloDoc) -> None:
             if tr.kind is EventKind.RESOLVED:
                 used = alert_use(slo, inputs.events, result, k, tr.instance.evidence)
                 tr = _with_evidence(tr, {**tr.instance.evidence, "budget_used": used.to_json()})  # noqa: PLW2901
-            annotations = {"summary": summary(slo, tr.instance.evidence, tr.kind), "description": slo.spec.description}
-            if slo.spec.runbook:
-                annotations["runbook"] = agent.spec.runbook_url.format(id=slo.spec.runbook)
-            ctx.transitions.append((tr, annotations))
+            ctx.transitions.append((tr, annotate(tr.instance, tr.kind)))
         inst = ctx.keep(inst, new)
+        ctx.observe(int(ctx.instants[k]), inst, annotate)
     last = len(ctx.instants) - 1
     ctx.metrics.append(metrics_record(slo, engine.at_instant(slo.spec, result, last), agent.spec.labels))
+
+
+def slo_annotations(runbook_url: str, slo: SloDoc, inst: Instance, kind: EventKind) -> dict[str, str]:
+    """An SLO alert's annotations for ``inst`` as evaluated (its summary from its evidence), for ``kind``."""
+    out = {"summary": summary(slo, inst.evidence, kind), "description": slo.spec.description}
+    if slo.spec.runbook:
+        out["runbook"] = runbook_url.format(id=slo.spec.runbook)
+    return out
 
 
 def _with_evidence(tr: Transition, evidence: dict[str, Any]) -> Transition:

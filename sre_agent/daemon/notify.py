@@ -18,6 +18,7 @@ from sre_agent.alerting.lifecycle import Instance
 from sre_agent.alerting.matchers import alert_labels
 from sre_agent.alerting.routing import Route, Routing, inhibited_by
 from sre_agent.alerting.silences import Silence, silenced_by
+from sre_agent.daemon.eval_context import EvalContext
 from sre_agent.daemon.runtime import Agent, alert_sinks
 from sre_agent.failpoints import failpoint
 from sre_agent.model import AlertEvent, AlertState, EventKind, Labels, from_epoch, iso, to_epoch
@@ -31,8 +32,10 @@ _SILENT_CHANGES = (EventKind.DEESCALATED, EventKind.REESCALATED)
 class Dispatcher:
     """Groups of one evaluation pass: loaded once, advanced instant by instant, saved with the pass."""
 
-    def __init__(self, agent: Agent, active_before: dict[str, Instance]) -> None:
+    def __init__(self, agent: Agent, active_before: dict[str, Instance], ctx: EvalContext | None = None) -> None:
         self.agent = agent
+        self.ctx = ctx
+        """The pass's evaluations: a reminder says what its alert's rule found at the reminder's instant."""
         self.routing: Routing = agent.routing
         self.silences: list[Silence] = list(agent.loaded.silences)
         self.receivers = set(alert_sinks(agent.sinks))
@@ -177,6 +180,39 @@ class Dispatcher:
                 self.closed.append(group)
                 del self.groups[key]
 
+    def _reminder(self, fingerprint: str, record: dict[str, Any], at: int) -> dict[str, Any]:
+        """``record`` (the alert's last transition) re-evaluated for a reminder sent at ``at``: evidence, value,
+        threshold, severity and summary as the rule found them at the newest evaluation at or before ``at`` (the
+        evidence's own instant is ``evaluated_at``), the summary saying since when the alert fires."""
+        ctx = self.ctx
+        seen = ctx.as_of(fingerprint, at) if ctx is not None else None
+        if seen is None and ctx is not None and fingerprint in ctx.instances:
+            inst = ctx.instances[fingerprint]  # not evaluated in this pass (stale source): as last evaluated
+            seen = (to_epoch(inst.last_eval_at), inst) if inst.last_eval_at is not None else None
+        since = str(record.get("starts_at", ""))[:16].replace("T", " ")
+        annotations = dict(record.get("annotations") or {})
+        if seen is None:
+            annotations["summary"] = f"still firing since {since}Z (as at {record.get('at')}): " + annotations.get(
+                "summary", ""
+            )
+            return {**record, "annotations": annotations}
+        when, inst = seen
+        if inst.last_eval_at is not None:  # a stale instant keeps the evidence of the last judged one
+            when = to_epoch(inst.last_eval_at)
+        annotate = ctx.annotators.get(fingerprint) if ctx is not None else None
+        if annotate is not None:
+            annotations.update(annotate(inst, EventKind.FIRING))
+        annotations["summary"] = f"still firing since {since}Z: {annotations.get('summary', '')}"
+        return {
+            **record,
+            "severity": inst.severity.value if inst.severity else record.get("severity"),
+            "value": inst.value,
+            "threshold": inst.threshold,
+            "evidence": inst.evidence,
+            "annotations": annotations,
+            "evaluated_at": iso(from_epoch(when)),
+        }
+
     def _enqueue(self, conn: sqlite3.Connection, done: Flush) -> None:
         group = done.group
         notification = {
@@ -192,8 +228,8 @@ class Dispatcher:
         for member, reason in done.sent:
             record: dict[str, Any] = {**member.record, "notification": {**notification, "reason": reason}}
             if reason == REPEAT:
-                # No transition happened: the alert is still firing (at its current severity), said again.
-                record["transition"] = "repeat"
+                # No transition happened: the alert is still firing, said again with what it shows now.
+                record = {**self._reminder(member.fingerprint, record, done.at), "transition": "repeat"}
                 record["dedup_key"] = f"{member.record['dedup_key']}:repeat:{done.at}"
             # The same transition reaching one receiver through two of its groups is one delivery.
             if self.agent.outbox.enqueue(conn, group.receiver, record["dedup_key"], record, done.at):

@@ -22,7 +22,7 @@ from sre_agent.config.agent import (
 from sre_agent.config.azure import AzureCostSourceConfig, AzureLogsQueryConfig
 from sre_agent.config.loader import LoadedConfig
 from sre_agent.engine.anomaly_series import SeriesMatrix
-from sre_agent.engine.budget import SpendCache
+from sre_agent.engine.spend import SpendCache
 from sre_agent.sinks.azure_logs import AzureLogsSink
 from sre_agent.sinks.azure_metrics import AzureMetricsSink
 from sre_agent.sinks.base import Sink

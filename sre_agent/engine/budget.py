@@ -1,12 +1,13 @@
 """Budget judgement: spend to date, the end-of-period forecast, burn rates and day-over-weekday anomalies.
 
 Everything works on one scope's hourly spend (credits per UTC hour, ``nan`` where the agent has no data) and a
-*frontier*: the end of the newest hour metering has landed. Spend to date is the period's hours before the
-frontier. The forecast adds, for every hour left in the period, what the same hour of the week cost on
-median over the last four weeks plus the last 24 hours' excess over that profile (a warehouse left running
-keeps burning; a quiet day pulls the projection down), never below zero per hour; with less than eight days
-of history it is the last 24 hours' run rate carried forward. Burn rates are the SLO burn-rate math with the
-period's amount as the budget: spend per hour over a window divided by the amount per hour of the period.
+*frontier*: the end of the newest hour metering has landed for every running warehouse. Spend to date is every
+landed hour of the period (:func:`sre_agent.figures.spend.spend_to_date`). The forecast adds, for every hour left
+after the frontier, what the same hour of the week cost on median over the last four weeks plus the last 24 hours'
+excess over that profile (a warehouse left running keeps burning; a quiet day pulls the projection down), never
+below zero per hour and never below the spend to date; with less than eight days of history it is the last 24
+hours' run rate carried forward. Burn rates are the SLO burn-rate math with the period's amount as the budget:
+spend per hour over a window divided by the amount per hour of the period.
 """
 
 from __future__ import annotations
@@ -18,60 +19,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
-import numpy.typing as npt
 
 from sre_agent.config.budget import CostBudgetSpec, Threshold, period_end, period_label, period_start
+from sre_agent.engine.spend import HOUR, HourlySpend, Money
+from sre_agent.figures.spend import SpendToDate, forecast_total, spend_to_date
 from sre_agent.model import Severity, from_epoch, iso
 
-HOUR = 3_600
 DAY = 86_400
 WEEK = 7 * DAY
 PROFILE_WEEKS = 4
-F64 = npt.NDArray[np.float64]
-
-
-@dataclass
-class HourlySpend:
-    """Credits per hour from ``origin`` (epoch s, a whole hour); ``nan`` marks hours the agent has no data for."""
-
-    origin: int
-    values: F64
-    projections: dict[tuple[int, int], tuple[float, str, dict[str, Any]]] = field(default_factory=dict)
-    """Forecasts already computed for (frontier, end): the instants of a pass share them."""
-
-    def index(self, at: int) -> int:
-        """Hour index of epoch ``at`` (clipped to the array)."""
-        return int(min(max((at - self.origin) // HOUR, 0), len(self.values)))
-
-    def total(self, lo: int, hi: int) -> float:
-        """Credits in ``[lo, hi)`` (unknown hours count as 0)."""
-        chunk = self.values[self.index(lo) : self.index(hi)]
-        return float(np.nansum(chunk)) if len(chunk) else 0.0
-
-    def known(self, lo: int, hi: int) -> bool:
-        """Whether every hour of ``[lo, hi)`` is inside the array and has data."""
-        if lo < self.origin or (hi - self.origin) // HOUR > len(self.values):
-            return False
-        chunk = self.values[self.index(lo) : self.index(hi)]
-        return bool(len(chunk)) and not bool(np.isnan(chunk).any())
-
-
-@dataclass
-class SpendCache:
-    """A budget's hourly spend for the days that can no longer change."""
-
-    signature: str
-    origin: int
-    final: F64
-    landing: tuple[object, ...] = ()
-    """What the days still landing were computed from (the sources' watermarks): unchanged, they are reused."""
-    fresh: F64 | None = None
-    frontier: int | None = None
-
-    @property
-    def end(self) -> int:
-        """End (epoch s) of the cached hours."""
-        return self.origin + len(self.final) * HOUR
 
 
 @dataclass
@@ -84,20 +40,6 @@ class Verdict:
     value: float | None = None
     threshold: float | None = None
     evidence: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Money:
-    """Converts credits into the budget's unit."""
-
-    unit: str
-    """``credits`` or an ISO 4217 code."""
-    price: float
-    """Budget units per credit (1 for credits)."""
-
-    def of(self, credits: float) -> float:
-        """``credits`` in the budget's unit."""
-        return credits * self.price
 
 
 def _r(value: float) -> float:
@@ -172,11 +114,11 @@ def judge(
         return {}
     out: dict[str, Verdict] = {}
     covered = spend.origin <= start and frontier > start
-    spent = money.of(spend.total(start, min(landed, end))) if landed > start else 0.0
-    percent = spent / amount * 100
-    actual_ev = {**base, "spent": _r(spent), "percent": _r(percent)}
-    hours = spend.values[spend.index(start) : spend.index(min(landed, end))]
-    missing = int(np.isnan(hours).sum())
+    to_date = spend_to_date(spend, start, end, at, frontier, money, float(spec.amount))
+    percent = to_date.percent
+    base["spent_through"] = iso(from_epoch(to_date.through))
+    actual_ev = {**base, "spent": _r(to_date.spent), "percent": _r(percent)}
+    missing = to_date.unknown_hours
     if missing:  # the store starts after the period does (a new agent, a short backfill): a lower bound
         actual_ev["unknown_hours"] = missing
         base["unknown_hours"] = missing
@@ -192,8 +134,7 @@ def judge(
             "breach" if level else "ok", level.severity if level else None, _r(percent), threshold, actual_ev
         )
     if spec.forecast is not None:
-        spent_front = money.of(spend.total(start, frontier)) if frontier > start else 0.0
-        out["forecast"] = _forecast(spec, spend, start, end, frontier, money, covered, base, spent_front)
+        out["forecast"] = _forecast(spec, spend, start, end, frontier, money, covered, base, to_date)
     if spec.burn_rate is not None:
         out["burn_rate"] = _burn(spec, spend, start, end, frontier, money, base)
     if spec.anomaly is not None:
@@ -210,7 +151,7 @@ def _forecast(
     money: Money,
     covered: bool,
     base: dict[str, Any],
-    spent: float,
+    to_date: SpendToDate,
 ) -> Verdict:
     assert spec.forecast is not None
     amount = float(spec.amount)
@@ -218,11 +159,14 @@ def _forecast(
         reason = f"less than {spec.forecast.min_history} of the period has landed"
         return Verdict("unknown", evidence={**base, "reason": reason})
     rest, method, params = forecast_rest(spend, frontier, end)
-    projected = spent + money.of(rest)
+    spent_front = money.of(spend.total(start, frontier)) if frontier > start else 0.0
+    projected = forecast_total(to_date, spent_front, money.of(rest))
     percent = projected / amount * 100
     evidence = {
         **base,
-        "spent": _r(spent),
+        "spent": _r(to_date.spent),
+        "percent": _r(to_date.percent),
+        "forecast_from": iso(from_epoch(frontier)),
         "forecast": _r(projected),
         "forecast_percent": _r(percent),
         "forecast_method": method,

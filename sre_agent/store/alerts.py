@@ -67,20 +67,20 @@ class AlertStore:
         rows = self.db.read("SELECT * FROM alert_instances WHERE fingerprint = ?", (fingerprint,))
         return _instance(rows[0]) if rows else None
 
-    def save(self, conn: sqlite3.Connection, inst: Instance, at: int) -> None:
-        """Insert or update ``inst``."""
+    def save(self, conn: sqlite3.Connection, inst: Instance, at: int, summary: str = "") -> None:
+        """Insert or update ``inst``; ``summary`` is its summary as of this evaluation (firing alerts)."""
         conn.execute(
             """
             INSERT INTO alert_instances (fingerprint, rule, labels, state, severity, active_since, fired_at,
                                          last_true_at, last_eval_at, value, threshold, evidence, updated_at,
-                                         notified_severity)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                         notified_severity, summary)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT(fingerprint) DO UPDATE SET
                 state = excluded.state, severity = excluded.severity, active_since = excluded.active_since,
                 fired_at = excluded.fired_at, last_true_at = excluded.last_true_at,
                 last_eval_at = excluded.last_eval_at, value = excluded.value, threshold = excluded.threshold,
                 evidence = excluded.evidence, updated_at = excluded.updated_at,
-                notified_severity = excluded.notified_severity
+                notified_severity = excluded.notified_severity, summary = excluded.summary
             """,
             (
                 inst.fingerprint,
@@ -97,8 +97,14 @@ class AlertStore:
                 canonical_json(inst.evidence),
                 at,
                 inst.notified_severity.value if inst.notified_severity else None,
+                summary,
             ),
         )
+
+    def summaries(self) -> dict[str, str]:
+        """Fingerprint → the summary of its latest evaluation (firing alerts; empty when none was recorded)."""
+        rows = self.db.read("SELECT fingerprint, summary FROM alert_instances WHERE summary != ''")
+        return {r["fingerprint"]: r["summary"] for r in rows}
 
     def append(self, conn: sqlite3.Connection, t: Transition, annotations: dict[str, str]) -> AlertEvent:
         """Record transition ``t``; return it as an AlertEvent carrying its new event id."""

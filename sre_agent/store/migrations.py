@@ -333,5 +333,11 @@ CREATE TABLE reports (
 ) WITHOUT ROWID;
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11)
+V12 = """
+-- An active alert's summary as of its latest evaluation (what `alerts list` shows and a reminder says), so a view
+-- never shows the firing-time figures of an alert whose numbers have moved on.
+ALTER TABLE alert_instances ADD COLUMN summary TEXT NOT NULL DEFAULT '';
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12)
 """Migration n (1-based) brings the schema from version n-1 to n."""

@@ -327,6 +327,13 @@ def test_the_latency_regression_pages_once_with_evidence_and_resolves_once(repla
     assert all(line["transition"] == "repeat" for line in mine[1:-1]), "repeats only between the page and resolve"
     sent = [datetime.fromisoformat(mine[0]["notification"]["sent_at"]), *repeats]
     assert all(b - a >= timedelta(hours=4) for a, b in pairwise(sent)), "repeats follow the 4 h repeat_interval"
+    for line in mine[1:-1]:  # a reminder says what the SLO shows when it is sent, and since when it fires
+        assert line["annotations"]["summary"].startswith(
+            f"still firing since {mine[0]['starts_at'][:16].replace('T', ' ')}Z: "
+        )
+        assert line["evaluated_at"] <= line["notification"]["sent_at"]
+        assert line["evidence"]["window_end"] > mine[0]["evidence"]["window_end"], "not the firing-time evidence"
+        assert line["evidence"]["budget"]["as_of"] == line["evaluated_at"]
     assert len({line["dedup_key"] for line in lines}) == len(lines)
 
 

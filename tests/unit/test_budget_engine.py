@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from sre_agent.config.budget import CostBudgetSpec, period_end, period_label, period_start
-from sre_agent.engine.budget import DAY, HOUR, HourlySpend, Money, forecast_rest, judge
+from sre_agent.engine.budget import DAY, forecast_rest, judge
+from sre_agent.engine.spend import HOUR, HourlySpend, Money
 
 UTC_ZONE = ZoneInfo("UTC")
 NY = ZoneInfo("America/New_York")
@@ -70,11 +71,24 @@ def test_the_frontier_bounds_spend_and_the_rest_is_forecast() -> None:
     verdicts = judge(_spec(), spend, at, frontier, UTC_ZONE, CREDITS)
     assert verdicts["actual"].evidence["spent"] == 9 * 24 + 12, "spend to date counts every landed row"
     forecast = verdicts["forecast"]
-    assert forecast.evidence["spent"] == 9 * 24 + 9, "the forecast starts from the frontier"
+    assert forecast.evidence["spent"] == 9 * 24 + 12, "one spend to date: the forecast says the actual's figure"
+    assert forecast.evidence["forecast_from"] == "2026-11-10T09:00:00Z", "the projection starts at the frontier"
+    assert forecast.evidence["spent_through"] == "2026-11-10T12:00:00Z"
     assert forecast.state == "ok"
     assert forecast.evidence["forecast"] == pytest.approx(720.0), "a steady rate projects the amount exactly"
     assert forecast.evidence["forecast_method"].startswith("median of the same hour of the week")
     assert forecast.evidence["hours_left"] == 720 - (9 * 24 + 9)
+
+
+def test_a_forecast_is_never_below_the_spend_to_date() -> None:
+    """Rows landed after the frontier are spent: a projection of quiet hours cannot bring the forecast under them."""
+    values = np.zeros(70 * 24)
+    at = _at(2026, 11, 10, 12)
+    values[(at - ORIGIN) // HOUR - 2] = 500.0  # an expensive hour landed after the frontier
+    frontier = at - 3 * HOUR
+    verdicts = judge(_spec(), HourlySpend(ORIGIN, values), at, frontier, UTC_ZONE, CREDITS)
+    assert verdicts["actual"].evidence["spent"] == 500
+    assert verdicts["forecast"].evidence["forecast"] == 500, "the quiet profile projects nothing more"
 
 
 def test_a_warehouse_left_running_is_forecast_over_budget_within_hours() -> None:

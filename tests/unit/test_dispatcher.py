@@ -8,11 +8,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from sre_agent.alerting.lifecycle import Instance
 from sre_agent.config.loader import LoadedConfig, load_config
 from sre_agent.config.routing import RoutingDoc
+from sre_agent.daemon.eval_context import EvalContext
 from sre_agent.daemon.notify import Dispatcher
 from sre_agent.daemon.runtime import Agent
 from sre_agent.model import AlertEvent, AlertState, EventKind, Severity, from_epoch
@@ -55,9 +57,14 @@ class Bench:
             self.event_id, fp, rule, EventKind(kind), Severity(severity), labels, {}, at, at, None, None, None, {}, "o"
         )
 
-    def run(self, minutes: list[int], events: list[AlertEvent] = ()) -> None:  # type: ignore[assignment]
+    def run(
+        self,
+        minutes: list[int],
+        events: list[AlertEvent] = (),
+        ctx: EvalContext | None = None,  # type: ignore[assignment]
+    ) -> None:
         with self.agent.db.transaction() as conn:
-            Dispatcher(self.agent, dict(self.active)).run(conn, list(events), [T0 + m * 60 for m in minutes])
+            Dispatcher(self.agent, dict(self.active), ctx).run(conn, list(events), [T0 + m * 60 for m in minutes])
         for e in events:
             if e.kind is EventKind.RESOLVED:
                 self.active.pop(e.fingerprint, None)
@@ -172,3 +179,48 @@ def test_the_log_counts_one_delivery_when_an_alert_sits_in_two_groups_of_a_recei
     ]
     assert [(s, k) for s, _, k, _ in told if s == "console"] == [("console", "escalated"), ("console", "resolved")]
     assert b.agent.notifications.counts() == {"A": len(told)}
+
+
+def _annotate(inst: Instance, kind: EventKind) -> dict[str, str]:
+    return {"summary": f"{inst.value:g} credits spent", "runbook": "runbooks/cost-budget.md"}
+
+
+def test_a_reminder_carries_the_evidence_as_of_its_sending_and_says_since_when_the_alert_fires(bench) -> None:
+    """A budget fired at minute 0 with 100 credits spent; the reminder after repeat_interval (minute 60) carries the
+    rule's evaluation at that minute — 160 credits, its evaluated_at — not the firing-time figures, and says when the
+    alert started; a minute the pass did not evaluate falls back to the newest evaluation before it."""
+    b = bench({"receiver": "alerts-file", "group_wait": "0s", "group_interval": "1m", "repeat_interval": "1h"})
+    first = b.event(0, "A", "firing", "sev3")
+    first = replace(first, value=100.0, evidence={"spent": 100.0}, annotations={"summary": "100 credits spent"})
+    b.run([0], [first])
+    b.run(list(range(1, 59)))
+    minutes = [59, 60, 61]
+    ctx = EvalContext(b.agent, np.array([T0 + m * 60 for m in minutes], dtype=np.int64))
+    for m in (59, 60):  # the rule's evaluations in this pass (none at 61)
+        spent = 100.0 + m
+        inst = Instance(
+            "A", "r", {"warehouse": "W"}, AlertState.FIRING, Severity.SEV3,
+            last_eval_at=from_epoch(T0 + m * 60), value=spent, evidence={"spent": spent},
+        )  # fmt: skip
+        ctx.observe(T0 + m * 60, inst, _annotate)
+    b.run(minutes, ctx=ctx)
+    payloads = b.payloads()
+    assert [p["transition"] for p in payloads] == ["firing", "repeat"]
+    reminder = payloads[1]
+    assert reminder["notification"]["sent_at"] == "2026-01-05T01:00:00Z"
+    assert reminder["evidence"] == {"spent": 160.0}, "the rule's evaluation at the reminder's instant"
+    assert reminder["value"] == 160.0
+    assert reminder["evaluated_at"] == "2026-01-05T01:00:00Z"
+    assert reminder["annotations"]["summary"] == "still firing since 2026-01-05 00:00Z: 160 credits spent"
+    assert reminder["starts_at"] == payloads[0]["starts_at"]
+
+
+def test_a_reminder_of_an_alert_not_evaluated_in_the_pass_says_its_figures_are_from_its_firing(bench) -> None:
+    b = bench({"receiver": "alerts-file", "group_wait": "0s", "group_interval": "1m", "repeat_interval": "1h"})
+    first = replace(b.event(0, "A", "firing", "sev3"), annotations={"summary": "100 credits spent"})
+    b.run([0], [first])
+    b.run(list(range(1, 59)))
+    b.run([60], ctx=EvalContext(b.agent, np.array([T0 + 3600], dtype=np.int64)))
+    reminder = b.payloads()[1]
+    assert reminder["annotations"]["summary"].startswith("still firing since 2026-01-05 00:00Z (as at 2026-01-05T00")
+    assert reminder["annotations"]["summary"].endswith("100 credits spent")

@@ -25,7 +25,7 @@ from sre_agent.daemon.evaluate_budget import (
     scope_spend,
     source_view,
 )
-from sre_agent.engine.budget import DAY, HourlySpend, judge
+from sre_agent.engine.budget import DAY, judge
 from sre_agent.engine.cost import NANO, UNTAGGED, Attribution, attribute, billed_credits, storage_cost
 from sre_agent.engine.rollups import (
     AZURE_COST,
@@ -35,6 +35,7 @@ from sre_agent.engine.rollups import (
     WAREHOUSE_METERING,
     RollupDef,
 )
+from sre_agent.engine.spend import HourlySpend
 from sre_agent.engine.threshold import DataView
 from sre_agent.errors import UsageError
 from sre_agent.model import iso
