@@ -31,7 +31,7 @@ from sre_agent.simulate.fake_snowflake import EmbeddedSnowflake
 from sre_agent.simulate.history import HistorySeeder, write_ground_truth
 from sre_agent.simulate.incidents import Incident, default_incidents
 from sre_agent.simulate.platform import MARKET_TZ
-from sre_agent.simulate.scoring import Scorecard, score
+from sre_agent.simulate.scoring import Detection, IncidentScore, Scorecard, score
 from sre_agent.simulate.workload import WorkloadConfig, day_bounds
 from sre_agent.sinks.base import Sink
 from sre_agent.sinks.console import ConsoleSink
@@ -373,22 +373,36 @@ def _fmt_delay(delta: timedelta | None) -> str:
     return f"{minutes // 60}h {minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
 
 
+def caught_by(s: IncidentScore, escalations: dict[str, list[str]]) -> list[str]:
+    """The alerts that caught an incident, in the order they first fired, each with its delay after the incident's
+    start and the severities it fired and escalated at (a budget names its signal)."""
+    first: dict[str, Detection] = {}
+    for d in sorted(s.detections, key=lambda d: (d.at, d.rule)):
+        first.setdefault(d.fingerprint, d)
+    out = []
+    for d in sorted(first.values(), key=lambda d: (d.at, d.rule)):
+        signal = f"/{d.labels['signal']}" if "scope" in d.labels else ""
+        severities = "→".join(escalations.get(d.fingerprint, [d.severity]))
+        out.append(f"{d.rule}{signal} ({severities}) +{_fmt_delay(d.at - s.incident.start)}")
+    return list(dict.fromkeys(out))
+
+
 def print_summary(result: DemoResult, console: Console) -> None:
     """Print incident → alert → detection delay, and the alerts no incident explains."""
     tz = ZoneInfo(MARKET_TZ)
     table = Table(title="Scripted incidents and what caught them", show_lines=True)
-    for column in ("incident", "when (New York)", "caught by", "first alert", "delay"):
+    for column in (
+        "incident",
+        "when (New York)",
+        "caught by (first firing first)",
+        "first alert",
+        "delay",
+    ):
         table.add_column(column, overflow="fold")
     for s in result.scorecard.incidents:
         inc = s.incident
         when = f"{inc.start.astimezone(tz):%a %d %b %H:%M} – {inc.end.astimezone(tz):%a %H:%M}"
-        rules = sorted(
-            {
-                f"{d.rule}{'/' + d.labels['signal'] if 'scope' in d.labels else ''} "  # a budget's signal
-                f"({'→'.join(result.escalations.get(d.fingerprint, [d.severity]))})"
-                for d in s.detections
-            }
-        )
+        rules = caught_by(s, result.escalations)
         first = s.first
         table.add_row(
             inc.id,

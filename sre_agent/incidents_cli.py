@@ -22,7 +22,8 @@ from sre_agent.clock import SystemClock
 from sre_agent.config.loader import LoadedConfig
 from sre_agent.errors import UsageError
 from sre_agent.exit_codes import ExitCode
-from sre_agent.model import iso
+from sre_agent.figures import incident_times
+from sre_agent.model import from_epoch, iso, to_epoch
 from sre_agent.sinks.render import add_plain_row
 from sre_agent.store.db import Database
 from sre_agent.store.incidents import Incident, IncidentStatus, IncidentStore
@@ -102,6 +103,22 @@ def incident_json(i: Incident) -> dict[str, Any]:
     }
 
 
+def recorded_times(i: Incident, now: datetime) -> incident_times.IncidentTimes:
+    """The incident's stages and spans from its own record (the figures layer's definitions; the onset and the data's
+    end of impact are the post-mortem's)."""
+
+    def at(value: datetime | None) -> int | None:
+        return None if value is None else to_epoch(value)
+
+    return incident_times.recorded_times(
+        to_epoch(i.detected_at),
+        (at(i.acknowledged_at), i.acknowledged_by),
+        (at(i.mitigated_at), i.mitigated_by),
+        (at(i.resolved_at), i.resolved_by),
+        to_epoch(now),
+    )
+
+
 def _check_order(incident: Incident, status: IncidentStatus, at: datetime, now: datetime) -> None:
     if incident.status == IncidentStatus.RESOLVED:
         raise UsageError(f"{incident.id} is already resolved ({iso(incident.resolved_at or now)}); add a note instead")
@@ -128,7 +145,7 @@ def cmd_incidents(args: argparse.Namespace, loaded: LoadedConfig, console: Conso
             return ExitCode.OK
         incident = find(store, args.id)
         if command == "show":
-            _print_one(incident_json(incident), args.format, console)
+            _print_one(incident_json(incident), recorded_times(incident, now), args.format, console)
             return ExitCode.OK
         author = args.author or getpass.getuser()
         at = args.at or now
@@ -173,18 +190,30 @@ def _print_list(rows: list[dict[str, Any]], fmt: str, console: Console) -> None:
     console.print(table)
 
 
-def _print_one(row: dict[str, Any], fmt: str, console: Console) -> None:
+def _print_one(row: dict[str, Any], times: incident_times.IncidentTimes, fmt: str, console: Console) -> None:
     if fmt == "json":
-        console.print_json(json.dumps(row))
+        console.print_json(json.dumps({**row, "times": times.to_json()}))
         return
     console.print(f"{row['id']}  {row['status']}  {row['severity']}  {row['title']}", markup=False, highlight=False)
     scope = "; ".join(f"{k}: {', '.join(v)}" for k, v in row["scope"].items()) or "(no warehouse/service/domain)"
     console.print(f"scope: {scope}", markup=False, highlight=False)
-    for step in ("started", "detected", "acknowledged", "mitigated", "resolved"):
-        when = row.get(f"{step}_at")
-        who = row.get(f"{step}_by")
-        if when:
-            console.print(f"  {step:<13} {when}{'  by ' + who if who else ''}", markup=False, highlight=False)
+    console.print(
+        f"  {'Alert pending':<15} {row['started_at']}  (the opening alert's condition began)",
+        markup=False,
+        highlight=False,
+    )
+    for stage in times.instants():
+        if stage.at is not None:
+            who = f"  by {stage.by}" if stage.by else ""
+            console.print(f"  {stage.stage:<15} {iso(from_epoch(stage.at))}{who}", markup=False, highlight=False)
+    known = [s for s in times.spans() if s.seconds is not None]
+    if known:
+        spans = " · ".join(f"{s.name} {s.text()} ({s.between()})" for s in known)
+        console.print(f"  {spans}", markup=False, highlight=False)
+    later = [s.name for s in times.spans() if s.seconds is None and "post-mortem" in s.missing]
+    if later:
+        console.print(f"  {', '.join(later)}: in the post-mortem (they need the onset or end of impact found in the "
+                      "data)", markup=False, highlight=False)  # fmt: skip
     table = Table(title="alerts")
     for column in ("fingerprint", "rule", "labels", "joined", "firing"):
         table.add_column(column, overflow="fold")

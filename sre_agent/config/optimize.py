@@ -98,6 +98,20 @@ class OptimizeThresholds(Strict):
         description="a materialized view pays off for an aggregation run this often (#22: MVs queried < 10/week "
         "are flagged as wasted; proposed 10× that)",
     )
+    saving_floor_credits_per_week: float = Field(
+        default=1.0,
+        ge=0,
+        description="recommendations saving less than this many credits a week (and those that buy latency with "
+        "credits) are listed in the report's 'Smaller items' appendix, not among the ranked changes (proposed: a "
+        "credit a week is a few dollars, less than the review of the change costs)",
+    )
+    incident_change_factor: float = Field(
+        default=2.0,
+        gt=1,
+        description="a pattern's figure (credits, failures or elapsed time per run, rows or spill per run, p95) or "
+        "a warehouse's credits per hour inside an incident's window at least this many times its level outside it "
+        "link its recommendations to the incident (proposed, like latency_regression)",
+    )
     operator_stats_max: int = Field(
         default=5, ge=0, le=20, description="operator statistics are fetched for at most this many patterns"
     )

@@ -33,7 +33,8 @@ from sre_agent.engine.cost import NANO, attribute, billed_credits
 from sre_agent.engine.rollups import AZURE_COST, QUERY_COST, WAREHOUSE_METERING
 from sre_agent.engine.spend import F64, HOUR, HourlySpend, Money, SpendCache
 from sre_agent.engine.threshold import DataView
-from sre_agent.figures.text import utc_minute
+from sre_agent.figures.spend import idle_shares
+from sre_agent.figures.text import pct, utc_minute
 from sre_agent.model import AlertState, Condition, ConditionState, EventKind, from_epoch, iso
 from sre_agent.store.rollups import RollupStore
 
@@ -256,11 +257,10 @@ def drivers(ctx: EvalContext, budget: CostBudgetDoc, frontier: int) -> dict[str,
         metering = {k: f.filter(pl.col("warehouse").is_in(scope.warehouse)) for k, f in metering.items()}
     if scope.kind != "domain":
         ranked = _compare(metering["now"], metering["before"], "warehouse", "credits")
-        idle = metering["now"].group_by("warehouse").agg(pl.col("idle").sum(), pl.col("compute").sum())
-        idle_of = {r["warehouse"]: r for r in idle.iter_rows(named=True)}
+        idle = idle_shares(metering["now"], *windows["now"])
         for r in ranked:
-            row = idle_of.get(r["warehouse"])
-            r["idle_share"] = round(row["idle"] / row["compute"], 3) if row and row["compute"] > 0 else None
+            share = idle[r["warehouse"]].share if r["warehouse"] in idle else None
+            r["idle_share"] = None if share is None else round(share, 3)
         out["warehouses"] = ranked
     if cost is None:
         return out
@@ -335,8 +335,8 @@ def _top_driver(ev: dict[str, Any]) -> str:
     if not top:
         return ""
     first = top[0]
-    idle = f", {first['idle_share']:.0%} idle" if first.get("idle_share") is not None else ""
-    return f"; top driver {first['warehouse']} +{_fmt(first['delta'])} credits in 24 h{idle}"
+    idle = f", {pct(first['idle_share'], 0)} idle" if first.get("idle_share") is not None else ""
+    return f"; top driver {first['warehouse']} +{_fmt(first['delta'])} credits in the last 24 h{idle}"
 
 
 def _fmt(value: Any) -> str:

@@ -97,3 +97,27 @@ def human_span(seconds: float) -> str:
 def pct_text(percent: float | None, digits: int = 2) -> str:
     """A figure already in percent (``88.86``) as ``88.86 %``; ``unknown`` for None or NaN."""
     return pct(None if percent is None else percent / 100, digits)
+
+
+def human_duration(seconds: float | None) -> str:
+    """An incident's span: ``45 s``, ``15 min``, ``2h 35m``, ``1d 3h 05m``; an em dash for None."""
+    if seconds is None:
+        return "—"
+    s = max(0, round(seconds))
+    if s < 60:
+        return f"{s} s"
+    minutes = round(s / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    days, rest = divmod(minutes, 1440)
+    hours, mins = divmod(rest, 60)
+    return f"{days}d {hours}h {mins:02d}m" if days else f"{hours}h {mins:02d}m"
+
+
+def utc_range(start: float | datetime, end: float | datetime) -> str:
+    """``2026-11-03 12:20 – 2026-11-04 10:00 UTC`` (the end's date left out when it is the start's)."""
+    a = start if isinstance(start, datetime) else datetime.fromtimestamp(start, UTC)
+    b = end if isinstance(end, datetime) else datetime.fromtimestamp(end, UTC)
+    a, b = a.astimezone(UTC), b.astimezone(UTC)
+    tail = b.strftime("%H:%M") if a.date() == b.date() else b.strftime("%Y-%m-%d %H:%M")
+    return f"{a.strftime('%Y-%m-%d %H:%M')} – {tail} UTC"

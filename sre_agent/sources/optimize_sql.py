@@ -59,7 +59,8 @@ PATTERN_STATS = NamedQuery(
     "Per query pattern (QUERY_PARAMETERIZED_HASH, else QUERY_HASH) over the report window: runs, failures, "
     "p50/p95 elapsed (exact), phase sums, bytes, pruning, spill, cache, rows, repeated identical queries that still "
     "scanned (result cache not used), the most common warehouse/user/role/service, and the most expensive run's "
-    "text and QUERY_ID. At most :max_patterns patterns (by total elapsed time). Rows are deduplicated on QUERY_ID.",
+    "text, QUERY_ID and end time. At most :max_patterns patterns (by total elapsed time). Rows are deduplicated "
+    "on QUERY_ID.",
     _QH_DOCS,
     f"""
 WITH {_RUNS},
@@ -104,6 +105,7 @@ SELECT
     MODE(warehouse_size) AS warehouse_size,
     MAX_BY(query_text, elapsed_ms) AS sample_text,
     MAX_BY(query_id, elapsed_ms) AS sample_query_id,
+    MAX_BY(end_time, elapsed_ms) AS sample_end_time,
     MAX(elapsed_ms) AS max_elapsed_ms
 FROM r
 GROUP BY pattern
@@ -139,8 +141,8 @@ ORDER BY 1, 2
 OPERATOR_STATS = NamedQuery(
     "optimize_operator_stats",
     "Operator statistics of one query (the most expensive run of a top offender): operator types, input/output "
-    "rows, join conditions. Needs a role that owns the query or has MONITOR on its warehouse; available for 14 "
-    "days.",
+    "rows, join conditions. Needs the role that ran the query or MONITOR (or OPERATE) on its warehouse; "
+    "available for 14 days.",
     "https://docs.snowflake.com/en/sql-reference/functions/get_query_operator_stats",
     """
 SELECT

@@ -1,20 +1,34 @@
 """The optimization report's pure pieces: thresholds from YAML (and their errors at file:line:col), findings at
-their thresholds, operator statistics parsed into join findings, the sqlglot reading of query text choosing search
-optimization vs clustering vs a materialized view, and statements with quoted identifiers."""
+their thresholds, operator statistics parsed into join findings and their errors classified by cause, the sqlglot
+reading of query text choosing search optimization vs clustering vs a materialized view, statements with quoted
+identifiers that never set a Snowflake default, one result-cache item for all patterns, incident links, and the
+ranking by saving × confidence with its floor."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 
 from sre_agent.config.loader import load_config
 from sre_agent.config.optimize import OptimizeThresholds
 from sre_agent.errors import ConfigError
 from sre_agent.reports.optimize.advice import Advisor, size_step
-from sre_agent.reports.optimize.findings import Finding, day_findings, operator_findings, pattern_findings
+from sre_agent.reports.optimize.findings import (
+    Finding,
+    day_findings,
+    operator_findings,
+    pattern_findings,
+    repeat_finding,
+)
+from sre_agent.reports.optimize.incidents import IncidentWindow, pattern_links
+from sre_agent.reports.optimize.operator_stats import cause_text, error_cause, fetch_operator_stats
+from sre_agent.reports.optimize.ranking import rank
+from sre_agent.reports.optimize.result_cache import cache_entry, result_cache_rec, table_writes
 from sre_agent.reports.optimize.sql_shape import analyze_sql
 
 AGENT = """\
@@ -235,7 +249,7 @@ def test_statements_quote_identifiers_and_latency_buys_save_nothing() -> None:
     out = advisor.for_queueing("TRADE_WH", [], "Medium", 2.5, None)
     assert out["kind"] == "scale_out"
     assert out["saving_credits_per_week"] == pytest.approx(-10.0)
-    assert "SCALING_POLICY = 'STANDARD'" in out["statements"][0]
+    assert 'ALTER WAREHOUSE "TRADE_WH" SET MAX_CLUSTER_COUNT = 3;' in out["statements"][0]
     assert size_step("X-Large", 1) == "2X-LARGE"
     assert size_step("6X-Large", 1) is None
 
@@ -246,3 +260,162 @@ def test_group_by_keys_never_carry_literals_and_bad_positions_do_not_crash() -> 
     assert "ACME" not in " ".join(shape.group_by + shape.aggregates)
     assert analyze_sql("SELECT a, SUM(x) FROM t GROUP BY 3").group_by == ["?"]  # Snowflake rejects it; no crash
     assert analyze_sql("SELECT t.desk, SUM(x) FROM t GROUP BY t.desk").group_by == ["DESK"]
+
+
+def _window(**scope: list[str]) -> IncidentWindow:
+    start = int(datetime(2026, 11, 3, 15, 30, tzinfo=UTC).timestamp())
+    sets = {k: frozenset(scope.get(k, [])) for k in ("warehouse", "service", "domain")}
+    return IncidentWindow("INC-20261103-1", "remote spill", start, start + 12 * 3600, False, sets["warehouse"],
+                          sets["service"], sets["domain"])  # fmt: skip
+
+
+def _days(rows_on_tuesday: float) -> list[dict[str, Any]]:
+    rows = {"2026-11-02": 3000.0, "2026-11-03": rows_on_tuesday, "2026-11-04": 2900.0, "2026-11-05": 3100.0}
+    return [{"day": d, "runs": 1000, "rows_produced_sum": r * 1000, "spill_bytes_sum": 0, "p95_elapsed_ms": 20_000}
+            for d, r in rows.items()]  # fmt: skip
+
+
+def test_a_pattern_that_changed_inside_an_incident_window_is_linked_with_the_incident_id() -> None:
+    p = _pattern()
+    no_hours = pl.DataFrame(schema={"bucket": pl.Int64, "queries": pl.Int64, "failed": pl.Int64,
+                                    "elapsed_ms": pl.Float64, "credits": pl.Float64})  # fmt: skip
+    links = pattern_links(p, no_hours, _days(48_000), [_window(warehouse=["RISK_WH"])], T)
+    assert [link["incident"] for link in links] == ["INC-20261103-1"]
+    assert links[0]["changed"][0].startswith("rows per run 48,000 on 2026-11-03")
+    assert links[0]["factor"] == pytest.approx(48_000 / 3050, abs=1e-3), "the window spans Tue and Wed"
+    assert pattern_links(p, no_hours, _days(3000), [_window(warehouse=["RISK_WH"])], T) == [], "no change"
+    assert pattern_links(p, no_hours, _days(48_000), [_window(warehouse=["ADHOC_WH"])], T) == [], "other scope"
+    assert pattern_links(p, no_hours, _days(48_000), [_window(service=["risk-engine"])], T), "scope by service"
+    late = [{**d, "day": "2026-11-06"} if d["day"] == "2026-11-03" else d for d in _days(48_000)]
+    assert pattern_links(p, no_hours, late, [_window(warehouse=["RISK_WH"])], T) == [], "changed outside the window"
+    start = _window().start // 3600 * 3600
+    hours = pl.DataFrame(
+        {"bucket": [start - 7200, start, start + 3600], "queries": [100, 100, 100], "failed": [0, 40, 35],
+         "elapsed_ms": [1e6, 1e6, 1e6], "credits": [1.0, 1.0, 1.0]}
+    )  # fmt: skip
+    failing = pattern_links(p, hours, [], [_window(warehouse=["RISK_WH"])], T)
+    assert failing[0]["changed"] == [
+        "failed share of runs 37.5 % from 2026-11-03 15:30Z to 2026-11-04 03:30Z against 0.0 % outside"
+    ]
+    assert (
+        pattern_links(p, hours.with_columns(pl.lit(3).alias("failed")), [], [_window(warehouse=["RISK_WH"])], T) == []
+    )
+
+
+def _recs(*items: tuple[str, float, str | None]) -> list[dict[str, Any]]:
+    advisor = Advisor(T, 1.0, lambda c: None, False)
+    out = []
+    for i, (kind, saving, incident) in enumerate(items):
+        rec = advisor.rec(kind, f"s{i}", kind, saving, "", [], [])
+        rec["incident"] = incident
+        out.append(rec)
+    return out
+
+
+def test_recommendations_rank_by_saving_times_confidence_with_incident_links_raised_and_a_floor() -> None:
+    recs = _recs(
+        ("materialized_view", 40.0, None),  # assumed share: 40 × 0.25 = 10
+        ("resize_or_rewrite", 14.0, None),  # measured: 14 × 0.8 = 11.2
+        ("fix_or_stop", 7.0, "INC-1"),  # measured, linked: 7 × 0.8 × 2 = 11.2 (ties fall to the larger saving)
+        ("fix_or_stop", 3.0, "INC-2"),  # 4.8: linked, but worth far less than the view
+        ("fix_or_stop", 0.5, "INC-3"),  # under the floor however linked
+        ("scale_out", -4.0, "INC-4"),  # buys latency: never weighted up, always in the appendix
+    )
+    ordered = rank(recs, 1.0)
+    assert [(r["kind"], r["saving_credits_per_week"]) for r in ordered] == [
+        ("resize_or_rewrite", 14.0), ("fix_or_stop", 7.0), ("materialized_view", 40.0), ("fix_or_stop", 3.0),
+        ("fix_or_stop", 0.5), ("scale_out", -4.0),
+    ]  # fmt: skip
+    assert [r["section"] for r in ordered] == ["main"] * 4 + ["smaller"] * 2
+    assert [r["rank"] for r in ordered] == [1, 2, 3, 4, 5, 6]
+    assert ordered[-1]["rank_key"] == pytest.approx(-4.0 * ordered[-1]["confidence"])
+    assert [r["section"] for r in rank(recs, 20.0)].count("main") == 1, "a higher floor moves more to the appendix"
+
+
+def _cache_pattern(pattern: str, user: str, **values: Any) -> dict[str, Any]:
+    return _pattern(pattern=pattern, top_user=user, runs=1000.0, repeated_scanning_runs=900.0, distinct_hashes=10.0,
+                    **values)  # fmt: skip
+
+
+def test_identical_reruns_of_many_patterns_are_one_result_cache_item_that_checks_rather_than_sets_the_default() -> None:
+    texts = {"a": "SELECT x FROM C.T.ORDERS WHERE d = 1", "b": "SELECT RANDOM() AS r, y FROM C.T.FILLS WHERE d = 2",
+             "c": "SELECT z FROM C.T.PNL WHERE d = 3", "w": "INSERT INTO C.T.PNL SELECT * FROM C.T.RAW"}  # fmt: skip
+    rows = [_cache_pattern("a", "SVC_A"), _cache_pattern("b", "SVC_B"), _cache_pattern("c", "SVC_A")]
+    rows.append(_pattern(pattern="w", runs=200.0, failed_runs=0.0))
+    shapes = {k: analyze_sql(v) for k, v in texts.items()}
+    writes = table_writes(rows, shapes)
+    assert writes == {"C.T.PNL": {"w": 200}}
+    entries = []
+    for p in rows[:3]:
+        found = repeat_finding(p, T)
+        assert found is not None
+        entry = cache_entry(p, found, shapes[p["pattern"]], writes, 1, T)
+        if entry is not None:
+            entries.append(entry)
+    assert [e["pattern"] for e in entries] == ["a", "b"], "c's re-runs are explained by the 200 writes to C.T.PNL"
+    rec = result_cache_rec(Advisor(T, 1.0, lambda c: None, False), entries)
+    assert rec is not None
+    assert (rec["kind"], rec["subject"]) == ("result_cache", "result cache")
+    assert [(c["pattern"], c["runs"], c["credits"]) for c in rec["covers"]] == [("a", 1000, 10.0), ("b", 1000, 10.0)]
+    text = "\n".join(rec["statements"])
+    assert "SHOW PARAMETERS LIKE 'USE_CACHED_RESULT' IN USER \"SVC_A\";" in text
+    assert not [x for x in text.splitlines() if "SET USE_CACHED_RESULT" in x and not x.startswith("--")]
+    assert "pattern b (risk-engine): replace RANDOM with a value passed in" in text
+    assert result_cache_rec(Advisor(T, 1.0, lambda c: None, False), []) is None, "nothing left: no item"
+
+
+@pytest.mark.parametrize(
+    ("message", "cause", "says", "never"),
+    [
+        ('001003 (42000): Parser Error: syntax error at or near "TABLE"', "unsupported", "does not support", "GRANT"),
+        ("002140 (42601): SQL compilation error: Unknown function GET_QUERY_OPERATOR_STATS", "unsupported",
+         "does not support", "14 days"),
+        ("003001 (42501): SQL access control error: Insufficient privileges to operate on warehouse 'RISK_WH'",
+         "privileges", 'GRANT MONITOR ON WAREHOUSE "RISK_WH"', "does not support"),
+        ("002003 (02000): SQL compilation error: Query '01b2' does not exist or not authorized.", "privileges",
+         "MONITOR (or OPERATE)", "does not support"),
+        ("Statistics of query 01b2 are no longer available: it completed more than 14 days ago", "too_old",
+         "--since 14d", "GRANT"),
+        ("390114 (08001): Authentication token has expired.", "too_old", "14 days", "GRANT"),
+        ("000630 (57014): Statement reached its statement or warehouse timeout", "error", "not recognise", "GRANT"),
+    ],
+)  # fmt: skip
+def test_operator_stats_errors_are_quoted_with_their_real_cause(
+    message: str, cause: str, says: str, never: str
+) -> None:
+    assert error_cause(message) == cause
+    text = cause_text(error_cause(message), ["RISK_WH"])
+    assert says in text
+    assert never not in text
+
+
+def test_a_run_older_than_14_days_is_not_asked_for_and_said_to_be_too_old() -> None:
+    now = datetime(2026, 11, 30, tzinfo=UTC)
+    p = _pattern(sample_query_id="q1", sample_end_time=now - timedelta(days=15), spill_remote_bytes_sum=5e9,
+                 remote_spill_runs=1.0)  # fmt: skip
+    findings = {"p1": pattern_findings(p, [], T)}
+    records, notes = fetch_operator_stats(None, [p], findings, T, now, False)  # type: ignore[arg-type]
+    assert records == [{"pattern": "p1", "query_id": "q1", "status": "unavailable", "cause": "too_old",
+                        "reason": "not asked: the run ended 2026-11-15 00:00Z, more than 14 days before "
+                        "2026-11-30 00:00Z"}]  # fmt: skip
+    assert "keeps a query for 14 days" in notes[0]
+    assert "GRANT" not in notes[0]
+
+
+def test_no_statement_sets_a_snowflake_default() -> None:
+    advisor = Advisor(T, 1.0, lambda c: None, False)
+    dominant = _pattern(top_service="risk-engine", top_role="RISK")
+    recs = [
+        advisor.for_queueing("TRADE_WH", [], "Medium", 2.5, None),
+        advisor.for_queueing("TRADE_WH", [], "X-Small", 2.5, dominant),
+        advisor.for_provisioning("TRADE_WH", []),
+    ]
+    qas = _pattern(bytes_scanned_sum=100 * 50e9, p50_elapsed_ms=10_000.0, p95_elapsed_ms=90_000.0)
+    recs += advisor.for_pattern(qas, [], analyze_sql("SELECT a FROM t WHERE b = 1"), [])
+    assert {r["kind"] for r in recs} == {"scale_out", "split_workload", "auto_suspend_longer", "query_acceleration"}
+    lines = [x.strip().upper() for r in recs for s in r["statements"] for x in s.splitlines()]
+    run = [x for x in lines if not x.startswith("--")]
+    for default in ("MIN_CLUSTER_COUNT = 1", "SCALING_POLICY", "AUTO_RESUME", "MAX_SCALE_FACTOR", "WAREHOUSE_SIZE"):
+        assert not any(default in x for x in run), default
+    assert 'ALTER WAREHOUSE "TRADE_WH" SET MAX_CLUSTER_COUNT = 3;' in run
+    assert any("SHOW WAREHOUSES LIKE 'TRADE_WH'" in x for x in lines), "the current value is checked"

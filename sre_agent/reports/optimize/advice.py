@@ -2,9 +2,12 @@
 executed; identifiers quoted) and an estimated saving per week with the assumption it rests on.
 
 Changes that cost credits to buy latency (scale out, query acceleration, a longer auto-suspend) say so and carry a
-saving of 0 or below, never a made-up gain. Accelerator choice follows reference/snowflake.md §7: search
-optimization for point lookups and substrings, clustering keys for range/equality filters that prune badly,
-materialized views for a repeated aggregation over one table, query acceleration for outliers with large scans.
+saving of 0 or below, never a made-up gain. No statement sets a parameter to Snowflake's default (that changes
+nothing): where the default is the advice, the statement checks the current value instead. Every recommendation
+carries a confidence (below) that the ranking multiplies its saving by. Accelerator choice follows
+reference/snowflake.md §7: search optimization for point lookups and substrings, clustering keys for range/equality
+filters that prune badly, materialized views for a repeated aggregation over one table, query acceleration for
+outliers with large scans.
 """
 
 from __future__ import annotations
@@ -23,13 +26,46 @@ PRUNED_SHARE = 0.2
 MV_COST_SHARE = 0.5
 """Assumed cost of a run served by a materialized view, as a share of today's (refresh not included)."""
 CACHE_HIT_SHARE = 0.1
-"""Assumed share of repeated identical runs the result cache could serve (base tables change between most)."""
+"""Assumed share of the repeated identical runs not explained by writes to their tables that the result cache could
+serve once its cause is found (the other causes — a role without the privileges, a session turning reuse off,
+results older than 24 h — are not in QUERY_HISTORY)."""
 MV_MIN_SCAN_GB = 1.0
 """Bytes scanned per run above which an aggregation's result is small next to its base table (§7)."""
 POINT_LOOKUP_ROWS = 10_000
 """Rows per run at or under which a filtered query is a selective point lookup (search optimization territory)."""
 
+MEASURED = 0.8
+"""Confidence in a saving the window's data shows was spent on exactly this waste: the failed runs' credits, the
+credits above a pattern's own median per-run cost. Not 1: the waste may not recur at the same rate."""
+MEASURED_BOUND = 0.6
+"""Confidence in a measured upper bound: all idle compute of a warehouse (each resume bills 60 s and gaps shorter
+than the new AUTO_SUSPEND stay billed), one more cluster for every interval queries queued in."""
+PARTLY_ASSUMED = 0.4
+"""Confidence when the waste is measured but the share the change removes is assumed (PRUNED_SHARE of partitions
+after clustering or search optimization, half the credit rate one size down) and its upkeep is left out."""
+ASSUMED = 0.25
+"""Confidence when the saving rests on an assumed share (MV_COST_SHARE, CACHE_HIT_SHARE), the ≈ 0 of a move, or
+leaves out the feature's own serverless cost."""
+CONFIDENCE: dict[str, tuple[float, str]] = {
+    "resize_or_rewrite": (MEASURED, "measured: the credits above the pattern's own per-run baseline"),
+    "fix_or_stop": (MEASURED, "measured: the credits of the failed runs"),
+    "auto_suspend": (MEASURED_BOUND, "measured upper bound: the warehouse's idle credits"),
+    "scale_out": (MEASURED_BOUND, "measured upper bound: one more cluster while queries queued"),
+    "downsize": (PARTLY_ASSUMED, "measured compute, assumed halving one size down"),
+    "clustering_key": (PARTLY_ASSUMED, f"measured scan share, assumed {PRUNED_SHARE:.0%} read after the change"),
+    "search_optimization": (PARTLY_ASSUMED, f"measured scan share, assumed {PRUNED_SHARE:.0%} read after the change"),
+    "materialized_view": (ASSUMED, f"assumed: a run on the view costs {MV_COST_SHARE:.0%} of today's"),
+    "result_cache": (ASSUMED, f"assumed: the result cache serves {CACHE_HIT_SHARE:.0%} of the unexplained re-runs"),
+}
+"""Confidence of each recommendation kind's saving, and what it rests on; kinds not listed (≈ 0 savings: scale up,
+split, query acceleration, longer auto-suspend, add a filter) are ASSUMED."""
+
 Money = Callable[[float], float | None]
+
+
+def confidence(kind: str) -> tuple[float, str]:
+    """The confidence of a recommendation kind's saving (0–1) and what it rests on."""
+    return CONFIDENCE.get(kind, (ASSUMED, "assumed: the saving is an estimate of ≈ 0 or a cost"))
 
 
 def _table(name: str) -> str:
@@ -85,8 +121,10 @@ class Advisor:
         self, kind: str, subject: str, title: str, saving: float, basis: str, statements: list[str],
         findings: Sequence[Finding], **extra: Any,
     ) -> dict[str, Any]:  # fmt: skip
-        """One recommendation record (``saving`` in credits over the window; stored per week)."""
+        """One recommendation record (``saving`` in credits over the window; stored per week), with the confidence of
+        its kind; the incident links and the rank are added by the report."""
         weekly = round(saving * self.weekly, 3)
+        sure, why = confidence(kind)
         return {
             "kind": kind,
             "subject": subject,
@@ -94,6 +132,10 @@ class Advisor:
             "saving_credits_per_week": weekly,
             "saving_money_per_week": self.money(weekly),
             "saving_basis": basis,
+            "confidence": sure,
+            "confidence_basis": why,
+            "incident": None,
+            "incidents": [],
             "statements": statements,
             "because": [f.title for f in findings],
             "evidence": {f.kind: {"value": f.value, "threshold": f.threshold, "unit": f.unit, **f.evidence}
@@ -123,22 +165,7 @@ class Advisor:
             out.append(qas)
         if "failing" in by:
             out.append(self._fix_or_stop(p, by["failing"]))
-        if "repeated_work" in by and shape.statement == "SELECT":
-            share = float(by["repeated_work"].value)
-            saving = float(p.get("credits") or 0) * share * CACHE_HIT_SHARE
-            basis = (
-                f"assumes the result cache serves {CACHE_HIT_SHARE:.0%} of the repeated identical runs (it needs "
-                "unchanged base tables, the same role and no non-deterministic functions)"
-            )
-            statements = [
-                f"ALTER USER {quote_ident(str(p.get('top_user')))} SET USE_CACHED_RESULT = TRUE;",
-                "-- and remove CURRENT_TIMESTAMP()/RANDOM() from the query text if present (they defeat reuse)",
-            ]
-            title = "Let the result cache answer identical re-runs"
-            out.append(
-                self.rec("result_cache", str(p["pattern"]), title, saving, basis, statements, [by["repeated_work"]])
-            )
-        return out
+        return out  # repeated identical runs: one result-cache item for all patterns (result_cache.py)
 
     def _rewrite(
         self, p: Mapping[str, Any], findings: list[Finding], shape: SqlShape, days: Sequence[Mapping[str, Any]]
@@ -265,8 +292,13 @@ class Advisor:
         if not (shape.has_filter and scan_gb > self.t.qas_scan_gb_per_run and outliers):
             return None
         wh = quote_ident(str(p.get("top_warehouse")))
-        statement = (
-            f"ALTER WAREHOUSE {wh} SET ENABLE_QUERY_ACCELERATION = TRUE QUERY_ACCELERATION_MAX_SCALE_FACTOR = 8;"
+        statement = (  # 8 is the default scale factor of an explicit enable: not set, a lower cap is the choice
+            "-- eligible time first: SELECT * FROM SNOWFLAKE.ACCOUNT_USAGE.QUERY_ACCELERATION_ELIGIBLE WHERE "
+            f"warehouse_name = {quote_literal(str(p.get('top_warehouse')))} ORDER BY "
+            "eligible_query_acceleration_time DESC LIMIT 20;\n"
+            f"ALTER WAREHOUSE {wh} SET ENABLE_QUERY_ACCELERATION = TRUE;\n"
+            "-- QUERY_ACCELERATION_MAX_SCALE_FACTOR defaults to 8 (up to 8× the warehouse's rate): set a lower cap "
+            "to bound the serverless cost"
         )
         basis = (
             "0 or below: query acceleration bills serverless credits for the scans it offloads; it cuts the "
@@ -300,9 +332,10 @@ class Advisor:
         """Scale out (multi-cluster) a queueing warehouse, or split off the pattern that dominates it."""
         if dominant is not None:
             name = quote_ident(object_name(str(dominant.get("top_service") or "pattern"), "dedicated_wh"))
-            statements = [
-                f"CREATE WAREHOUSE {name} WITH WAREHOUSE_SIZE = {quote_literal((size or 'SMALL').upper())} "
-                "AUTO_SUSPEND = 60 AUTO_RESUME = TRUE INITIALLY_SUSPENDED = TRUE;",
+            chosen = (size or "SMALL").upper()  # X-Small is CREATE WAREHOUSE's default size: not repeated
+            sized = "" if chosen in ("X-SMALL", "XSMALL") else f"WAREHOUSE_SIZE = {quote_literal(chosen)} "
+            statements = [  # AUTO_RESUME = TRUE is the default; AUTO_SUSPEND 60 (default 600) and suspended start
+                f"CREATE WAREHOUSE {name} WITH {sized}AUTO_SUSPEND = 60 INITIALLY_SUSPENDED = TRUE;",
                 f"GRANT USAGE ON WAREHOUSE {name} TO ROLE {quote_ident(str(dominant.get('top_role')))};",
                 f"-- then run pattern {dominant.get('pattern')} of {dominant.get('top_service')} on it (USE WAREHOUSE "
                 "in its job or connection)",
@@ -314,10 +347,12 @@ class Advisor:
             title = f"Split {dominant.get('top_service')} off {warehouse}: it dominates a queueing warehouse"
             return self.rec("split_workload", warehouse, title, 0.0, basis, statements, findings, warehouse=warehouse)
         extra = queued_hours * credits_per_hour(size)
-        statement = (
-            "-- one cluster more than today's max_cluster_count (SHOW WAREHOUSES); 3 assumes 1 or 2 today:\n"
-            f"ALTER WAREHOUSE {quote_ident(warehouse)} SET MIN_CLUSTER_COUNT = 1 MAX_CLUSTER_COUNT = 3 "
-            "SCALING_POLICY = 'STANDARD';"
+        statement = (  # MIN_CLUSTER_COUNT = 1 and SCALING_POLICY = STANDARD are the defaults: checked, not set
+            f"-- today's max_cluster_count and scaling_policy: SHOW WAREHOUSES LIKE {quote_literal(warehouse)};\n"
+            "-- one cluster more than today's max_cluster_count; 3 assumes 1 or 2 today:\n"
+            f"ALTER WAREHOUSE {quote_ident(warehouse)} SET MAX_CLUSTER_COUNT = 3;\n"
+            "-- only if scaling_policy is ECONOMY (it waits for 6 minutes of queued work before adding a cluster):\n"
+            f"-- ALTER WAREHOUSE {quote_ident(warehouse)} SET SCALING_POLICY = 'STANDARD';"
         )
         basis = (
             f"negative, at most: one more cluster running for every 5-minute interval queries queued in "

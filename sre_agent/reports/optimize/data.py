@@ -1,6 +1,7 @@
 """The optimization report's data: per query pattern statistics read from Snowflake (two bounded aggregate
 statements), attributed credits from the state store (the cost report's hourly-share attribution), findings against
-the ``spec.reports.optimize`` thresholds and ranked recommendations with their statements and savings.
+the ``spec.reports.optimize`` thresholds, the incidents of the store the patterns and warehouses changed in, and
+recommendations with their statements, savings and confidence, ranked by saving × confidence (ranking.py).
 
 The window is ``[end - since, end)`` in whole UTC hours, where ``end`` is how far the store's metering has landed
 (attributed cost goes no further). Query text is kept only as shown: literals redacted unless ``show_literals``.
@@ -17,16 +18,19 @@ import polars as pl
 from sre_agent.config.cost import CostSettings
 from sre_agent.config.durations import format_duration, parse_duration
 from sre_agent.config.loader import LoadedConfig
-from sre_agent.config.optimize import OptimizeThresholds
 from sre_agent.engine.cost import billed_credits
-from sre_agent.errors import SourceError, UsageError
+from sre_agent.errors import UsageError
 from sre_agent.reports.cost.data import attributed_usage, data_frontier, with_credits
 from sre_agent.reports.optimize.advice import Advisor
-from sre_agent.reports.optimize.findings import Finding, operator_findings, pattern_findings
+from sre_agent.reports.optimize.findings import Finding, pattern_findings
+from sre_agent.reports.optimize.incidents import incident_windows, pattern_links, warehouse_links
+from sre_agent.reports.optimize.operator_stats import fetch_operator_stats
+from sre_agent.reports.optimize.ranking import MAIN, rank
+from sre_agent.reports.optimize.result_cache import cache_entry, result_cache_rec, table_writes
 from sre_agent.reports.optimize.sql_shape import SqlShape, analyze_sql
 from sre_agent.reports.optimize.warehouses import warehouse_section
 from sre_agent.reports.sql_text import show_query
-from sre_agent.sources.optimize_sql import OPERATOR_STATS, PATTERN_DAYS, PATTERN_STATS
+from sre_agent.sources.optimize_sql import PATTERN_DAYS, PATTERN_STATS
 from sre_agent.sources.snowflake import SnowflakeSource
 from sre_agent.store.db import Database
 from sre_agent.store.rollups import RollupStore
@@ -34,11 +38,6 @@ from sre_agent.store.watermarks import Watermarks
 
 HOUR = 3600
 DAY = 86_400
-OFFENDERS = ("remote_spill", "local_spill", "rows_explosion", "poor_pruning")
-"""Findings that make a pattern a top offender whose operator statistics are worth fetching."""
-OPERATOR_STATS_NEEDS = (
-    "a role that owns the query or has MONITOR on its warehouse, within 14 days of the run (GET_QUERY_OPERATOR_STATS)"
-)
 
 
 @dataclass
@@ -63,13 +62,19 @@ class OptimizeReport:
 
     @property
     def top(self) -> list[dict[str, Any]]:
-        """The three changes that save the most (positive savings only), one per subject: two changes to the same
-        pattern or warehouse do not add up (each estimate assumes the other is not made)."""
+        """The first three ranked changes above the floor (positive savings only), one per subject: two changes to
+        the same pattern or warehouse do not add up (each estimate assumes the other is not made)."""
         top: list[dict[str, Any]] = []
         for r in self.recommendations:
-            if r["saving_credits_per_week"] > 0 and all(t["subject"] != r["subject"] for t in top):
+            main = r.get("section", MAIN) == MAIN and r["saving_credits_per_week"] > 0
+            if main and all(t["subject"] != r["subject"] for t in top):
                 top.append(r)
         return top[:3]
+
+    @property
+    def smaller(self) -> list[dict[str, Any]]:
+        """The recommendations under the floor (or saving nothing): the report's "Smaller items" appendix."""
+        return [r for r in self.recommendations if r.get("section", MAIN) != MAIN]
 
     def money(self, credits: float) -> float | None:
         """``credits`` in the configured currency (None without a price)."""
@@ -146,6 +151,7 @@ def _pattern_record(p: dict[str, Any], rank: int, show_literals: bool, money: fl
         "repeated_scanning_runs": int(p["repeated_scanning_runs"] or 0),
         **{k: p[k] for k in ("top_warehouse", "top_user", "top_role", "top_service", "top_domain", "warehouse_size")},
         "most_expensive_query_id": p["sample_query_id"],
+        "most_expensive_run_ended": p.get("sample_end_time"),
         "query_text": show_query(p["sample_text"], show_literals),
     }
 
@@ -199,7 +205,8 @@ def build_optimize_report(
     stats = _numeric(source.run(PATTERN_STATS, binds))
     days = _numeric(source.run(PATTERN_DAYS, binds))
     metering, usage, att = attributed_usage(rollups, watermarks, cost, lo, end)
-    by_pattern, daily = _credits(with_credits(att.rows))
+    credited = with_credits(att.rows)
+    by_pattern, daily = _credits(credited)
     covered = max(lo, watermarks.get("snowflake.query").covered_from or lo)
     if covered > lo:
         report.notes.append(
@@ -214,25 +221,51 @@ def build_optimize_report(
     findings: dict[str, list[Finding]] = {}
     for p in rows:
         findings[p["pattern"]] = pattern_findings(p, day_rows.get(p["pattern"], []), t)
-    _operator_stats(report, source, rows, findings, t)
-    for rank, p in enumerate(rows, 1):
-        shape = analyze_sql(p["sample_text"])
-        record = _pattern_record(p, rank, show_literals, report.money(p["credits"]))
-        record["findings"] = [f.kind for f in findings[p["pattern"]]]
+    report.operator_stats, notes = fetch_operator_stats(source, rows, findings, t, now, show_literals)
+    report.notes += notes
+    shapes = {p["pattern"]: analyze_sql(p["sample_text"]) for p in rows}
+    writes, roles = table_writes(rows, shapes), _roles(usage)
+    windows = incident_windows(db, lo, end)
+    hourly = _by_pattern(credited)
+    links: dict[str, list[dict[str, Any]]] = {}
+    cached: list[dict[str, Any]] = []
+    for i, p in enumerate(rows, 1):
+        pattern, shape = p["pattern"], shapes[p["pattern"]]
+        record = _pattern_record(p, i, show_literals, report.money(p["credits"]))
+        record["findings"] = [f.kind for f in findings[pattern]]
         record["sql"] = _shape_record(shape)
-        record["days"] = day_rows.get(p["pattern"], [])
+        record["days"] = day_rows.get(pattern, [])
+        links[pattern] = record["incidents"] = pattern_links(p, hourly.get(pattern, _NO_HOURS), record["days"],
+                                                             windows, t)  # fmt: skip
         report.patterns.append(record)
-        report.recommendations += advisor.for_pattern(p, findings[p["pattern"]], shape, record["days"])
-        report.findings += [f.to_json() for f in findings[p["pattern"]]]
+        report.recommendations += _linked(
+            advisor.for_pattern(p, findings[pattern], shape, record["days"]), links[pattern]
+        )
+        report.findings += [f.to_json() for f in findings[pattern]]
+        repeated = next((f for f in findings[pattern] if f.kind == "repeated_work"), None)
+        if repeated is not None and shape.statement == "SELECT":  # only a SELECT's result is cached
+            entry = cache_entry(p, repeated, shape, writes, roles.get(pattern, 1), t)
+            if entry is not None:  # the result-cache item marks its patterns' incidents, is not raised by them
+                cached.append({**entry, "incident": links[pattern][0]["incident"] if links[pattern] else None})
+    cache = result_cache_rec(advisor, cached)
+    report.recommendations += [cache] if cache is not None else []
     report.warehouses, found, recs = warehouse_section(
         advisor, rollups, metering, usage, att, rows, findings, lo, end, price
     )
     report.findings += [f.to_json() for f in found]
-    report.recommendations += recs
-    report.recommendations.sort(key=lambda r: (-r["saving_credits_per_week"], r["kind"], r["subject"]))
-    for i, rec in enumerate(report.recommendations, 1):
-        rec["rank"] = i
-    billed = float(billed_credits(metering)["credits"].sum()) if metering.height else 0.0
+    bill = billed_credits(metering)
+    owners = {p["pattern"]: str(p.get("top_warehouse")) for p in rows}
+    by_wh = {
+        wh: warehouse_links(wh, bill, lo, end, windows, links, owners, t.incident_change_factor)
+        for wh in {str(r["warehouse"]) for r in recs} | {str(w["warehouse"]) for w in report.warehouses}
+    }
+    for rec in recs:
+        _linked([rec], by_wh[str(rec["warehouse"])])
+    for row in report.warehouses:
+        row["incidents"] = [link["incident"] for link in by_wh[str(row["warehouse"])]]
+    # Ranked by saving × confidence (incident-linked × 2); under the floor to the appendix (ranking.py).
+    report.recommendations = rank([*report.recommendations, *recs], t.saving_floor_credits_per_week)
+    billed = float(bill["credits"].sum()) if bill.height else 0.0
     attributed = sum(p["credits"] for p in rows)
     top = sum(r["saving_credits_per_week"] for r in report.top)
     report.totals = {
@@ -245,6 +278,9 @@ def build_optimize_report(
         "attributed_credits": round(attributed, 6),
         "findings": len(report.findings),
         "recommendations": len(report.recommendations),
+        "smaller_items": len(report.smaller),
+        "saving_floor_credits_per_week": t.saving_floor_credits_per_week,
+        "incidents_linked": sorted({r["incident"] for r in report.recommendations if r["incident"]}),
         "top3_saving_credits_per_week": round(top, 3),
         "top3_saving_money_per_week": report.money(top),
     }
@@ -268,41 +304,35 @@ def _days(days: pl.DataFrame, daily: pl.DataFrame) -> dict[str, list[dict[str, A
     return out
 
 
-def _operator_stats(
-    report: OptimizeReport, source: SnowflakeSource, rows: list[dict[str, Any]], findings: dict[str, list[Finding]],
-    t: OptimizeThresholds,
-) -> None:  # fmt: skip
-    """Operator statistics of the most expensive run of the top offenders; failures are reported per query."""
-    offenders = [p for p in rows if any(f.kind in OFFENDERS for f in findings[p["pattern"]])][: t.operator_stats_max]
-    reasons = []
-    for p in offenders:
-        query_id = p["sample_query_id"]
-        try:
-            frame = source.run(OPERATOR_STATS, {"query_id": query_id})
-        except SourceError as exc:
-            reason = str(exc).removeprefix(f"{exc.source}: {exc.query}: ")[:200]
-            reasons.append(reason)
-            report.operator_stats.append({"pattern": p["pattern"], "query_id": query_id, "status": "unavailable",
-                                          "reason": reason})  # fmt: skip
-            continue
-        found = operator_findings(frame.to_dicts(), t)
-        report.operator_stats.append(
-            {"pattern": p["pattern"], "query_id": query_id, "status": "fetched", "operators": frame.height,
-             "findings": len(found)}
-        )  # fmt: skip
-        for op in found:
-            condition = show_query(op.condition, report.show_literals, 300)
-            title = (
-                f"{op.operator_type} (step {op.step_id}, operator {op.operator_id}) emits {op.output_rows:,} rows "
-                f"from {op.input_rows:,}" + (f" on {condition}" if condition else " with no join condition")
-            )
-            findings[p["pattern"]].append(
-                Finding(op.kind, p["pattern"], title, round(op.ratio, 3), t.join_ratio, "× input rows",
-                        {"query_id": query_id, "output_rows": op.output_rows, "input_rows": op.input_rows,
-                         "min_output_rows": t.join_output_rows, "condition": condition})
-            )  # fmt: skip
-    if reasons:
-        report.notes.append(
-            f"operator statistics could not be fetched: {reasons[0]}; needs {OPERATOR_STATS_NEEDS}. "
-            "Join findings below rest on QUERY_HISTORY (rows produced, spill) only."
-        )
+_NO_HOURS = pl.DataFrame(
+    schema={
+        "bucket": pl.Int64,
+        "queries": pl.Int64,
+        "failed": pl.Int64,
+        "elapsed_ms": pl.Float64,
+        "credits": pl.Float64,
+    }
+)
+
+
+def _by_pattern(credited: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """Attributed usage rows (with credits) per pattern: the hourly figures incident links compare."""
+    if credited.is_empty():
+        return {}
+    return {str(key[0]): frame for key, frame in credited.partition_by("pattern", as_dict=True).items()}
+
+
+def _roles(usage: pl.DataFrame) -> dict[str, int]:
+    """Per pattern, the roles its queries ran under in the window (the ``query_cost`` rollup's role dimension)."""
+    if usage.is_empty() or "role" not in usage.columns:
+        return {}
+    counts = usage.filter(pl.col("queries") > 0).group_by("pattern").agg(pl.col("role").n_unique().alias("roles"))
+    return dict(zip(counts["pattern"].to_list(), counts["roles"].to_list(), strict=True))
+
+
+def _linked(recs: list[dict[str, Any]], links: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``recs`` marked with the incidents their subject changed in (``incident``: the one it changed most in)."""
+    for rec in recs:
+        rec["incidents"] = links
+        rec["incident"] = links[0]["incident"] if links else None
+    return recs

@@ -1,6 +1,13 @@
 """Write the optimization report: one self-contained HTML file (inline CSS and SVG, no script), a short Markdown
 summary for chat or a wiki, and JSON. Every value from Snowflake (query text, names, join conditions) is escaped;
-query text was already made printable, bounded and (unless ``--show-literals``) stripped of literals."""
+query text was already made printable, bounded and (unless ``--show-literals``) stripped of literals.
+
+The page leads with the signal: the three top changes, then the ranked recommendations (saving × confidence,
+incident-linked ones marked), the patterns, warehouses and operator statistics, and last the "Smaller items"
+appendix. Tables keep to a few narrow columns that wrap between words (hashes are shortened, kinds written as
+words), so the page fits its 1100 px column; a pattern's other figures are in its own section. Only the tables of
+long identifiers (operator statistics: query ids, errors) may break inside a word.
+"""
 
 from __future__ import annotations
 
@@ -8,26 +15,35 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from sre_agent.figures.text import credits, money, pct
 from sre_agent.reports.html import Column, cards, jsonable, md_cell, num, page, table, write_report
 from sre_agent.reports.optimize.data import OptimizeReport
+from sre_agent.reports.optimize.ranking import MAIN
+from sre_agent.reports.optimize.result_cache import SUBJECT as CACHE
 from sre_agent.reports.svg import hbars
 
 TOP_PATTERNS = 15
 """Patterns in the HTML tables (the JSON holds every pattern read)."""
+WRAP_CSS = ".wrap td:not(.n),.hash{overflow-wrap:anywhere}.tag{font-size:.8rem;color:#9a3412}"
+"""Cells of a ``wrap`` table (query ids, error texts) and a full pattern hash may break anywhere; numbers never."""
 PATTERN_COLUMNS: list[Column] = [
-    ("rank", "#", 0), ("top_service", "service", None), ("top_warehouse", "warehouse", None),
-    ("short", "pattern", None), ("credits", "credits", 2), ("cost", "cost", 2), ("runs", "runs", 0),
-    ("p50_elapsed_s", "p50 s", 1), ("p95_elapsed_s", "p95 s", 1), ("gb_scanned", "GB scanned", 1),
-    ("spill_gb", "GB spilled", 1), ("rows_per_run", "rows/run", 0), ("flags", "findings", None),
+    ("rank", "#", 0), ("short", "pattern", None), ("owner", "service · warehouse", None), ("credits", "credits", 2),
+    ("runs", "runs", 0), ("p95_elapsed_s", "p95 s", 1), ("flags", "findings", None), ("incident", "incident", None),
 ]  # fmt: skip
 WAREHOUSE_COLUMNS: list[Column] = [
     ("warehouse", "warehouse", None), ("credits", "credits", 2), ("idle_credits", "idle", 2),
     ("idle_share", "idle share", 2), ("queries", "queries", 0), ("peak_hour_credits", "peak credits/h", 2),
-    ("flags", "findings", None),
+    ("flags", "findings", None), ("incident", "incident", None),
 ]  # fmt: skip
 REC_COLUMNS: list[Column] = [
-    ("rank", "#", 0), ("kind", "change", None), ("subject_short", "pattern / warehouse", None),
-    ("saving_credits_per_week", "credits/week", 2), ("saving_money_per_week", "money/week", 2), ("title", "what", None),
+    ("rank", "#", 0), ("kind", "change", None), ("subject_short", "subject", None),
+    ("saving_credits_per_week", "credits/week", 2), ("confidence", "confidence", 2), ("incident", "incident", None),
+    ("title", "what", None),
+]  # fmt: skip
+COVER_COLUMNS: list[Column] = [
+    ("short", "pattern", None), ("service", "service", None), ("runs", "runs", 0), ("repeated_runs", "re-runs", 0),
+    ("explained_by_writes", "explained by writes", 0), ("saving_credits_per_week", "credits/week", 2),
+    ("incident", "incident", None), ("cause", "causes", None),
 ]  # fmt: skip
 
 
@@ -61,14 +77,34 @@ def to_json(report: OptimizeReport) -> dict[str, Any]:
 
 
 def _saving(report: OptimizeReport, rec: dict[str, Any]) -> str:
-    credits = float(rec["saving_credits_per_week"])
-    money = rec.get("saving_money_per_week")
-    priced = f" ({report.currency} {money:,.2f})" if money is not None else ""
-    return f"{credits:,.2f} credits/week{priced}"
+    value = rec.get("saving_money_per_week")
+    priced = f" ({money(value, report.currency)})" if value is not None else ""
+    return f"{credits(float(rec['saving_credits_per_week']))}/week{priced}"
 
 
 def _short(pattern: str) -> str:
     return pattern[:12]
+
+
+def _incident_html(links: list[dict[str, Any]]) -> str:
+    """The incidents a subject changed in, with what changed (at most three figures each)."""
+    if not links:
+        return ""
+    items = "".join(
+        f"<li><b>{escape(link['incident'])}</b> ({escape(link['title'])}; from {escape(link['window_start'])}"
+        f"{' to ' + escape(link['window_end']) if link['window_end'] else ', still open'}): "
+        f"{escape('; '.join(link['changed'][:3]))}</li>"
+        for link in links
+    )
+    return f"<p>Changed inside an incident:</p><ul>{items}</ul>"
+
+
+def _covers_html(rec: dict[str, Any]) -> str:
+    rows = [
+        {**c, "short": _short(c["pattern"]), "cause": "; ".join(c["causes"]), "incident": c.get("incident") or ""}
+        for c in rec.get("covers", [])
+    ]
+    return f"<p>Patterns covered:</p>{table(rows, COVER_COLUMNS)}" if rows else ""
 
 
 def _rec_html(report: OptimizeReport, rec: dict[str, Any], open_: bool = False) -> str:
@@ -76,14 +112,19 @@ def _rec_html(report: OptimizeReport, rec: dict[str, Any], open_: bool = False) 
     statements = "\n\n".join(rec.get("statements", [])) or "-- no statement: see the text above"
     body = (
         f"<p><b>Saves ≈ {escape(_saving(report, rec))}</b> — {escape(rec['saving_basis'])}</p>"
-        + (f"<p>Because:</p><ul>{because}</ul>" if because else "")
+        f"<p class=note>Confidence {escape(pct(rec['confidence'], 0))} ({escape(rec['confidence_basis'])}); rank "
+        f"key {num(rec['rank_key'], 2)} = saving × confidence{' × 2 (incident)' if rec.get('incident') else ''}.</p>"
+        + _incident_html(rec.get("incidents", []))
+        + (f"<p>Because:</p><ul>{because}</ul>" if because and not rec.get("covers") else "")
+        + _covers_html(rec)
         + f"<p class=note>Printed, never executed. Subject: {escape(rec['subject'])}</p><pre>{escape(statements)}</pre>"
     )
-    head = f"#{rec['rank']} {rec['title']}"
-    return f"<details{' open' if open_ else ''}><summary>{escape(head)}</summary>{body}</details>"
+    tag = f" <span class=tag>[{escape(rec['incident'])}]</span>" if rec.get("incident") else ""
+    head = f"<summary>#{rec['rank']} {escape(rec['title'])}{tag}</summary>"
+    return f"<details{' open' if open_ else ''}>{head}{body}</details>"
 
 
-def _pattern_html(p: dict[str, Any], findings: list[dict[str, Any]]) -> str:
+def _pattern_html(p: dict[str, Any], findings: list[dict[str, Any]], currency: str) -> str:
     items = "".join(
         f"<li><b>{escape(f['kind'])}</b>: {escape(f['title'])} (value {num(f['value'], 3)} {escape(f['unit'])}, "
         f"threshold {num(f['threshold'], 3)})</li>"
@@ -103,15 +144,28 @@ def _pattern_html(p: dict[str, Any], findings: list[dict[str, Any]]) -> str:
          "rows_per_run": (d.get("rows_produced_sum") or 0) / max(1, d.get("runs") or 0)}
         for d in p.get("days", [])
     ]  # fmt: skip
+    cost = f" ({escape(money(p['cost'], currency))})" if p.get("cost") is not None else ""
     return (
         f"<h3>#{p['rank']} {escape(str(p['top_service']))} on {escape(str(p['top_warehouse']))} — "
-        f"pattern {escape(p['pattern'])}</h3>"
-        f"<p class=meta>{p['runs']:,} runs, {num(p['credits'])} credits, p50 {num(p['p50_elapsed_s'], 1)} s, "
-        f"p95 {num(p['p95_elapsed_s'], 1)} s; user {escape(str(p['top_user']))}, role {escape(str(p['top_role']))}; "
-        f"most expensive run {escape(str(p['most_expensive_query_id']))}</p>"
-        f"<ul>{items}</ul><p class=note>Tables read: {escape(tables or 'not readable from the text')}</p>"
+        f"pattern <span class=hash>{escape(p['pattern'])}</span></h3>"
+        f"<p class=meta>{p['runs']:,} runs ({p['failed_runs']:,} failed), {escape(credits(p['credits']))}{cost}, "
+        f"p50 {num(p['p50_elapsed_s'], 1)} s, p95 {num(p['p95_elapsed_s'], 1)} s; {num(p['gb_scanned'], 1)} GB "
+        f"scanned, {num(p['spill_local_gb'], 1)} GB spilled locally and {num(p['spill_remote_gb'], 1)} GB remotely, "
+        f"{num(p['rows_per_run'], 0)} rows per run; user {escape(str(p['top_user']))}, role "
+        f"{escape(str(p['top_role']))}; most expensive run {escape(str(p['most_expensive_query_id']))}</p>"
+        + _incident_html(p.get("incidents", []))
+        + f"<ul>{items}</ul><p class=note>Tables read: {escape(tables or 'not readable from the text')}</p>"
         f"<pre>{escape(p['query_text'])}</pre>" + table(day_rows, days)
     )
+
+
+def _rec_rows(recs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Table rows of recommendations: kinds in words, pattern hashes shortened (the details carry them whole)."""
+    return [
+        {**r, "kind": r["kind"].replace("_", " "), "incident": r.get("incident") or "",
+         "subject_short": r["subject"] if "warehouse" in r or r["subject"] == CACHE else _short(r["subject"])}
+        for r in recs
+    ]  # fmt: skip
 
 
 def render_html(report: OptimizeReport) -> str:
@@ -129,7 +183,7 @@ def render_html(report: OptimizeReport) -> str:
         "printed for review, never executed.</p>",
     ]
     parts += [f'<p class="note">{escape(n)}</p>' for n in report.notes]
-    parts.append("<h2>The three changes that save the most</h2>")
+    parts.append("<h2>The three changes to make first</h2>")
     top = report.top
     parts.append("".join(_rec_html(report, r, True) for r in top) or "<p>No change with a positive saving found.</p>")
     t = report.totals
@@ -137,7 +191,7 @@ def render_html(report: OptimizeReport) -> str:
         parts.append(
             cards(
                 [
-                    ("credits in the window", num(t["credits"]), f"{report.currency} {num(t['cost'])}"),
+                    ("credits in the window", num(t["credits"]), money(t["cost"], report.currency)),
                     ("query patterns", f"{t['patterns']:,}", f"{t['runs']:,} runs"),
                     ("findings", f"{t['findings']:,}", f"{t['recommendations']:,} recommendations"),
                     ("top three save", num(t["top3_saving_credits_per_week"]), "credits per week"),
@@ -148,14 +202,19 @@ def render_html(report: OptimizeReport) -> str:
     if ranked:
         labels = [f"{p['top_service']} · {_short(p['pattern'])}" for p in ranked]
         parts.append(hbars(labels, [p["credits"] for p in ranked], "credits", "Attributed credits by query pattern"))
-    parts.append("<h2>All recommendations, by estimated saving</h2>")
-    recs = [{**r, "subject_short": r["subject"][:24]} for r in report.recommendations]
-    parts.append(table(recs, REC_COLUMNS, "No recommendations."))
-    parts.append("".join(_rec_html(report, r) for r in report.recommendations[len(top) :]))
+    main = [r for r in report.recommendations if r.get("section", MAIN) == MAIN]
+    parts.append("<h2>Recommendations, by saving × confidence</h2>")
+    parts.append(
+        "<p class=note>Each saving is weighed by the confidence of its estimate (measured from the data, or resting "
+        "on an assumed share); a change whose subject changed inside an incident counts twice. Items saving less "
+        f"than {escape(credits(t.get('saving_floor_credits_per_week', 0.0)))}/week are under Smaller items.</p>"
+    )
+    parts.append(table(_rec_rows(main), REC_COLUMNS, "No recommendations."))
+    parts.append("".join(_rec_html(report, r) for r in main if r not in top))
     parts.append("<h2>Query patterns, by attributed cost</h2>")
     rows = [
-        {**p, "short": _short(p["pattern"]), "spill_gb": p["spill_local_gb"] + p["spill_remote_gb"],
-         "flags": ", ".join(p["findings"])}
+        {**p, "short": _short(p["pattern"]), "owner": f"{p['top_service']} · {p['top_warehouse']}",
+         "flags": ", ".join(p["findings"]), "incident": ", ".join(x["incident"] for x in p.get("incidents", []))}
         for p in report.patterns[:TOP_PATTERNS]
     ]  # fmt: skip
     parts.append(table(rows, PATTERN_COLUMNS, "No queries in the window."))
@@ -167,40 +226,59 @@ def render_html(report: OptimizeReport) -> str:
     if flagged:
         parts.append("<h2>Patterns with findings</h2>")
         for p in flagged:
-            parts.append(_pattern_html(p, [f for f in report.findings if f["subject"] == p["pattern"]]))
+            found = [f for f in report.findings if f["subject"] == p["pattern"]]
+            parts.append(_pattern_html(p, found, report.currency))
     parts.append("<h2>Warehouses</h2>")
-    whs = [{**w, "flags": ", ".join(w.get("findings", []))} for w in report.warehouses]
+    whs = [
+        {**w, "flags": ", ".join(w.get("findings", [])), "incident": ", ".join(w.get("incidents", []))}
+        for w in report.warehouses
+    ]
     parts.append(table(whs, WAREHOUSE_COLUMNS, "No metering in the window."))
     if report.operator_stats:
         parts.append("<h2>Operator statistics</h2>")
         columns: list[Column] = [("pattern", "pattern", None), ("query_id", "query", None), ("status", "status", None)]
-        parts.append(table(report.operator_stats, [*columns, ("reason", "reason", None)]))
+        columns += [("cause", "cause", None), ("reason", "reason", None)]
+        stats = [{**o, "pattern": _short(o["pattern"])} for o in report.operator_stats]
+        parts.append(f"<div class=wrap>{table(stats, columns)}</div>")
+    if report.smaller:
+        parts.append("<h2>Smaller items</h2>")
+        parts.append(
+            f"<p class=note>Saving less than {escape(credits(t.get('saving_floor_credits_per_week', 0.0)))}/week "
+            "(spec.reports.optimize.saving_floor_credits_per_week), or buying latency with credits (a saving of 0 "
+            "or below); ranked the same way.</p>"
+        )
+        parts.append(table(_rec_rows(report.smaller), REC_COLUMNS))
+        parts.append("".join(_rec_html(report, r) for r in report.smaller))
     parts.append("<h2>Thresholds</h2>")
     limits = [{"name": k, "value": str(v)} for k, v in report.thresholds.items()]
     parts.append(table(limits, [("name", "spec.reports.optimize", None), ("value", "value", None)]))
-    return page("Query optimization report", "".join(parts))
+    return page("Query optimization report", "".join(parts)).replace("</style>", WRAP_CSS + "</style>", 1)
 
 
 def render_markdown(report: OptimizeReport) -> str:
-    """A short Markdown summary: the three biggest savings, notes, the top patterns."""
+    """A short Markdown summary: the three top changes, notes, the top patterns."""
     lines = ["# Query optimization report", ""]
     if report.window_start and report.window_end:
         lines.append(f"Window {report.window_start:%Y-%m-%d %H:%M} → {report.window_end:%Y-%m-%d %H:%M} UTC.")
-    lines += [f"> {' '.join(n.split())}" for n in report.notes] + ["", "## The three changes that save the most", ""]
+    lines += [f"> {' '.join(n.split())}" for n in report.notes] + ["", "## The three changes to make first", ""]
     for r in report.top:
-        lines.append(f"{r['rank']}. **{md_cell(r['title'])}** — saves ≈ {md_cell(_saving(report, r))}. ")
+        tag = f" [{md_cell(r['incident'])}]" if r.get("incident") else ""
+        saves = f"saves ≈ {md_cell(_saving(report, r))} (confidence {pct(r['confidence'], 0)})"
+        lines.append(f"{r['rank']}. **{md_cell(r['title'])}**{tag} — {saves}.")
         lines.append(f"   {md_cell(r['saving_basis'])}")
         lines += [""] + ["        " + s for st in r["statements"] for s in st.splitlines()] + [""]
     if not report.top:
         lines.append("No change with a positive saving found.")
-    lines += ["", "## Top patterns", "", "| # | service | warehouse | pattern | credits | runs | findings |"]
-    lines.append("|---|---|---|---|---:|---:|---|")
+    if report.smaller:
+        lines += ["", f"{len(report.smaller)} smaller items (under the floor, or buying latency) are in the HTML."]
+    lines += ["", "## Top patterns", "", "| # | service | warehouse | pattern | credits | runs | findings | incident |"]
+    lines.append("|---|---|---|---|---:|---:|---|---|")
     for p in report.patterns[:10]:
         cells = [p["rank"], p["top_service"], p["top_warehouse"], _short(p["pattern"]), f"{p['credits']:,.2f}"]
-        cells += [f"{p['runs']:,}", ", ".join(p["findings"])]
+        cells += [f"{p['runs']:,}", ", ".join(p["findings"]), ", ".join(x["incident"] for x in p.get("incidents", []))]
         lines.append("| " + " | ".join(md_cell(c) for c in cells) + " |")
     if not report.patterns:
-        lines.append("| — | no queries in the window | | | | | |")
+        lines.append("| — | no queries in the window | | | | | | |")
     return "\n".join(lines) + "\n"
 
 

@@ -29,6 +29,15 @@ _MV_AGGREGATES: tuple[type[exp.Expr], ...] = (
 )
 _MV_AGGREGATES += (exp.Stddev, exp.StddevPop, exp.StddevSamp, exp.Variance, exp.VariancePop)
 """Aggregate functions a Snowflake materialized view accepts (a subset of the documented list)."""
+_NONREUSABLE = {
+    "RAND": "RANDOM", "UUID": "UUID_STRING", "RANDSTR": "RANDSTR", "NORMAL": "NORMAL", "UNIFORM": "UNIFORM",
+    "ZIPF": "ZIPF", "SEQ1": "SEQ1", "SEQ2": "SEQ2", "SEQ4": "SEQ4", "SEQ8": "SEQ8",
+    "CURRENT_TIMESTAMP": "CURRENT_TIMESTAMP", "LOCALTIMESTAMP": "LOCALTIMESTAMP", "LOCALTIME": "CURRENT_TIME",
+    "CURRENT_TIME": "CURRENT_TIME", "SYSDATE": "SYSDATE", "GETDATE": "GETDATE", "SYSTIMESTAMP": "SYSTIMESTAMP",
+}  # fmt: skip
+"""Functions whose result differs between identical runs (sqlglot's name → Snowflake's): a query calling one is
+never answered from the result cache. CURRENT_DATE is not among them (Snowflake reuses results of queries using it)."""
+_WRITES = (exp.Insert, exp.Create, exp.Merge, exp.Copy, exp.Update, exp.Delete)
 
 
 @dataclass
@@ -69,6 +78,10 @@ class SqlShape:
     has_filter: bool = False
     view_aggregates: bool = False
     """Every aggregate of the projection is one a materialized view accepts."""
+    written: str | None = None
+    """The table an INSERT, MERGE, COPY, UPDATE, DELETE or CREATE … AS writes (upper case, as written)."""
+    nonreusable: list[str] = field(default_factory=list)
+    """Functions called whose results differ between runs (RANDOM, UUID_STRING, CURRENT_TIMESTAMP, …)."""
 
     @property
     def single_table_aggregation(self) -> bool:
@@ -222,6 +235,12 @@ def analyze_sql(text: str | None) -> SqlShape:
     reader = _Reader(statement)
     shape = SqlShape(parsed=True, statement=statement.key.upper(), has_filter=reader.predicates())
     shape.tables = list(reader.uses.values())
+    target = statement.this if isinstance(statement, _WRITES) else None
+    if isinstance(target, exp.Expr):
+        table = target if isinstance(target, exp.Table) else target.find(exp.Table)
+        shape.written = _name(table) if table is not None and table.name else None
+    names = [f.name.upper() if isinstance(f, exp.Anonymous) else f.sql_name() for f in statement.find_all(exp.Func)]
+    shape.nonreusable = list(dict.fromkeys(_NONREUSABLE[n] for n in names if n in _NONREUSABLE))
     shape.joins = reader.joins()
     select = statement if isinstance(statement, exp.Select) else statement.find(exp.Select)
     if select is not None and select.args.get("group"):

@@ -15,6 +15,7 @@ from sre_agent.reports.cost.actions import warehouse_recommendations
 from sre_agent.reports.cost.data import warehouse_table
 from sre_agent.reports.optimize.advice import Advisor
 from sre_agent.reports.optimize.findings import Finding, queued_load_finding
+from sre_agent.reports.statements import quote_literal
 from sre_agent.store.rollups import RollupStore
 
 DOMINANT_SHARE = 0.5
@@ -57,7 +58,11 @@ def _from_cost_actions(rec: Mapping[str, Any], weekly: float, advisor: Advisor, 
         value = float(evidence["mean_execution_s"])
         finding = Finding("oversized", wh, rec["title"], value, t.oversized_exec_s, "s mean execution", evidence)
         kind = "downsize"
-    out = advisor.rec(kind, wh, rec["title"], float(rec["saving_credits"]), rec["saving_basis"], rec["statements"],
+    statements = list(rec["statements"])
+    if kind == "auto_suspend":  # already 60 s? then the idle time is gaps shorter than that, or clusters kept up
+        check = f"-- today's auto_suspend (s; 0 or NULL: never): SHOW WAREHOUSES LIKE {quote_literal(wh)};"
+        statements = [check, *statements]
+    out = advisor.rec(kind, wh, rec["title"], float(rec["saving_credits"]), rec["saving_basis"], statements,
                       [finding], warehouse=wh)  # fmt: skip
     return out, finding
 

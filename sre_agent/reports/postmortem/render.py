@@ -8,7 +8,8 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from sre_agent.figures.text import utc_minute
+from sre_agent.figures.incident_times import IncidentTimes
+from sre_agent.figures.text import human_ms, utc_minute, utc_range
 from sre_agent.model import from_epoch, to_epoch
 from sre_agent.reports.html import cards, jsonable, md_cell, num, page, table, write_report
 from sre_agent.reports.postmortem.data import Postmortem
@@ -36,6 +37,7 @@ def to_json(pm: Postmortem) -> dict[str, Any]:
         "impact": pm.impact,
         "detection": pm.detection,
         "timeline": pm.timeline,
+        "times": pm.times.to_json(),
         "contributing_factors": pm.factors,
         "charts": pm.charts,
         "runbooks": pm.runbooks,
@@ -50,15 +52,55 @@ def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
 
 
-def _mins(value: float | None) -> str:
+def _factor_value(value: float | None, unit: str) -> str:
     if value is None:
-        return "—"
-    return f"{value:,.0f} min" if value < 120 else f"{value / 60:,.1f} h"
+        return "none"
+    if unit.startswith("ms"):
+        return human_ms(value) + unit[2:]
+    return f"{num(value, 1)} {unit}"
 
 
 def _factor_text(f: dict[str, Any]) -> str:
-    before = num(f["before"], 1) if f["before"] is not None else "none"
-    return f"{f['subject']}: {f['metric']} {before} → {num(f['during'], 1)} {f['unit']} ({f['change']})"
+    before, during = _factor_value(f["before"], f["unit"]), _factor_value(f["during"], f["unit"])
+    return f"{f['subject']}: {f['metric']} {before} → {during} ({f['change']})"
+
+
+def _cards(t: IncidentTimes) -> list[tuple[str, str, str]]:
+    """One card per span: its name, value and what it is measured between (why it is unknown, when it is)."""
+    out = []
+    for s in t.spans():
+        if s.key == "open":
+            continue
+        out.append((s.name, s.text(), s.between() + (f" ({s.missing})" if s.seconds is None else "")))
+    return out
+
+
+def _ms(value: float | None) -> str:
+    return "—" if value is None else human_ms(value)
+
+
+def _impact_rows(q: dict[str, Any], b: dict[str, Any]) -> list[dict[str, str]]:
+    """The impact window against the baseline, each figure in its unit at human scale."""
+    return [
+        {"what": "queries ended", "during": f"{q['queries']:,}", "baseline": f"{b['queries']:,}"},
+        {"what": "failed queries", "during": f"{q['failed']:,}", "baseline": f"{b['failed']:,}"},
+        {"what": "p95 latency", "during": _ms(q["p95_ms"]), "baseline": _ms(b["p95_ms"])},
+        {
+            "what": "queued per query",
+            "during": _ms(q["queued_ms_per_query"]),
+            "baseline": _ms(b["queued_ms_per_query"]),
+        },
+        {"what": "spilled", "during": f"{num(q['spill_gb'], 1)} GB", "baseline": f"{num(b['spill_gb'], 1)} GB"},
+    ]
+
+
+def _people_rows(people: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    rows = list(people.get(key, []))
+    if rows:
+        rows.append(
+            {"name": "total", "queries": sum(r["queries"] for r in rows), "failed": sum(r["failed"] for r in rows)}
+        )
+    return rows
 
 
 def _chart(c: dict[str, Any], pm: Postmortem) -> str:
@@ -68,7 +110,8 @@ def _chart(c: dict[str, Any], pm: Postmortem) -> str:
     onset, end = (to_epoch(pm.window[k]) for k in ("onset", "end"))
     inside = [i for i, t in enumerate(times) if t + c["step"] > onset and t < end]
     band = (inside[0], inside[-1], "impact") if inside else None
-    return line_chart(labels, {c["title"]: c["values"]}, c["unit"], c["title"], band=band)
+    svg = line_chart(labels, {c["what"]: c["values"]}, c["unit"], c["title"], band=band)
+    return f"<figure><figcaption><b>{escape(c['title'])}</b></figcaption>{svg}</figure>"
 
 
 def _cost_html(cost: dict[str, Any]) -> str:
@@ -83,48 +126,47 @@ def _cost_html(cost: dict[str, Any]) -> str:
     )
 
 
+def _stage_rows(pm: Postmortem) -> list[dict[str, str]]:
+    return [{"stage": i.stage, "at": _when(from_epoch(i.at)) if i.at is not None else "—",
+             "basis": i.basis + (f" (by {i.by})" if i.by else "")} for i in pm.times.instants()]  # fmt: skip
+
+
+def _span_rows(pm: Postmortem) -> list[dict[str, str]]:
+    return [{"span": s.name, "value": s.text(), "between": s.between(), "reference": s.reference}
+            for s in pm.times.spans()]  # fmt: skip
+
+
 def render_html(pm: Postmortem) -> str:
     """The draft as one self-contained HTML document."""
     inc, d, i = pm.incident, pm.detection, pm.impact
-    q, b, cost = i["queries"], i["baseline"], i["cost"]
+    q, b, cost, people = i["queries"], i["baseline"], i["cost"], i["people"]
     head = [
-        f"<h1>Post-mortem (draft): {escape(inc['id'])} — {escape(inc['title'])}</h1>",
+        f"<h1>Post-mortem (draft): {escape(inc['title'])}</h1>",
         f"<p class=meta>Status: <b>draft</b> · severity {escape(inc['severity'])} · incident "
-        f"{escape(inc['status'])} · authors: sre-agent (draft) + <span class=warn>owner to fill in</span> · "
-        f"generated {escape(pm.generated_at.isoformat(timespec='seconds'))}</p>",
+        f"{escape(inc['status'])} · opened by {escape(inc['alert_title'])} · authors: sre-agent (draft) + "
+        f"<span class=warn>owner to fill in</span> · generated "
+        f"{escape(pm.generated_at.isoformat(timespec='seconds'))}</p>",
         *[f"<p class=note>{escape(n)}</p>" for n in pm.notes],
         "<h2>Summary</h2>",
         f"<p>{escape(pm.summary)}</p>",
-        cards(
-            [
-                ("impact", _mins(i["duration_min"]), f"from {_when(d['onset'])}"),
-                ("time to detect", _mins(d["time_to_detect_min"]), "onset → first alert"),
-                ("time to acknowledge", _mins(d["time_to_acknowledge_min"]), "first alert → ack"),
-                ("time to mitigate", _mins(d["time_to_mitigate_min"]), "onset → mitigated"),
-                ("time to resolve", _mins(d["time_to_resolve_min"]), "first alert → resolved"),
-            ]
-        ),
+        cards(_cards(pm.times)),
     ]
     slo_rows = [{**s, "left_at": utc_minute(s["remaining_at"])} for s in i["slos"]]
+    window = utc_range(pm.window["onset"], pm.window["end"])
     impact = [
         "<h2>Impact</h2>",
         f"<p>Warehouses: {escape(', '.join(i['warehouses']) or '—')} · services: "
         f"{escape(', '.join(i['services']) or '—')} · domains: {escape(', '.join(i['domains']) or '—')}</p>",
         table(
+            _impact_rows(q, b),
             [
-                {"what": "queries", "during": q["queries"], "baseline": b["queries"]},
-                {"what": "failed queries", "during": q["failed"], "baseline": b["failed"]},
-                {"what": "p95 latency (ms)", "during": q["p95_ms"], "baseline": b["p95_ms"]},
-                {
-                    "what": "queued per query (ms)",
-                    "during": q["queued_ms_per_query"],
-                    "baseline": b["queued_ms_per_query"],
-                },
-                {"what": "spilled (GB)", "during": q["spill_gb"], "baseline": b["spill_gb"]},
+                ("what", "the scope's queries", None),
+                ("during", f"impact window {window}", None),
+                ("baseline", "baseline", None),
             ],
-            [("what", "in scope", None), ("during", "during the incident", 1), ("baseline", "baseline", 1)],
         ),
-        f"<p class=note>Baseline: {escape(i['baseline_basis'])}.</p>",
+        f"<p class=note>Queries: those of the scope that ended in the impact window (Started → Impact ended), "
+        f"from the per-minute query rollup. Baseline: {escape(i['baseline_basis'])}.</p>",
         "<h3>Error budget consumed</h3>",
         table(
             slo_rows,
@@ -143,10 +185,11 @@ def render_html(pm: Postmortem) -> str:
         ),
         "<h3>Who was affected</h3>",
         table(
-            i.get("users", []),
+            _people_rows(people, "users"),
             [("name", "user", None), ("queries", "queries", 0), ("failed", "failed", 0)],
-            i.get("note") or "No per-user data.",
+            people.get("note") or "No per-user data.",
         ),
+        f"<p class=note>{escape(people['note'])}</p>" if people.get("users") else "",
         "<h3>Cost</h3>",
         _cost_html(cost),
     ]
@@ -154,13 +197,21 @@ def render_html(pm: Postmortem) -> str:
     detection = [
         "<h2>Detection</h2>",
         f"<p>Impact began at <b>{_when(d['onset'])}</b> ({escape(d['onset_basis'])}); the first alert "
-        f"<b>{escape(str(first.get('rule', '—')))}</b> ({escape(str(first.get('severity', '—')))}) fired at "
-        f"{_when(d['detected_at'])}: time to detect {_mins(d['time_to_detect_min'])}. Acknowledged "
-        f"{_when(d['acknowledged_at'])}{' by ' + escape(d['acknowledged_by']) if d['acknowledged_by'] else ''}; "
-        f"mitigated {_when(d['mitigated_at'])}; resolved {_when(d['resolved_at'])}"
-        f"{' by ' + escape(d['resolved_by']) if d['resolved_by'] else ''}.</p>",
+        f"<b>{escape(str(first.get('name', '—')))}</b> ({escape(str(first.get('severity', '—')))}, "
+        f"{escape(str(first.get('value_text', '')))}) fired at {_when(d['detected_at'])}: time to detect "
+        f"{escape(pm.times.span('ttd').text())}.</p>",
+        table(_stage_rows(pm), [("stage", "stage", None), ("at", "when", None), ("basis", "read from", None)]),
         table(
-            d["notified"],
+            _span_rows(pm),
+            [
+                ("span", "span", None),
+                ("value", "value", None),
+                ("between", "measured", None),
+                ("reference", "defined as", None),
+            ],
+        ),
+        table(
+            [{**n, "at": _when(n["at"])} for n in d["notified"]],
             [("receiver", "receiver notified", None), ("at", "first told", None), ("severity", "severity", None)],
             "Nobody was notified.",
         ),
@@ -169,7 +220,13 @@ def render_html(pm: Postmortem) -> str:
         "<h2>Timeline (UTC)</h2>",
         table(
             [{**r, "at": _when(r["at"]) if isinstance(r["at"], datetime) else r["at"]} for r in pm.timeline],
-            [("at", "time", None), ("stage", "stage", None), ("event", "event", None), ("detail", "detail", None)],
+            [
+                ("at", "time", None),
+                ("stage", "stage", None),
+                ("event", "event", None),
+                ("alert", "alert", None),
+                ("detail", "detail", None),
+            ],
         ),
     ]
     factors = [
@@ -207,20 +264,25 @@ def render_html(pm: Postmortem) -> str:
 
 def render_markdown(pm: Postmortem) -> str:
     """The draft in Markdown (for a wiki page or a ticket)."""
-    inc, d = pm.incident, pm.detection
+    inc, q, b = pm.incident, pm.impact["queries"], pm.impact["baseline"]
+    spans = " · ".join(f"{s.name} {s.text()} ({s.between()})" for s in pm.times.spans() if s.key != "open")
     lines = [
-        f"# Post-mortem (draft): {inc['id']} — {inc['title']}",
+        f"# Post-mortem (draft): {inc['title']}",
         "",
-        f"Status: **draft** · severity {inc['severity']} · authors: sre-agent (draft) + _owner to fill in_",
+        f"Status: **draft** · severity {inc['severity']} · opened by {inc['alert_title']} · authors: sre-agent "
+        "(draft) + _owner to fill in_",
         "",
         "## Summary",
         "",
         pm.summary,
         "",
-        f"Time to detect {_mins(d['time_to_detect_min'])} · acknowledge {_mins(d['time_to_acknowledge_min'])} · "
-        f"mitigate {_mins(d['time_to_mitigate_min'])} · resolve {_mins(d['time_to_resolve_min'])}",
+        spans,
         "",
         "## Impact",
+        "",
+        f"| the scope's queries | impact window {utc_range(pm.window['onset'], pm.window['end'])} | baseline |",
+        "|---|---|---|",
+        *[f"| {r['what']} | {r['during']} | {r['baseline']} |" for r in _impact_rows(q, b)],
         "",
     ]
     for s in pm.impact["slos"]:
@@ -233,11 +295,23 @@ def render_markdown(pm: Postmortem) -> str:
     cost_line = (
         f"- {num(c['extra_credits'])} credits above baseline" if c["extra_credits"] is not None else f"- {c['note']}"
     )
-    lines += [cost_line, "", "## Timeline (UTC)", "",
-              "| time | stage | event | detail |", "|---|---|---|---|"]  # fmt: skip
+    people = pm.impact["people"]
+    lines += [cost_line, ""]
+    if people.get("users"):
+        lines += ["| user | queries | failed |", "|---|---|---|"]
+        lines += [
+            f"| {md_cell(r['name'])} | {r['queries']:,} | {r['failed']:,} |" for r in _people_rows(people, "users")
+        ]
+    lines += ["", people["note"], "", "## Stages (UTC)", "", "| stage | when | read from |", "|---|---|---|"]
+    lines += [f"| {r['stage']} | {r['at']} | {md_cell(r['basis'])} |" for r in _stage_rows(pm)]
+    lines += ["", "## Timeline (UTC)", "", "| time | stage | event | alert | detail |", "|---|---|---|---|---|"]
     for r in pm.timeline:
         at = _when(r["at"]) if isinstance(r["at"], datetime) else str(r["at"])
-        lines.append(f"| {at} | {r['stage']} | {md_cell(r['event'])} | {md_cell(r['detail'])} |")
+        lines.append(
+            f"| {at} | {r['stage']} | {md_cell(r['event'])} | {md_cell(r['alert'])} | {md_cell(r['detail'])} |"
+        )
+    lines += ["", "## Before and after (charts in the HTML draft)", ""]
+    lines += [f"- {md_cell(ch['title'])}" for ch in pm.charts] or ["No data to chart."]
     lines += ["", "## Contributing factors (candidates)", ""]
     lines += [f"{k}. {md_cell(_factor_text(f))}" for k, f in enumerate(pm.factors, 1)] or ["None found in the data."]
     lines += ["", "## Action items", "", "| item | type | priority | owner | ticket |", "|---|---|---|---|---|"]

@@ -179,8 +179,9 @@ def impact_bounds(reader: Reader, incident: Incident, first_alert: int, until: i
     p95 latency, queueing, failures, remote spill or credits per hour stayed above twice their level over the same
     hours a week earlier (the day before when the store does not reach back a week; a gap of one step allowed); the
     earliest over the signals elevated when the alert fired. End: the first calm 15 minutes (metering: hour) after
-    the first alert for every one of those signals (the "last anomalous bucket" of the post-mortem templates).
-    Without an elevated signal, the onset is the first alert's own start and the end unknown.
+    the first alert for every one of those signals (the "last anomalous bucket" of the post-mortem templates); past
+    ``until`` when one is still elevated there (the caller decides what ends the impact then). Without an elevated
+    signal, the onset is the first alert's own start and the end unknown.
     """
     onsets: list[tuple[int, str]] = []
     ends: list[int] = []
@@ -213,4 +214,4 @@ def impact_bounds(reader: Reader, incident: Incident, first_alert: int, until: i
         started = min(to_epoch(incident.started_at), first_alert)
         return started, "the first alert's condition (no series in the scope moved earlier)", None
     at, basis = min(onsets)
-    return min(at, first_alert), basis, min(max(ends), until)
+    return min(at, first_alert), basis, max(ends)
