@@ -193,12 +193,13 @@ def _draft_postmortems(agent: Agent, out: Path, now: datetime, run: ReportRun) -
     for incident in IncidentStore(agent.db).needing_postmortem():
         name = f"postmortem:{incident.id}"
         try:
-            files = write_postmortem(build_postmortem(agent.loaded, agent.db, incident.id, now), out)
+            draft = build_postmortem(agent.loaded, agent.db, incident.id, now)
+            files = write_postmortem(draft, out)
         except Exception as exc:  # drafted again at the next cycle
             run.errors[name] = f"{type(exc).__name__}: {exc}"
             log.exception("post-mortem of %s not drafted", incident.id)
             continue
-        headline = f"post-mortem draft of {incident.id} ({incident.severity.value}): {incident.title}"
+        headline = f"post-mortem draft of {incident.id} ({incident.severity.value}): {draft.incident['title']}"
         with agent.db.transaction() as conn:
             IncidentStore.record_postmortem(conn, incident.id, str(files["html"]), at)
             _announce(agent, conn, "postmortem", incident.id, _main_files(files), headline, at)

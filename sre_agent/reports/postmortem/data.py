@@ -20,6 +20,7 @@ import numpy as np
 
 from sre_agent.alerting.intervals import FiringInterval, firing_intervals
 from sre_agent.config.loader import LoadedConfig
+from sre_agent.config.slo import SloDoc
 from sre_agent.daemon.evaluate_slo import SloReader, alert_use, slo_inputs
 from sre_agent.engine import slo as slo_engine
 from sre_agent.engine.rollups import QUERY
@@ -68,6 +69,13 @@ class Postmortem:
     notes: list[str] = field(default_factory=list)
 
 
+def _evaluated(reader: SloReader, slo: SloDoc, at: int) -> tuple[slo_engine.SloEvents, slo_engine.SloResult]:
+    """``slo``'s events and the engine's result at instant ``at`` (floored to the minute), as the daemon sees them."""
+    instants = np.array([at // 60 * 60], dtype=np.int64)
+    inputs = slo_inputs(reader, slo, instants)
+    return inputs.events, slo_engine.evaluate_slo(slo.spec, inputs.events, instants, inputs.stale)
+
+
 def _slo_impact(
     loaded: LoadedConfig, db: Database, incident: Incident, events: list[AlertEvent], onset: int, end: int, now: int
 ) -> list[dict[str, Any]]:
@@ -90,17 +98,19 @@ def _slo_impact(
         if not related:
             continue
         uses: list[tuple[str, slo_budget.BudgetUse]] = []
-        if any(i.end is None or i.budget_used is None for i in alerted) or not alerted:
-            at = np.array([min(now, max(end, onset + 60)) // 60 * 60], dtype=np.int64)
-            inputs = slo_inputs(reader, slo, at)
-            result = slo_engine.evaluate_slo(slo.spec, inputs.events, at, inputs.stale)
         for interval in alerted:
-            if interval.budget_used is not None:
+            if interval.budget_used is not None:  # what its resolve stored and said
                 uses.append(("alert", slo_budget.BudgetUse.from_json(interval.budget_used)))
-            else:  # still firing: what its burn used so far
-                uses.append(("alert so far", alert_use(slo, inputs.events, result, 0, interval.evidence)))
+            elif interval.end is None:  # still firing: what its burn used so far
+                slo_events, result = _evaluated(reader, slo, now)
+                uses.append(("alert so far", alert_use(slo, slo_events, result, 0, interval.evidence)))
+            else:  # resolved by a version that did not store it: from the alert's start (lagged data undercounts)
+                slo_events, result = _evaluated(reader, slo, to_epoch(interval.end))
+                began = {"alert_window": {"data_from": iso(interval.start)}}
+                uses.append(("alert, from its start", alert_use(slo, slo_events, result, 0, began)))
         if not alerted:
-            use = slo_budget.window_use(slo.spec, inputs.events, result, 0, onset, end)
+            slo_events, result = _evaluated(reader, slo, max(end, onset + 60))
+            use = slo_budget.window_use(slo.spec, slo_events, result, 0, onset, end)
             if not use.bad:
                 continue
             uses.append(("impact window, not alerted", use))
