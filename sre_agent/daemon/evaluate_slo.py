@@ -305,5 +305,6 @@ def metrics_record(slo: SloDoc, snapshot: dict[str, Any], static: Labels) -> dic
         "slo": slo.name,
         "at": at,
         "state": snapshot["state"],
+        "budget_of": slo_budget.period_name(slo.spec),
         "points": points,
     }

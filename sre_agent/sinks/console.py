@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.text import Text
 
 from sre_agent.errors import SinkError
+from sre_agent.figures.text import pct
 
 _STYLE = {"sev0": "bold white on red", "sev1": "bold red", "sev2": "red", "sev3": "yellow", "sev4": "cyan"}
 
@@ -48,7 +49,8 @@ def format_metrics(record: dict[str, Any]) -> Text:
     line.append(f"{str(record.get('at', ''))[:16].replace('T', ' ')}Z ", style="dim")
     line.append(f"{'SLO':<9} {state:<7}", style=_STATE_STYLE.get(state, ""))
     line.append(str(record.get("slo", "")), style="bold")
-    line.append(f"  budget left {budget * 100:.2f} %" if budget is not None else "  budget unknown")
+    of = f" of the {record['budget_of']} error budget" if record.get("budget_of") else ""
+    line.append(f"  {pct(budget)}{of} left" if budget is not None else "  budget unknown")
     if burns:
         line.append(f"  burn {', '.join(burns)}", style="dim")
     return line

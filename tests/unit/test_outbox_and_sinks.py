@@ -22,7 +22,7 @@ from rich.console import Console
 from sre_agent.config.agent import DeliverySettings
 from sre_agent.errors import SinkError
 from sre_agent.model import AlertEvent, EventKind, Severity
-from sre_agent.sinks.console import ConsoleSink, format_record
+from sre_agent.sinks.console import ConsoleSink, format_metrics, format_record
 from sre_agent.sinks.delivery import backoff_seconds, deliver
 from sre_agent.sinks.jsonl import JsonlSink
 from sre_agent.sinks.render import human_bytes, human_ms, human_value
@@ -450,6 +450,20 @@ def test_console_line_shows_status_severity_rule_labels_summary_and_runbook() ->
     assert "alertname=" not in line
     assert "ETL_WH queued 42% of queries" in line
     assert line.endswith("runbook: runbooks/warehouse-queueing.md")
+
+
+def test_console_slo_metrics_line_says_what_the_budget_left_is_a_share_of() -> None:
+    record = {
+        "type": "metrics", "slo": "risk-calculation-latency", "at": "2026-11-03T15:45:00Z", "state": "page",
+        "budget_of": "rolling 28d",
+        "points": [
+            {"name": "slo_error_budget_remaining", "dims": {}, "value": 0.0557},
+            {"name": "slo_burn_rate", "dims": {"window": "1h"}, "value": 23.15},
+        ],
+    }  # fmt: skip
+    line = format_metrics(record).plain
+    assert "risk-calculation-latency  5.57 % of the rolling 28d error budget left" in line
+    assert "burn 1h 23.15x" in line
 
 
 def test_console_resolved_line_omits_the_runbook() -> None:
