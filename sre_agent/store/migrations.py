@@ -339,5 +339,19 @@ V12 = """
 ALTER TABLE alert_instances ADD COLUMN summary TEXT NOT NULL DEFAULT '';
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12)
+V13 = """
+-- What a query pattern (QUERY_PARAMETERIZED_HASH) is, as the optimization report read it from a sample of its text:
+-- reports that see only the hash (the cost report) name it "service · tables". No query text is kept.
+CREATE TABLE pattern_names (
+    pattern TEXT PRIMARY KEY,
+    service TEXT NOT NULL,               -- the service that ran it most (QUERY_TAG)
+    warehouse TEXT NOT NULL,             -- the warehouse it ran on most
+    statement TEXT NOT NULL,             -- SELECT, INSERT, COPY, … ('' when the text could not be parsed)
+    tables TEXT NOT NULL,                -- JSON list of the tables it reads or writes, in order of appearance
+    first_seen INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL
+) WITHOUT ROWID;
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13)
 """Migration n (1-based) brings the schema from version n-1 to n."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, date, datetime
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from sre_agent.reports.cost.data import build_cost_report
 from sre_agent.reports.cost.model import CostReport
 from sre_agent.reports.cost.render import render_html, to_json, write_cost_report
 from sre_agent.simulate.fake_snowflake import EmbeddedSnowflake
+from sre_agent.store import pattern_names
 from sre_agent.store.db import Database
 from sre_agent.store.rollups import RollupStore
 from sre_agent.store.watermarks import Watermarks
@@ -199,7 +201,9 @@ def test_the_html_is_self_contained_and_has_its_charts(store: Path, tmp_path: Pa
 def test_hostile_names_are_escaped_everywhere(store: Path) -> None:
     report = _report(store)
     evil = "<script>alert('x')</script>\x00" + "A" * 500
-    report.patterns = report.patterns.with_columns(pl.lit(evil).alias("top_user"), pl.lit(evil).alias("pattern"))
+    report.patterns = report.patterns.with_columns(
+        pl.lit(evil).alias("top_user"), pl.lit(evil).alias("pattern"), pl.lit(evil).alias("name")
+    )
     report.users = report.users.with_columns(pl.lit(evil).alias("user"))
     report.warehouses = report.warehouses.with_columns(pl.lit(evil).alias("warehouse"))
     report.domains = report.domains.with_columns(pl.lit(evil).alias("domain"))
@@ -208,6 +212,7 @@ def test_hostile_names_are_escaped_everywhere(store: Path) -> None:
     report.budgets[0]["name"] = evil
     report.budgets[0]["scope"] = evil
     report.notes.append(evil)
+    report.reconciliation.append({"text": evil})
     report.gaps.append({"from": evil, "to": None, "warehouse": evil, "reason": evil})
     html = render_html(report)
     assert "<script>" not in html
@@ -307,3 +312,87 @@ def test_without_spec_cost_or_a_store_the_report_says_what_is_missing(
     assert main(["report", "cost", "-c", str(fresh), "--out", str(tmp_path / "out")]) == ExitCode.AGENT_FAILURE
     assert "no state store at" in capsys.readouterr().err
     assert not (tmp_path / "out").exists(), "nothing written"
+
+
+def test_every_total_that_differs_from_a_related_one_says_why_and_its_parts_add_up(store: Path) -> None:
+    """The headline against the account budget (serverless outside it), each scoped budget against its table row,
+    the hourly metering against Snowflake's daily bill, Azure against its budget (UTC days, unsettled days)."""
+    report = _report(store)
+    lines = {r["compared_with"]: r for r in report.reconciliation}
+    assert {"Budget account-monthly", "Budget transform-wh-monthly", "Budget azure-platform-monthly"} <= set(lines)
+    assert "Snowflake's METERING_DAILY_HISTORY" in lines
+    for line in report.reconciliation:
+        assert sum(p["amount"] for p in line["parts"]) == pytest.approx(line["difference"], abs=0.01), line["text"]
+        if abs(line["difference"]) >= 0.005:
+            assert line["parts"], line["text"]
+            assert "below" in line["text"] or "above" in line["text"]
+        else:
+            assert "equals" in line["text"]
+    account = lines["Budget account-monthly"]
+    serverless = report.totals["serverless_credits"] * (report.credit_price or 0)
+    part = next(p for p in account["parts"] if p["reason"].startswith("serverless"))
+    assert part["amount"] == pytest.approx(serverless, abs=0.01)
+    assert account["total"] == pytest.approx(report.totals["cost"], abs=0.01), "the headline, not a re-derivation"
+    azure = lines["Budget azure-platform-monthly"]
+    assert any("not settled" in p["reason"] for p in azure["parts"])
+    html = render_html(report)
+    assert "How the totals fit together" in html
+    assert escape(account["text"]) in html
+
+
+def test_idle_figures_are_named_apart_and_every_idle_share_states_its_window(store: Path) -> None:
+    report = _report(store)
+    html = render_html(report)
+    assert "idle inside metered hours" in html
+    assert "in hours in which no query ran at all" in html
+    assert "idle hours with no query" not in html, "the old, ambiguous wording"
+    idle = [r for r in report.recommendations if r["kind"] == "idle"]
+    assert idle
+    for r in idle:
+        assert re.search(r"\(\d{4}-\d\d-\d\d \d\d:\d\dZ – \d{4}-\d\d-\d\d \d\d:\d\dZ\)$", r["title"]), r["title"]
+        assert r["evidence"]["window"] in r["title"]
+
+
+def test_the_title_names_snowflake_and_azure_and_credit_budgets_carry_their_money(store: Path) -> None:
+    report = _report(store)
+    data = to_json(report)
+    assert data["title"] == "Platform cost — Snowflake and Azure, November 2026 (America/New_York)"
+    transform = next(b for b in report.budgets if b["name"] == "transform-wh-monthly")
+    assert transform["unit"] == "credits"
+    assert transform["money"]["amount"] == pytest.approx(400 * (report.credit_price or 0))
+    assert transform["money"]["spent"] == pytest.approx(transform["spent"] * (report.credit_price or 0), abs=0.01)
+    html = render_html(report)
+    assert f"USD {transform['money']['spent']:,.2f}" in html
+    assert data["headline"][0].startswith("November 2026 to date (data until ")
+
+
+def test_no_iso_timestamp_appears_in_the_prose(store: Path, tmp_path: Path) -> None:
+    files = write_cost_report(_report(store), tmp_path)
+    text = re.sub(r"<svg.*?</svg>", "", files["html"].read_text(), flags=re.S)
+    assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d", text), "instants read 2026-11-07 05:00Z, not ISO"
+    assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d", files["markdown"].read_text())
+
+
+def test_patterns_are_named_by_service_and_tables_once_the_optimization_report_named_them(store: Path) -> None:
+    loaded = load_config(store)
+    db = Database(loaded.resolve(loaded.config.spec.store.path), writer=False)
+    try:
+        top = _report(store).patterns.row(0, named=True)
+        assert top["name"].endswith(f"({top['pattern'][:8]})")
+        assert top["name"].startswith(f"{top['top_service']} · "), "before: service and warehouse"
+        with db.transaction() as conn:
+            pattern_names.record(
+                conn,
+                [
+                    pattern_names.PatternName(
+                        top["pattern"], "dbt", "TRANSFORM_WH", "INSERT", ("A.B.C", "D.E.F", "G.H.I")
+                    )
+                ],
+                0,
+            )
+        named = build_cost_report(loaded, RollupStore(db), Watermarks(db), "2026-11").patterns.row(0, named=True)
+    finally:
+        with db.transaction() as conn:
+            conn.execute("DELETE FROM pattern_names")
+        db.close()
+    assert named["name"] == f"dbt · A.B.C, D.E.F … ({top['pattern'][:8]})"

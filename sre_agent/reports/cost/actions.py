@@ -14,6 +14,7 @@ import polars as pl
 
 from sre_agent.config.budget import CostBudgetDoc
 from sre_agent.engine.rollups import QUERY
+from sre_agent.figures.text import pct, utc_minute
 from sre_agent.reports.cost.model import CostReport
 from sre_agent.reports.statements import SIZES, object_name, quote_ident, quote_literal
 from sre_agent.store.rollups import RollupStore
@@ -137,8 +138,11 @@ def warehouse_recommendations(
                 {
                     "kind": "idle",
                     "warehouse": wh,
-                    "title": f"{wh}: {row['idle_share']:.0%} of its compute ran no query",
+                    "title": f"{wh}: {pct(row['idle_share'], 0)} of its compute ran no query "
+                    f"({utc_minute(lo)} – {utc_minute(until)})",
                     "evidence": {
+                        "idle_share": round(float(row["idle_share"]), 4),
+                        "window": f"{utc_minute(lo)} – {utc_minute(until)}",
                         "idle_credits": round(idle_credits, 3),
                         "compute_credits": round(float(row["compute"]), 3),
                         "hours_metered": row["hours_metered"],

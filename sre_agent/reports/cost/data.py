@@ -15,17 +15,12 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from sre_agent.config.budget import budget_lookback, period_end, period_start
 from sre_agent.config.cost import CostSettings
 from sre_agent.config.loader import LoadedConfig
 from sre_agent.daemon.evaluate_budget import (
-    budget_frontier,
-    budget_money,
     metering_frontier,
-    scope_spend,
-    source_view,
 )
-from sre_agent.engine.budget import DAY, judge
+from sre_agent.engine.budget import DAY
 from sre_agent.engine.cost import NANO, UNTAGGED, Attribution, attribute, billed_credits, storage_cost
 from sre_agent.engine.rollups import (
     AZURE_COST,
@@ -33,28 +28,26 @@ from sre_agent.engine.rollups import (
     METERING_DAILY,
     QUERY_COST,
     WAREHOUSE_METERING,
-    RollupDef,
 )
-from sre_agent.engine.spend import HourlySpend
 from sre_agent.engine.threshold import DataView
 from sre_agent.errors import UsageError
+from sre_agent.figures.spend import idle_shares
 from sre_agent.model import iso
-from sre_agent.reports.cost.actions import enforcement, recommendations
+from sre_agent.reports.cost.actions import recommendations
+from sre_agent.reports.cost.budget_rows import budget_rows
 from sre_agent.reports.cost.model import SERVERLESS, UNATTRIBUTED, CostReport
+from sre_agent.reports.cost.reconcile import reconciliation
+from sre_agent.reports.cost.views import view
 from sre_agent.reports.periods import parse_period
+from sre_agent.store import pattern_names
 from sre_agent.store.rollups import RollupStore
 from sre_agent.store.watermarks import Watermarks
-
-
-def _view(watermarks: Watermarks, rollup: RollupDef, key: str | None = None) -> DataView:
-    state = watermarks.get(key or f"snowflake.{rollup.name}")
-    return DataView(state.covered_from, state.polled_to, int(rollup.latency_horizon.total_seconds()), 0)
 
 
 def data_frontier(rollups: RollupStore, watermarks: Watermarks) -> int | None:
     """End (epoch s) of the hours whose metering has landed for every running warehouse: how far attributed cost
     goes (None: metering never polled)."""
-    return metering_frontier(rollups, _view(watermarks, WAREHOUSE_METERING))
+    return metering_frontier(rollups, view(watermarks, WAREHOUSE_METERING))
 
 
 def attributed_usage(
@@ -62,7 +55,7 @@ def attributed_usage(
 ) -> tuple[pl.DataFrame, pl.DataFrame, Attribution]:
     """The metering and ``query_cost`` rollups of ``[lo, hi)`` and their hourly-share attribution (hours after the
     metering view's complete horizon marked partial)."""
-    complete = _view(watermarks, WAREHOUSE_METERING).complete_before
+    complete = view(watermarks, WAREHOUSE_METERING).complete_before
     metering = rollups.load(WAREHOUSE_METERING, lo, hi).drop("observed_at")
     usage = rollups.load(QUERY_COST, lo, hi).drop("observed_at")
     return metering, usage, attribute(usage, metering, cost.warehouse_domains, complete_before=complete)
@@ -92,6 +85,20 @@ def _ranked(rows: pl.DataFrame, by: str, price: float | None) -> pl.DataFrame:
         (pl.col("credits") / pl.col("queries").clip(1) * 1000).alias("credits_per_1k_queries"),
     )
     return out.sort("credits", descending=True)
+
+
+def _named(patterns: pl.DataFrame, known: dict[str, pattern_names.PatternName]) -> pl.DataFrame:
+    """``patterns`` with ``name``: "service · first tables (hash)" from what the optimization report recorded, else
+    "service · warehouses (hash)" from the cost rollup."""
+    if patterns.is_empty():
+        return patterns.with_columns(pl.lit(None, pl.String).alias("name"))
+    names = []
+    for row in patterns.iter_rows(named=True):
+        named = known.get(row["pattern"]) or pattern_names.fallback(
+            row["pattern"], row.get("top_service"), row.get("warehouses")
+        )
+        names.append(named.text())
+    return patterns.with_columns(pl.Series("name", names, dtype=pl.String))
 
 
 def _owners(rows: pl.DataFrame) -> pl.DataFrame:
@@ -133,7 +140,7 @@ def build_cost_report(
         raise UsageError("the cost report needs spec.cost in the agent config (prices, time zone, domain owners)")
     tz = ZoneInfo(cost.time_zone)
     price = float(cost.credit_price) if cost.credit_price is not None else None
-    meter_view = _view(watermarks, WAREHOUSE_METERING)
+    meter_view = view(watermarks, WAREHOUSE_METERING)
     frontier = metering_frontier(rollups, meter_view)
     now = now or datetime.now(UTC)
     start, end, label = parse_period(period, tz, datetime.fromtimestamp(frontier, UTC) if frontier else now, now)
@@ -184,6 +191,7 @@ def build_cost_report(
     warehouses = warehouse_table(billed, att.warehouse_idle, att.idle, usage, price)
     patterns = _ranked(rows, "pattern", price)
     patterns = patterns.join(_owners(rows), on="pattern", how="left") if patterns.height else patterns
+    patterns = _named(patterns, pattern_names.names(rollups.db))
     serverless_credits = float(serverless["credits"].sum()) if serverless.height else 0.0
     total_credits = (float(billed["credits"].sum()) if billed.height else 0.0) + serverless_credits
     storage = _storage(rollups, lo, hi, cost.storage_price_per_tb_month)
@@ -211,7 +219,7 @@ def build_cost_report(
         "snowflake_daily_check": check,
     }
     gaps = _gaps(billed, att.unmetered, meter_view, lo, until, tz)
-    budgets, enforcement = _budgets(loaded, rollups, watermarks, frontier, hi, price)
+    budgets, enforcement = budget_rows(loaded, rollups, watermarks, frontier, hi, price)
     report = CostReport(
         period=label,
         start=start,
@@ -240,6 +248,8 @@ def build_cost_report(
     )
     report.recommendations = recommendations(report, rollups, lo, until)
     _azure(report, rollups, watermarks)
+    hourly = pl.concat([rows.select("bucket", "domain", "credits"), idle.select("bucket", "domain", "credits")])
+    report.reconciliation = reconciliation(report, loaded, billed, hourly)
     return report
 
 
@@ -281,7 +291,8 @@ def warehouse_table(
     billed: pl.DataFrame, warehouse_idle: pl.DataFrame, unowned_idle: pl.DataFrame, usage: pl.DataFrame,
     price: float | None,
 ) -> pl.DataFrame:  # fmt: skip
-    """Per warehouse: billed credits, compute, idle (Snowflake's estimate), hours metered, peak hourly credits."""
+    """Per warehouse: billed credits, compute, idle (Snowflake's estimate, :func:`sre_agent.figures.spend.idle_shares`
+    over the hours of ``billed``; ``warehouse_idle`` is kept for callers), hours metered, peak hourly credits."""
     if billed.is_empty():
         return pl.DataFrame(schema={"warehouse": pl.String, "credits": pl.Float64})
     out = billed.group_by("warehouse").agg(
@@ -291,7 +302,12 @@ def warehouse_table(
         (pl.col("compute") > 0).sum().cast(pl.Int64).alias("hours_metered"),
         pl.col("compute").max().alias("peak_hour_credits"),
     )
-    idle = warehouse_idle.group_by("warehouse").agg((pl.col("idle_nano").sum() / NANO).alias("idle_credits"))
+    # One definition of idle (figures.spend): compute no query was attributed, over the frame's hours.
+    shares = idle_shares(billed, int(billed["bucket"].min()), int(billed["bucket"].max()) + 3600)  # type: ignore[arg-type]
+    idle = pl.DataFrame(
+        {"warehouse": list(shares), "idle_credits": [s.idle_credits for s in shares.values()]},
+        schema={"warehouse": pl.String, "idle_credits": pl.Float64},
+    )
     empty = unowned_idle.group_by("warehouse").agg((pl.col("compute_nano").sum() / NANO).alias("empty_hour_credits"))
     ran = (
         usage.group_by("warehouse").agg(
@@ -409,76 +425,6 @@ def _gaps(
                 }
             )
     return gaps
-
-
-def _budgets(
-    loaded: LoadedConfig,
-    rollups: RollupStore,
-    watermarks: Watermarks,
-    frontier: int | None,
-    hi: int,
-    price: float | None,
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Each budget judged at the newest landed hour within the report's month, plus its cumulative daily spend."""
-    cost = loaded.config.spec.cost
-    assert cost is not None
-    out: list[dict[str, Any]] = []
-    statements: list[dict[str, Any]] = []
-    if frontier is None:
-        return out, [enforcement(b, price) for b in loaded.budgets]
-    views = {
-        WAREHOUSE_METERING.name: _view(watermarks, WAREHOUSE_METERING),
-        AZURE_COST.name: _view(watermarks, AZURE_COST, "azure.cost"),
-    }
-    for budget in loaded.budgets:
-        spec = budget.spec
-        tz = spec.zone(cost.time_zone)
-        view = views[source_view(budget)]
-        own = budget_frontier(rollups, budget, view)
-        if own is None:
-            continue  # its source (Azure cost) never polled: nothing to judge
-        at = min(own, hi)  # a finished month: judged at its very end
-        origin = (at - int(budget_lookback(spec).total_seconds()) - 2 * DAY) // DAY * DAY
-        covered = view.covered_from
-        if spec.scope.kind == "domain":
-            qc = _view(watermarks, QUERY_COST)
-            covered = max(c for c in (covered, qc.covered_from, origin) if c is not None)
-        values = scope_spend(rollups, cost, budget, origin, at, covered)
-        money = budget_money(budget, cost)
-        verdicts = judge(spec, HourlySpend(origin, values), at, at, tz, money)
-        start = period_start(spec.period, datetime.fromtimestamp(at - 1, UTC), tz)
-        p_lo = int(start.timestamp())
-        spend = HourlySpend(origin, values)
-        cumulative = []
-        day = start
-        while int(day.timestamp()) < at:
-            nxt = datetime.combine(day.date() + timedelta(days=1), datetime.min.time(), tzinfo=tz)
-            cumulative.append(
-                {"day": day.date().isoformat(), "spent": money.of(spend.total(p_lo, min(int(nxt.timestamp()), at)))}
-            )
-            day = nxt
-        actual = verdicts.get("actual")
-        forecast = verdicts.get("forecast")
-        out.append(
-            {
-                "name": budget.name,
-                "scope": spec.scope.describe(),
-                "period": spec.period,
-                "amount": float(spec.amount),
-                "unit": money.unit,
-                "spent": actual.evidence.get("spent") if actual else None,
-                "percent": actual.evidence.get("percent") if actual else None,
-                "forecast": forecast.evidence.get("forecast") if forecast else None,
-                "forecast_percent": forecast.evidence.get("forecast_percent") if forecast else None,
-                "forecast_method": forecast.evidence.get("forecast_method") if forecast else None,
-                "period_start": start.isoformat(),
-                "period_end": period_end(spec.period, start).isoformat(),
-                "status": {k: v.state for k, v in verdicts.items()},
-                "cumulative": cumulative,
-            }
-        )
-        statements.append(enforcement(budget, price, start.date().replace(day=1)))
-    return out, statements
 
 
 def report_day_range(report: CostReport) -> list[date]:

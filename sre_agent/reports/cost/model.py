@@ -47,6 +47,8 @@ class CostReport:
     gaps: list[dict[str, Any]] = field(default_factory=list)
     budgets: list[dict[str, Any]] = field(default_factory=list)
     recommendations: list[dict[str, Any]] = field(default_factory=list)
+    reconciliation: list[dict[str, Any]] = field(default_factory=list)
+    """Each total that differs from a related one, with the parts of the difference and a sentence saying why."""
     enforcement: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 

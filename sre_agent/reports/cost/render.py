@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
+from sre_agent.figures.text import amount, pct, utc_minute
 from sre_agent.reports.cost.data import report_day_range
 from sre_agent.reports.cost.model import TOP, CostReport
 from sre_agent.reports.html import Column, jsonable, num, page, write_report
@@ -29,9 +30,14 @@ def _money(report: CostReport, credits: float | None) -> str:
 TABLES: tuple[str, ...] = ("daily_warehouse", "daily_domain", "warehouses", "patterns", "users", "roles")
 TABLES += ("services", "domains", "storage", "serverless", "azure_daily", "platform_daily")
 OWNERS: list[Column] = [("top_service", "service", None), ("top_user", "user", None), ("top_role", "role", None)]
-WAREHOUSE_COLUMNS: list[Column] = [("compute", "compute", 2), ("cloud_services", "cloud services", 3)]
-WAREHOUSE_COLUMNS += [("idle_credits", "idle", 2), ("idle_share", "idle share", 2), ("hours_metered", "hours on", 0)]
-WAREHOUSE_COLUMNS += [("peak_hour_credits", "peak credits/h", 2), ("queries", "queries", 0)]
+WAREHOUSE_COLUMNS: list[Column] = [("idle_credits", "idle credits", 2), ("idle_percent", "idle %", 0)]
+WAREHOUSE_COLUMNS += [("hours_metered", "hours on", 0), ("peak_hour_credits", "peak credits/h", 1)]
+WAREHOUSE_COLUMNS += [("queries", "queries", 0)]
+PRINT_CSS = (
+    "<style>@media print{body{font-size:10pt}table{font-size:8pt}}td{overflow-wrap:break-word}"
+    "td.n{white-space:nowrap}td small{display:block;color:#555}</style>"
+)
+"""Tables fit a printed A4 or Letter page: long names wrap inside their cell."""
 
 
 def to_json(report: CostReport) -> dict[str, Any]:
@@ -46,8 +52,11 @@ def to_json(report: CostReport) -> dict[str, Any]:
         "credit_price": report.credit_price,
         "generated_at": report.generated_at,
         "data_until": report.data_until,
+        "title": title(report),
+        "headline": headline(report),
         "totals": report.totals,
         "budgets": report.budgets,
+        "reconciliation": report.reconciliation,
         "recommendations": report.recommendations,
         "enforcement": report.enforcement,
         "gaps": report.gaps,
@@ -119,14 +128,20 @@ def _budget_section(report: CostReport) -> str:
     for b in report.budgets:
         status = b["status"]
         worst = "bad" if "breach" in status.values() else "ok"
-        states = ", ".join(f"{k} {v}" for k, v in status.items())
+        breaching = [k.replace("_", " ") for k, v in status.items() if v == "breach"]
+        unknown = [k.replace("_", " ") for k, v in status.items() if v == "unknown"]
+        states = ", ".join(breaching) or "ok"
+        states += f" ({', '.join(unknown)} unknown)" if unknown else ""
+        scope = b["scope"].replace("=", " ").replace(",", ", ")
+        forecast = _cell(b, "forecast")
+        if b.get("forecast_percent") is not None:
+            forecast += f"<small>{num(b['forecast_percent'], 1)} % of amount</small>"
         rows.append(
             "<tr>"
-            f"<td>{escape(b['name'])}</td><td>{escape(b['scope'])}</td><td>{escape(b['period'])}</td>"
-            f'<td class="n">{num(b["amount"])} {escape(b["unit"])}</td>'
-            f'<td class="n">{num(b["spent"])}</td><td class="n">{num(b["percent"], 1)} %</td>'
-            f'<td class="n">{num(b["forecast"])}</td><td class="n">{num(b["forecast_percent"], 1)} %</td>'
-            f'<td>{escape(b["forecast_method"] or "—")}</td><td class="{worst}">{escape(states)}</td>'
+            f"<td>{escape(b['name'])}<small>{escape(scope)} · {escape(b['period'])}</small></td>"
+            f'<td class="n">{_cell(b, "amount")}</td>'
+            f'<td class="n">{_cell(b, "spent")}</td><td class="n">{num(b["percent"], 1)} %</td>'
+            f'<td class="n">{forecast}</td><td class="{worst}">{escape(states)}</td>'
             "</tr>"
         )
         if b["cumulative"]:
@@ -142,11 +157,75 @@ def _budget_section(report: CostReport) -> str:
                 budget_chart(labels[: max(len(days), len(labels))], spent, b["amount"], b["forecast"], b["unit"], title)
             )
     head = (
-        "<tr><th>budget</th><th>scope</th><th>period</th><th class=n>amount</th><th class=n>spent</th>"
-        "<th class=n>used</th><th class=n>forecast</th><th class=n>of amount</th><th>forecast method</th>"
-        "<th>signals</th></tr>"
+        "<tr><th>budget (scope · period)</th><th class=n>amount</th><th class=n>spent to date</th>"
+        "<th class=n>used</th><th class=n>forecast</th><th>breaching</th></tr>"
     )
-    return f"<table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>" + "".join(charts)
+    methods = sorted({b["forecast_method"] for b in report.budgets if b.get("forecast_method")})
+    method = f'<p class="note">Forecast: {escape("; ".join(methods))}.</p>' if methods else ""
+    return f"<table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>" + method + "".join(charts)
+
+
+def _cell(b: dict[str, Any], key: str) -> str:
+    """A budget figure for an HTML cell: its unit, and the money of a credit budget on a line of its own."""
+    value = b.get(key)
+    if value is None:
+        return "—"
+    money = (b.get("money") or {}).get(key)
+    text = escape(amount(float(value), b["unit"]))
+    return text if money is None else f"{text}<small>{escape(b['money']['currency'])} {money:,.2f}</small>"
+
+
+def _in_unit(b: dict[str, Any], key: str) -> str:
+    """A budget figure in its unit, and for a credit budget with a credit price also in money."""
+    value = b.get(key)
+    if value is None:
+        return "—"
+    text = amount(float(value), b["unit"])
+    money = (b.get("money") or {}).get(key)
+    return text if money is None else f"{text} ({b['money']['currency']} {money:,.2f})"
+
+
+def title(report: CostReport) -> str:
+    """What the report covers: Snowflake and Azure, or Snowflake alone, and its month."""
+    month = report.start.strftime("%B %Y")
+    what = "Platform cost — Snowflake and Azure" if not report.azure_daily.is_empty() else "Snowflake cost"
+    return f"{what}, {month} ({report.time_zone})"
+
+
+def _until(report: CostReport) -> str:
+    return utc_minute(report.data_until) if report.data_until else "no data yet"
+
+
+def headline(report: CostReport) -> list[str]:
+    """What finance must act on, first: spend to date, budgets over or forecast over, the biggest saving."""
+    t = report.totals
+    lines = []
+    snowflake = f"Snowflake {num(t['credits'])} credits" + (
+        f" ({report.currency} {num(t['cost'])})" if t.get("cost") is not None else ""
+    )
+    azure = f"; Azure {t.get('azure_currency')} {num(t['azure_cost'])}" if t.get("azure_cost") is not None else ""
+    platform = f"Platform {report.currency} {num(t['platform_cost'])}: " if t.get("platform_cost") is not None else ""
+    month = report.start.strftime("%B %Y")
+    lines.append(f"{month} to date (data until {_until(report)}): {platform}{snowflake}{azure}.")
+    over = [b for b in report.budgets if (b.get("percent") or 0) >= 100]
+    heading = [b for b in report.budgets if b not in over and (b.get("forecast_percent") or 0) >= 100]
+    for b in over:
+        lines.append(
+            f"Over budget: {b['name']} ({b['scope']}) has spent {_in_unit(b, 'spent')}, {num(b['percent'], 1)} % of "
+            f"{_in_unit(b, 'amount')}; forecast {num(b['forecast_percent'], 1)} %."
+        )
+    for b in heading:
+        lines.append(
+            f"Forecast over budget: {b['name']} ({b['scope']}) heads for {_in_unit(b, 'forecast')}, "
+            f"{num(b['forecast_percent'], 1)} % of {_in_unit(b, 'amount')}."
+        )
+    if not over and not heading and report.budgets:
+        lines.append("Every budget is within its amount and forecast to stay so.")
+    if report.recommendations:
+        r = report.recommendations[0]
+        money = f" ({report.currency} {num(r['saving_money'])})" if r.get("saving_money") is not None else ""
+        lines.append(f"Biggest saving: {r['title']} — up to {num(r['saving_credits'])} credits{money}.")
+    return lines
 
 
 def _recommendations(report: CostReport) -> str:
@@ -182,23 +261,26 @@ def render_html(report: CostReport) -> str:
     price = f"{report.currency} {report.credit_price:,.2f} per credit" if report.credit_price else "no credit price"
     idle_share = t["idle_credits"] / t["compute_credits"] if t["compute_credits"] else 0.0
     cards = [
-        ("total", f"{num(t['credits'])} credits", _money(report, t["credits"])),
-        ("compute", f"{num(t['compute_credits'])} credits", "warehouses"),
+        ("Snowflake total", f"{num(t['credits'])} credits", _money(report, t["credits"])),
+        ("warehouse compute", f"{num(t['compute_credits'])} credits", "metered per hour"),
         ("serverless", f"{num(t['serverless_credits'])} credits", "clustering, MVs, pipes, search optimization…"),
         ("cloud services billed", f"{num(t['cloud_services_billed_credits'])} credits", "above 10 % of compute"),
-        ("idle", f"{num(t['idle_credits'])} credits", f"{idle_share:.0%} of compute ran no query"),
+        (
+            "idle inside metered hours",
+            f"{num(t['idle_credits'])} credits",
+            f"{pct(idle_share, 0)} of compute: warehouse up, no query running",
+        ),
         ("storage", f"{num(t['storage_tb_average'], 3)} TB", _num_money(report, t["storage_cost"])),
         ("queries", f"{t['queries']:,}", "ended in the period"),
     ]
     card_html = "".join(
         f"<div class=card><span>{escape(a)}</span><b>{escape(b)}</b><span>{escape(c)}</span></div>" for a, b, c in cards
     )
-    until = report.data_until.isoformat() if report.data_until else "no data"
     notes = "".join(f"<p class=note>{escape(n)}</p>" for n in report.notes)
     patterns = report.patterns.head(10)
     pattern_chart = (
         hbars(
-            [f"{r['pattern'][:12]}… {r.get('top_service') or ''}" for r in patterns.iter_rows(named=True)],
+            [str(r.get("name") or r["pattern"][:12]) for r in patterns.iter_rows(named=True)],
             [float(c) for c in patterns["credits"].to_list()],
             "credits",
             "Top query patterns by attributed credits",
@@ -207,35 +289,32 @@ def render_html(report: CostReport) -> str:
         else ""
     )
     money_cols: list[Column] = [("credits", "credits", 2), ("cost", report.currency, 2)]
-    who: list[Column] = [("queries", "queries", 0), ("failed", "failed", 0)]
-    who += [("exec_hours", "execution h", 1), ("credits_per_1k_queries", "credits / 1k queries", 3)]
+    who: list[Column] = [("queries", "queries", 0), ("failed", "failed", 0), ("exec_hours", "execution h", 1)]
     recon = t["reconciliation"]
-    check = t.get("snowflake_daily_check") or {}
-    check_text = (
-        f"Snowflake's own METERING_DAILY_HISTORY bills {num(check['warehouse_credits_billed_by_snowflake'], 6)} "
-        f"warehouse credits over the {check['days']} UTC days it has published in this month; the agent's hourly "
-        f"figures give {num(check['warehouse_credits_billed_by_agent'], 6)} for the same days."
-        if check.get("days")
-        else "METERING_DAILY_HISTORY has no day of this month yet."
-    )
     gaps = (
         "".join(
-            f"<li>{escape(str(g.get('from')))} – {escape(str(g.get('to') or 'now'))}"
+            f"<li>{escape(_when(g.get('from')))} – {escape(_when(g.get('to')) if g.get('to') else 'now')}"
             f"{' ' + escape(g['warehouse']) if g.get('warehouse') else ''}: {escape(g['reason'])}</li>"
             for g in report.gaps
         )
         or "<li>none</li>"
     )
+    window = f"{report.start.date().isoformat()} – {_until(report)}"
+    reconciled = "".join(f"<li>{escape(r['text'])}</li>" for r in report.reconciliation) or "<li>nothing differs</li>"
     sections = [
-        f"<h1>Snowflake cost — {escape(report.period)}</h1>",
+        PRINT_CSS,
+        f"<h1>{escape(title(report))}</h1>",
         f"<p class=meta>{escape(report.start.date().isoformat())} to {escape(report.end.date().isoformat())} "
-        f"({escape(report.time_zone)}) · data until {escape(until)} · {escape(price)} · generated "
-        f"{escape(report.generated_at.isoformat(timespec='seconds'))}</p>",
+        f"({escape(report.time_zone)}) · data until {escape(_until(report))} · {escape(price)} · generated "
+        f"{escape(utc_minute(report.generated_at))}</p>",
+        "".join(f"<p><b>{escape(line)}</b></p>" for line in headline(report)),
         notes,
         f"<div class=cards>{card_html}</div>",
         *_platform(report),
-        "<h2>Budgets: actual, forecast and amount</h2>",
+        "<h2>Budgets: spend to date, forecast and amount</h2>",
         _budget_section(report),
+        "<h2>How the totals fit together</h2>",
+        f"<ul>{reconciled}</ul>",
         "<h2>Daily spend by warehouse</h2>",
         _daily_chart(report, report.daily_warehouse, "warehouse", "Daily credits by warehouse"),
         "<h2>Daily spend by domain</h2>",
@@ -246,9 +325,20 @@ def render_html(report: CostReport) -> str:
         _recommendations(report),
         "<h2>Query patterns (QUERY_PARAMETERIZED_HASH) by attributed credits</h2>",
         pattern_chart,
-        _table(report.patterns, [("pattern", "pattern", None), *money_cols, *who, *OWNERS, ("warehouses", "on", None)]),
-        "<h2>Warehouses</h2>",
-        _table(report.warehouses, [("warehouse", "warehouse", None), *money_cols, *WAREHOUSE_COLUMNS]),
+        _table(
+            report.patterns,
+            [("name", "pattern (service · tables, hash)", None), *money_cols, *who, ("top_user", "user", None)],
+        ),
+        f"<h2>Warehouses ({escape(window)})</h2>",
+        _table(
+            report.warehouses.with_columns((pl.col("idle_share") * 100).alias("idle_percent"))
+            if report.warehouses.height
+            else report.warehouses,
+            [("warehouse", "warehouse", None), *money_cols, *WAREHOUSE_COLUMNS],
+        ),
+        '<p class="note">Idle: compute no query was attributed (Snowflake\'s estimate: credits_used_compute − '
+        "credits_attributed_compute_queries) over the warehouse's compute, in the window above. The optimization "
+        "report shows the same share over its own window (the last 7 days).</p>",
         "<h2>Domains</h2>",
         _table(report.domains, [("domain", "domain", None), *money_cols, ("queries", "queries", 0)]),
         "<h2>Services</h2>",
@@ -265,17 +355,18 @@ def render_html(report: CostReport) -> str:
         _enforcement(report),
         "<h2>Gaps and reconciliation</h2>",
         f"<ul>{gaps}</ul>",
-        f"<p class=note>Compute metered {recon['compute_metered'] / 1e9:,.6f} credits = attributed "
-        f"{recon['compute_attributed'] / 1e9:,.6f} + idle hours with no query "
-        f"{recon['compute_idle_unattributed'] / 1e9:,.6f} (difference {recon['compute_difference']} nano-credits)."
-        "</p>",
-        f"<p class=note>{escape(check_text)}</p>",
+        f"<p class=note>Attribution: warehouse compute metered {num(recon['compute_metered'] / 1e9, 2)} credits = "
+        f"{num(recon['compute_attributed'] / 1e9, 2)} carried by the queries of each hour (their share of the hour "
+        "includes its idle minutes) + "
+        f"{num(recon['compute_idle_unattributed'] / 1e9, 2)} in hours in which no query ran at all (no one to carry "
+        f"them) — difference {num(recon['compute_difference'] / 1e9, 6)} credits. Not the same as the idle figure "
+        "above: that is Snowflake's estimate of idle time inside every metered hour.</p>",
         "<p class=note>Method: WAREHOUSE_METERING_HISTORY credits per hour; each hour's compute split over the "
         "queries that ran in it by execution time (hourly share), so a warehouse's idle time inside an hour lands "
         "on the queries that kept it up; cloud services billed above 10 % of each UTC day's compute. Prices come "
         "from spec.cost, never built in.</p>",
     ]
-    return page(f"Snowflake cost {report.period}", "".join(sections))
+    return page(title(report), "".join(sections))
 
 
 def _platform(report: CostReport) -> list[str]:
@@ -300,6 +391,16 @@ def _platform(report: CostReport) -> list[str]:
     return out
 
 
+def _when(value: Any) -> str:
+    """An instant of the report's records as ``2026-11-03 15:20Z``."""
+    if isinstance(value, str):
+        try:
+            return utc_minute(datetime.fromisoformat(value.replace("Z", "+00:00")))
+        except ValueError:
+            return value  # not an instant: shown as it is (escaped by the caller)
+    return utc_minute(value) if isinstance(value, datetime) else str(value)
+
+
 def _num_money(report: CostReport, value: float | None) -> str:
     return f"{report.currency} {value:,.2f}" if value is not None else "not priced"
 
@@ -307,35 +408,30 @@ def _num_money(report: CostReport, value: float | None) -> str:
 def render_markdown(report: CostReport) -> str:
     """A short summary for chat or a wiki."""
     t = report.totals
-    lines = [
-        f"## Snowflake cost {report.period} ({report.time_zone})",
-        "",
-        f"**{num(t['credits'])} credits** ({_money(report, t['credits'])}) to "
-        f"{report.data_until.isoformat() if report.data_until else 'no data'}; idle {num(t['idle_credits'])} credits; "
-        f"storage {num(t['storage_tb_average'], 3)} TB ({_num_money(report, t['storage_cost'])}).",
+    lines = [f"## {title(report)}", "", *[f"**{line}**" for line in headline(report)], ""]
+    lines += [
+        f"Idle inside metered hours: {num(t['idle_credits'])} credits; storage {num(t['storage_tb_average'], 3)} TB "
+        f"({_num_money(report, t['storage_cost'])}).",
         "",
     ]
-    if report.totals.get("azure_cost") is not None:
-        platform = report.totals.get("platform_cost")
-        both = f"; platform {report.currency} {num(platform)}" if platform is not None else ""
-        lines += [f"Azure: {report.totals.get('azure_currency')} {num(report.totals['azure_cost'])}{both}.", ""]
     if report.budgets:
-        lines += ["| budget | scope | spent | used | forecast | signals |", "|---|---|---:|---:|---:|---|"]
+        lines += ["| budget | scope | spent to date | used | forecast | signals |", "|---|---|---:|---:|---:|---|"]
         for b in report.budgets:
             breaching = [k for k, v in b["status"].items() if v == "breach"]
             lines.append(
-                f"| {b['name']} | {b['scope']} | {num(b['spent'])} {b['unit']} | {num(b['percent'], 1)} % | "
-                f"{num(b['forecast'])} ({num(b['forecast_percent'], 1)} %) | {', '.join(breaching) or 'ok'} |"
+                f"| {b['name']} | {b['scope']} | {_in_unit(b, 'spent')} | {num(b['percent'], 1)} % | "
+                f"{_in_unit(b, 'forecast')} ({num(b['forecast_percent'], 1)} %) | {', '.join(breaching) or 'ok'} |"
             )
         lines.append("")
+    if report.reconciliation:
+        lines += ["How the totals fit together:", *[f"- {r['text']}" for r in report.reconciliation], ""]
     if report.warehouses.height:
         lines.append("Top warehouses: " + ", ".join(
             f"{r['warehouse']} {num(r['credits'])}" for r in report.warehouses.head(5).iter_rows(named=True)
         ))  # fmt: skip
     if report.patterns.height:
-        lines.append("Top patterns: " + ", ".join(
-            f"`{r['pattern']}` {num(r['credits'])}" for r in report.patterns.head(5).iter_rows(named=True)
-        ))  # fmt: skip
+        top = report.patterns.head(5).iter_rows(named=True)
+        lines.append("Top patterns: " + ", ".join(f"{r.get('name') or r['pattern']} {num(r['credits'])}" for r in top))
     if report.recommendations:
         lines += ["", "Recommendations:"]
         for r in report.recommendations:
@@ -363,7 +459,13 @@ def write_cost_report(report: CostReport, out: Path) -> dict[str, Path]:
         path = out / f"{stem}-{name.replace('_', '-')}.csv"
         spreadsheet_safe(getattr(report, name)).write_csv(path)
         files[f"csv:{name}"] = path
-    budgets = pl.DataFrame([{k: v for k, v in b.items() if k not in ("status", "cumulative")} for b in report.budgets])
+    flat = []
+    for b in report.budgets:
+        row = {k: v for k, v in b.items() if k not in ("status", "cumulative", "money")}
+        money = b.get("money") or {}
+        row.update({f"money_{k}": v for k, v in money.items() if k != "currency"}, currency=money.get("currency"))
+        flat.append(row)
+    budgets = pl.DataFrame(flat)
     path = out / f"{stem}-budgets.csv"
     spreadsheet_safe(budgets).write_csv(path)
     files["csv:budgets"] = path

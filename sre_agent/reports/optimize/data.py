@@ -32,6 +32,7 @@ from sre_agent.reports.optimize.warehouses import warehouse_section
 from sre_agent.reports.sql_text import show_query
 from sre_agent.sources.optimize_sql import PATTERN_DAYS, PATTERN_STATS
 from sre_agent.sources.snowflake import SnowflakeSource
+from sre_agent.store import pattern_names
 from sre_agent.store.db import Database
 from sre_agent.store.rollups import RollupStore
 from sre_agent.store.watermarks import Watermarks
@@ -168,6 +169,21 @@ def _shape_record(shape: SqlShape) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _name_patterns(db: Database, rows: list[dict[str, Any]], shapes: dict[str, SqlShape], at: int) -> None:
+    """Record what each pattern is (service, warehouse, statement, tables: never its text) for the reports that see
+    only its hash."""
+    named = [
+        pattern_names.PatternName(
+            str(p["pattern"]), str(p.get("top_service") or ""), str(p.get("top_warehouse") or ""),
+            shapes[p["pattern"]].statement, tuple(u.table for u in shapes[p["pattern"]].tables),
+        )
+        for p in rows
+    ]  # fmt: skip
+    if named:
+        with db.transaction() as conn:
+            pattern_names.record(conn, named, at)
+
+
 def build_optimize_report(
     loaded: LoadedConfig,
     db: Database,
@@ -224,6 +240,7 @@ def build_optimize_report(
     report.operator_stats, notes = fetch_operator_stats(source, rows, findings, t, now, show_literals)
     report.notes += notes
     shapes = {p["pattern"]: analyze_sql(p["sample_text"]) for p in rows}
+    _name_patterns(db, rows, shapes, end)
     writes, roles = table_writes(rows, shapes), _roles(usage)
     windows = incident_windows(db, lo, end)
     hourly = _by_pattern(credited)
