@@ -125,12 +125,10 @@ def demo_config(loaded: LoadedConfig, opts: DemoOptions) -> LoadedConfig:
         update={
             "snowflake": snowflake,
             "azure": azure,
-            # The synthetic account begins with its history, where the replay starts: SLOs backfill (and
-            # count their budget against) what exists, not 28 empty days before it. (Retention caps the
-            # SLO backfill; the replay runs no housekeeping, so nothing is pruned.)
-            "store": spec.store.model_copy(
-                update={"path": (opts.out / "state.db").resolve(), "retention": timedelta(hours=1)}
-            ),
+            # The synthetic account's history begins with the warm-up: SLOs backfill (and count their budget
+            # against) what exists — the warm-up weeks and the replayed days — not empty days before it.
+            # (Retention caps the SLO backfill; the replay runs no housekeeping, so nothing is pruned.)
+            "store": spec.store.model_copy(update={"path": (opts.out / "state.db").resolve(), "retention": backfill}),
             "sinks": sinks,
             # Post-mortem drafts (written when incidents resolve) and the final reports go beside the alerts.
             "reports": spec.reports.model_copy(update={"dir": (opts.out / "reports").resolve()}),
@@ -377,10 +375,10 @@ def caught_by(s: IncidentScore, escalations: dict[str, list[str]]) -> list[str]:
     """The alerts that caught an incident, in the order they first fired, each with its delay after the incident's
     start and the severities it fired and escalated at (a budget names its signal)."""
     first: dict[str, Detection] = {}
-    for d in sorted(s.detections, key=lambda d: (d.at, d.rule)):
+    for d in s.ordered:
         first.setdefault(d.fingerprint, d)
     out = []
-    for d in sorted(first.values(), key=lambda d: (d.at, d.rule)):
+    for d in first.values():
         signal = f"/{d.labels['signal']}" if "scope" in d.labels else ""
         severities = "→".join(escalations.get(d.fingerprint, [d.severity]))
         out.append(f"{d.rule}{signal} ({severities}) +{_fmt_delay(d.at - s.incident.start)}")
@@ -425,6 +423,7 @@ def print_summary(result: DemoResult, console: Console) -> None:
         console.print(f"  [yellow]unexpected[/] {e.at.astimezone(tz):%a %d %b %H:%M} {e.rule} {escape(str(e.labels))}")
     if result.slos:
         render_slos(result.slos, console)
+    if any((s["period"]["coverage"] or 1.0) < 0.999 for s in result.slos):
         console.print(
             "SLO periods are longer than the demo's history ('seen'): budgets are counted against the events a "
             "full period is expected to hold, extrapolated from the days seen.",

@@ -180,7 +180,8 @@ def summary(slo: SloDoc, evidence: dict[str, Any], kind: EventKind) -> str:
     left = slo_budget.BudgetUse.from_json(budget).left_text() if budget else "budget unknown"
     if kind is EventKind.RESOLVED:
         used = evidence.get("budget_used")
-        spent = f"; this alert's burn used {slo_budget.use_text(slo_budget.BudgetUse.from_json(used))}" if used else ""
+        use = slo_budget.BudgetUse.from_json(used) if used else None
+        spent = f"; this alert's burn used {slo_budget.use_text(use, left=False)}" if use else ""
         return f"SLO {slo.name}: burn back under every alerting factor{spent}; {left}"
     firing = [t for t in evidence.get("tiers", []) if t["state"] == engine.BREACH]
     worst = next((t for t in firing if t["severity"] == engine.PAGE), firing[0] if firing else None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sre_agent.figures.text import human_duration
@@ -33,6 +34,14 @@ ALERTS_RESOLVED = "Alerts resolved"
 RESOLVED = "Resolved"
 """The incident resolved: by a person (``incidents resolve``) or by the agent once every alert had resolved and
 none fired again for the grouping's quiet period."""
+
+
+def firing_order(at: datetime, severity: str, rule: str) -> tuple[datetime, str, str]:
+    """The order in which alerts caught an incident, and so which one is "the first alert" (Detected): first firing
+    first; at the same instant the most severe (``sev1`` before ``sev2``), then by rule name. The post-mortem, the
+    demo's scorecard and every other view that names a first alert sort with this key."""
+    return (at, str(severity), rule)
+
 
 STEP = 300
 """The impact window is at least this long (the grain of the onset and end)."""

@@ -209,8 +209,10 @@ def tier_of(spec: SloSpec, label: str | None) -> AlertTier:
     return next((t for t in tiers if t.label == label), min(tiers, key=lambda t: t.long))
 
 
-def use_text(use: BudgetUse | None) -> str:
-    """One sentence for a console line or a report cell: used, of what, over which data window, and left."""
+def use_text(use: BudgetUse | None, *, left: bool = True) -> str:
+    """One sentence for a console line or a report cell: used, of what, over which data window, and (unless the
+    caller states the period's budget left itself) left."""
     if use is None:
         return "budget used unknown"
-    return f"{use.used_text()} (bad events {use.window_text()}); {pct(use.remaining)} left"
+    used = f"{use.used_text()} (bad events {use.window_text()})"
+    return f"{used}; {pct(use.remaining)} left" if left else used

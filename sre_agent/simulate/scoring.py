@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from sre_agent.figures.incident_times import firing_order
 from sre_agent.model import AlertEvent, EventKind
 from sre_agent.simulate.incidents import Incident
 
@@ -36,9 +37,15 @@ class IncidentScore:
         return bool(self.detections)
 
     @property
+    def ordered(self) -> list[Detection]:
+        """The detections in the order they caught the incident (``figures.incident_times.firing_order``: first
+        firing first; at the same instant the most severe, then by rule)."""
+        return sorted(self.detections, key=lambda d: firing_order(d.at, d.severity, d.rule))
+
+    @property
     def first(self) -> Detection | None:
-        """The earliest detection."""
-        return min(self.detections, key=lambda d: d.at) if self.detections else None
+        """The first alert: the earliest detection in that order."""
+        return self.ordered[0] if self.detections else None
 
     @property
     def delay(self) -> timedelta | None:
@@ -70,7 +77,7 @@ class Scorecard:
                     "detection_delay_s": s.delay.total_seconds() if s.delay is not None else None,
                     "detections": [
                         {"rule": d.rule, "severity": d.severity, "at": d.at.isoformat(), "labels": d.labels}
-                        for d in sorted(s.detections, key=lambda d: d.at)
+                        for d in s.ordered
                     ],
                 }
                 for s in self.incidents

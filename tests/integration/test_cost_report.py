@@ -363,7 +363,7 @@ def test_the_title_names_snowflake_and_azure_and_credit_budgets_carry_their_mone
     assert transform["money"]["spent"] == pytest.approx(transform["spent"] * (report.credit_price or 0), abs=0.01)
     html = render_html(report)
     assert f"USD {transform['money']['spent']:,.2f}" in html
-    assert data["headline"][0].startswith("November 2026 to date (data until ")
+    assert data["headline"][0].startswith("November 2026 to date (metering complete through ")
 
 
 def test_no_iso_timestamp_appears_in_the_prose(store: Path, tmp_path: Path) -> None:

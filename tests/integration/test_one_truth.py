@@ -22,6 +22,7 @@ import pytest
 from sre_agent.config.loader import load_config
 from sre_agent.daemon.evaluate_budget import budget_annotations
 from sre_agent.daemon.evaluate_slo import slo_annotations
+from sre_agent.figures.incident_times import firing_order
 from sre_agent.figures.slo_budget import BudgetUse
 from sre_agent.model import EventKind
 
@@ -193,12 +194,18 @@ def test_the_scorecard_lists_what_caught_an_incident_in_the_order_it_fired(demo:
     summary = _json(demo.out / "summary.json")
     inc1 = next(i for i in summary["incidents"] if i["id"] == "INC-1-risk-join-explosion")
     first_rule = inc1["detections"][0]["rule"]
-    block = demo.stdout[demo.stdout.index("INC-1-risk-join-explosion") :].split("├")[0]
-    delays = re.findall(r"([a-z0-9-]+(?:/[a-z_]+)?) \([^)]*\) \+((?:\d+h )?\d+m)", block)
-    assert delays, block
+    delays = _caught_by(demo, "INC-1-risk-join-explosion")
     assert delays[0][0] == first_rule
     minutes = [_minutes(d) for _, d in delays]
     assert minutes == sorted(minutes)
+
+
+def _caught_by(demo: Demo, scripted: str) -> list[tuple[str, str]]:
+    """The scorecard row of a scripted incident: (rule[/signal], delay) in the order printed."""
+    block = demo.stdout[demo.stdout.index(scripted) :].split("├")[0].split("└")[0]
+    delays: list[tuple[str, str]] = re.findall(r"([a-z0-9-]+(?:/[a-z_]+)?) \([^)]*\) \+((?:\d+h )?\d+m)", block)
+    assert delays, block
+    return delays
 
 
 def _minutes(text: str) -> int:
@@ -206,3 +213,39 @@ def _minutes(text: str) -> int:
         hours, rest = text.split("h")
         return int(hours) * 60 + int(rest.strip().rstrip("m") or 0)
     return int(text.rstrip("m"))
+
+
+def test_cost_totals_reconcile_to_the_differences_they_state(demo: Demo) -> None:
+    report = _json(next((demo.out / "reports").glob("cost-*.json")))
+    lines = report["reconciliation"]
+    assert any(r["compared_with"] == "Budget account-monthly" for r in lines)
+    for line in lines:
+        assert sum(p["amount"] for p in line["parts"]) == pytest.approx(line["difference"], abs=0.01), line["text"]
+    transform = next(b for b in report["budgets"] if b["name"] == "transform-wh-monthly")
+    spent = {
+        r["evidence"]["spent"] for r in _lines(demo) if r["rule"] == "transform-wh-monthly" and "spent" in r["evidence"]
+    }
+    assert transform["spent"] >= max(spent) - 0.01, "the report's spend to date is at least what the alerts said last"
+
+
+def test_the_first_alert_is_the_same_alert_in_the_scorecard_and_the_post_mortems(demo: Demo) -> None:
+    """Alerts firing at the same minute (the cost runaway's budget and warehouse rules) are ordered one way
+    everywhere (first firing, then the most severe, then by rule): the scorecard's first row, summary.json's first
+    detection and the first alert of the post-mortems the demo names for the scripted incident."""
+    summary = {i["id"]: i for i in _json(demo.out / "summary.json")["incidents"]}
+    named = dict(re.findall(r"post-mortem of (INC-[\w-]+): ([^\n]+)", demo.stdout))
+    assert named, "the demo names each scripted incident's post-mortems"
+    for scripted, files in named.items():
+        first = summary[scripted]["detections"][0]
+        assert _caught_by(demo, scripted)[0][0].split("/")[0] == first["rule"], scripted
+        drafts = [
+            _json(demo.out / "reports" / f"{stem}.json") for stem in re.findall(r"(postmortem-[\w-]+)\.html", files)
+        ]
+        firsts = [(_detected(d), d["detection"]["first_alert"]) for d in drafts]
+        at, alert = min(firsts, key=lambda f: firing_order(f[0], f[1]["severity"], f[1]["rule"]))
+        assert (alert["rule"], alert["labels"]) == (first["rule"], first["labels"]), scripted
+        assert at == datetime.fromisoformat(first["at"]), scripted
+
+
+def _detected(postmortem: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(next(s["at"] for s in postmortem["times"]["stages"] if s["stage"] == "Detected"))

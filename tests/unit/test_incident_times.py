@@ -123,3 +123,18 @@ def test_durations_and_ranges_read_at_human_scale() -> None:
     ]  # fmt: skip
     assert utc_range(_at("15:20"), _at("17:55")) == "2026-11-03 15:20 – 17:55 UTC"
     assert utc_range(_at("12:20"), _at("10:00", 4)) == "2026-11-03 12:20 – 2026-11-04 10:00 UTC"
+
+
+def test_the_first_alert_is_the_earliest_then_the_most_severe_then_by_rule() -> None:
+    """INC-4 of the demo: a budget's forecast (sev3), its burn rate (sev2) and the warehouse's credit burn (sev2)
+    fire at the same minute; the first alert is a sev2, and of the two the one first by name; a later sev1 is not."""
+    at = datetime(2026, 11, 5, 22, 30, tzinfo=UTC)
+    later = datetime(2026, 11, 5, 22, 35, tzinfo=UTC)
+    alerts = [
+        (at, "sev3", "transform-wh-monthly"),
+        (at, "sev2", "warehouse-credit-burn"),
+        (later, "sev1", "account-monthly"),
+        (at, "sev2", "transform-wh-monthly"),
+    ]
+    ordered = sorted(alerts, key=lambda a: t.firing_order(*a))
+    assert ordered == [alerts[3], alerts[1], alerts[0], alerts[2]]

@@ -206,7 +206,11 @@ def headline(report: CostReport) -> list[str]:
     azure = f"; Azure {t.get('azure_currency')} {num(t['azure_cost'])}" if t.get("azure_cost") is not None else ""
     platform = f"Platform {report.currency} {num(t['platform_cost'])}: " if t.get("platform_cost") is not None else ""
     month = report.start.strftime("%B %Y")
-    lines.append(f"{month} to date (data until {_until(report)}): {platform}{snowflake}{azure}.")
+    # Hours after the frontier count as far as they have landed (the reconciliation says how much they are).
+    lines.append(
+        f"{month} to date (metering complete through {_until(report)}, later hours as landed): "
+        f"{platform}{snowflake}{azure}."
+    )
     over = [b for b in report.budgets if (b.get("percent") or 0) >= 100]
     heading = [b for b in report.budgets if b not in over and (b.get("forecast_percent") or 0) >= 100]
     for b in over:

@@ -257,7 +257,7 @@ def build_postmortem(loaded: LoadedConfig, db: Database, incident_id: str, now: 
         "cost": impact.cost(loaded, reader, w),
     }
     firing = [e for e in events if e.kind == EventKind.FIRING]
-    first = firing[0] if firing else None
+    first = min(firing, key=lambda e: times.firing_order(e.at, e.severity, e.rule)) if firing else None
     azure = _azure_metrics(loaded)
     spans = {s.key: s.to_json()["minutes"] for s in when.spans()}
     detection = {

@@ -116,7 +116,7 @@ def first_alert_resolved(events: list[AlertEvent]) -> int | None:
     firing = [e for e in events if e.kind == EventKind.FIRING]
     if not firing:
         return None
-    first = firing[0]
+    first = min(firing, key=lambda e: times.firing_order(e.at, e.severity, e.rule))
     back = [e.at for e in events if e.kind == EventKind.RESOLVED and e.fingerprint == first.fingerprint]
     later = [t for t in back if t > first.at]
     return to_epoch(min(later)) if later else None
