@@ -19,6 +19,10 @@ log = logging.getLogger(__name__)
 Annotator = Callable[[Instance, EventKind], dict[str, str]]
 """Writes an alert's annotations (summary, description, runbook) for an instance and the transition it tells."""
 
+Refresher = Callable[[Instance, int], Instance]
+"""Recomputes, for a reminder sent at instant ``t``, the parts of an instance's evidence that its rule computes only
+at transitions because they cost a query (a budget's drivers: the last 24 hours against a week earlier)."""
+
 
 class EvalContext:
     """Instances as they stand during the pass, the ones changed, and the transitions to record."""
@@ -40,10 +44,16 @@ class EvalContext:
         sent at that instant says (its evidence as of then, never the firing-time evidence)."""
         self.annotators: dict[str, Annotator] = {}
         """Per alert, how its rule writes the summary of an instance (the same function its transitions use)."""
+        self.refreshers: dict[str, Refresher] = {}
+        """Per alert whose rule computes part of its evidence at transitions only, how to bring it to a reminder's
+        instant."""
 
-    def observe(self, t: int, inst: Instance, annotate: Annotator) -> None:
-        """Remember ``inst`` as evaluated at instant ``t`` if it fires, and how to write its summary."""
+    def observe(self, t: int, inst: Instance, annotate: Annotator, refresh: Refresher | None = None) -> None:
+        """Remember ``inst`` as evaluated at instant ``t`` if it fires, how to write its summary and (``refresh``)
+        how to bring evidence computed at transitions only to a reminder's instant."""
         self.annotators[inst.fingerprint] = annotate
+        if refresh is not None:
+            self.refreshers[inst.fingerprint] = refresh
         if inst.state is AlertState.FIRING:
             self.firing.setdefault(inst.fingerprint, []).append((t, inst))
 

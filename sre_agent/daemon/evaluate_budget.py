@@ -364,6 +364,15 @@ def advance_budget(ctx: EvalContext, budget: CostBudgetDoc, views: dict[str, Dat
         labels = {**static, "signal": signal}
         fp = fingerprint(budget.name, labels)
         instances[signal] = ctx.instances.get(fp) or Instance(fp, budget.name, labels)
+
+    def refresh(inst: Instance, at: int) -> Instance:
+        """A reminder's drivers: the 24 hours before its instant's metering frontier, not the firing-time ones."""
+        if found is None or "drivers" not in inst.evidence:
+            return inst
+        return replace(
+            inst, evidence={**inst.evidence, "drivers": drivers(ctx, budget, min(found[1], at // HOUR * HOUR))}
+        )
+
     for k, t in enumerate(ctx.instants.tolist()):
         verdicts: dict[str, Verdict] = {}
         if found is not None and not stale[k]:
@@ -392,4 +401,4 @@ def advance_budget(ctx: EvalContext, budget: CostBudgetDoc, views: dict[str, Dat
                     tr = replace(tr, instance=new)  # noqa: PLW2901 - the recorded transition carries the drivers
                 ctx.transitions.append((tr, annotate(tr.instance, tr.kind)))
             instances[signal] = ctx.keep(inst, new)
-            ctx.observe(t, instances[signal], annotate)
+            ctx.observe(t, instances[signal], annotate, refresh)

@@ -199,6 +199,9 @@ class Dispatcher:
         when, inst = seen
         if inst.last_eval_at is not None:  # a stale instant keeps the evidence of the last judged one
             when = to_epoch(inst.last_eval_at)
+        refresh = ctx.refreshers.get(fingerprint) if ctx is not None else None
+        if refresh is not None:
+            inst = refresh(inst, when)
         annotate = ctx.annotators.get(fingerprint) if ctx is not None else None
         if annotate is not None:
             annotations.update(annotate(inst, EventKind.FIRING))

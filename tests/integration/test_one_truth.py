@@ -13,7 +13,7 @@ import re
 import subprocess
 import sys
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -161,6 +161,11 @@ def test_reminders_say_what_the_alert_shows_when_sent_and_since_when_it_fires(de
         assert r["evaluated_at"] <= r["notification"]["sent_at"]
         assert r["evaluated_at"] > firing[r["fingerprint"]]["at"], "evaluated after it fired"
         assert r["evidence"] != firing[r["fingerprint"]]["evidence"], "not the firing-time evidence"
+        if "drivers" in r["evidence"]:  # the last 24 hours before the reminder's data, not before the firing's
+            window_end = datetime.fromisoformat(r["evidence"]["drivers"]["window"].split(" – ")[1])
+            assert window_end <= datetime.fromisoformat(r["evaluated_at"])
+            if datetime.fromisoformat(r["evaluated_at"]) - datetime.fromisoformat(r["starts_at"]) > timedelta(days=1):
+                assert r["evidence"]["drivers"] != firing[r["fingerprint"]]["evidence"]["drivers"], r["rule"]
         inst = _Instance(r)
         if r["rule"] in budgets:
             again = budget_annotations(url, budgets[r["rule"]], r["labels"]["signal"], inst, EventKind.FIRING)
