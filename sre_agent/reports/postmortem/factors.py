@@ -21,6 +21,17 @@ def ratio(before: float | None, during: float | None) -> float | None:
     return during / before
 
 
+METRIC_NAMES = {
+    "p95_ms": "p95 latency",
+    "queued_ms_per_query": "queueing per query",
+    "failed": "failed queries",
+    "spill_gb": "spilled data",
+    "queries": "queries",
+    "avg_queued_load": "queued load",
+}
+"""How a factor's metric is named in prose (the JSON keeps the rollup's column name in ``metric``)."""
+
+
 def factor(
     kind: str, subject: str, metric: str, before: float | None, during: float | None, unit: str
 ) -> dict[str, Any] | None:
@@ -33,6 +44,7 @@ def factor(
         "kind": kind,
         "subject": subject,
         "metric": metric,
+        "name": METRIC_NAMES.get(metric, metric),
         "unit": unit,
         "before": before,
         "during": during,

@@ -151,6 +151,6 @@ def summary(
         parts.append(f"{c['extra_credits']:,.1f} credits above baseline{money}.")
     parts.append(f"{len(incident.alerts)} alert(s), severity {incident.severity.value}.")
     if top_factor:
-        parts.append(f"Largest change in the data: {top_factor['subject']} {top_factor['metric']} "
+        parts.append(f"Largest change in the data: {top_factor['subject']} {top_factor['name']} "
                      f"{top_factor['change']}.")  # fmt: skip
     return " ".join(parts)

@@ -62,7 +62,7 @@ def _factor_value(value: float | None, unit: str) -> str:
 
 def _factor_text(f: dict[str, Any]) -> str:
     before, during = _factor_value(f["before"], f["unit"]), _factor_value(f["during"], f["unit"])
-    return f"{f['subject']}: {f['metric']} {before} → {during} ({f['change']})"
+    return f"{f['subject']}: {f['name']} {before} → {during} ({f['change']})"
 
 
 def _cards(t: IncidentTimes) -> list[tuple[str, str, str]]:
@@ -145,7 +145,7 @@ def render_html(pm: Postmortem) -> str:
         f"<p class=meta>Status: <b>draft</b> · severity {escape(inc['severity'])} · incident "
         f"{escape(inc['status'])} · opened by {escape(inc['alert_title'])} · authors: sre-agent (draft) + "
         f"<span class=warn>owner to fill in</span> · generated "
-        f"{escape(pm.generated_at.isoformat(timespec='seconds'))}</p>",
+        f"{escape(utc_minute(pm.generated_at))}</p>",
         *[f"<p class=note>{escape(n)}</p>" for n in pm.notes],
         "<h2>Summary</h2>",
         f"<p>{escape(pm.summary)}</p>",
