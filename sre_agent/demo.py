@@ -17,6 +17,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from sre_agent.cli.store import mark_simulated
 from sre_agent.clock import SimulatedClock
 from sre_agent.config.agent import ConsoleSinkConfig, JsonlSinkConfig, PollSettings
 from sre_agent.config.loader import LoadedConfig
@@ -239,6 +240,7 @@ def run_demo(loaded: LoadedConfig, opts: DemoOptions, console: Console) -> DemoR
             slos = [slo_snapshot(reader, slo, last) for slo in config.slos]
             written = write_replay_reports(agent, opts.out / "reports", last)
             postmortems = map_postmortems(agent, incidents)
+            mark_simulated(agent.db)  # `incidents ack` and `silence add` on this store take its clock as now
         finally:
             agent.close()
         replay_s = time.perf_counter() - began
@@ -453,9 +455,28 @@ def print_summary(result: DemoResult, console: Console) -> None:
         style="dim",
     )
     config = result.out / "agent.yaml"
-    console.print(
-        f"Next: sre-agent alerts list --all -c {config} · sre-agent alerts show FINGERPRINT -c {config} · "
-        f"sre-agent slo status -c {config} · sre-agent backtest --slo slo_definitions/risk.yaml -c {config} "
-        f"--incidents {result.out / 'ground_truth.json'}",
-        style="dim",
-    )
+    agent = command_name()
+    console.print("Next (each works as printed):", style="dim")
+    for line in (
+        f"{agent} alerts list --all -c {config}",
+        f"{agent} alerts list 'severity=~sev[12]' --state firing -c {config}",
+        f"{agent} incidents list --all -c {config}",
+        f"{agent} slo status -c {config}",
+        f"{agent} backtest --slo slo_definitions/risk.yaml -c {config} --incidents {result.out / 'ground_truth.json'}",
+    ):
+        console.print(f"  {line}", style="dim", markup=False, highlight=False, soft_wrap=True)
+
+
+def command_name() -> str:
+    """How to run `sre-agent` from here: its name when it is on PATH, else the path it was started by
+    (`make demo` runs `.venv/bin/sre-agent`, which a fresh shell does not find by name)."""
+    import shutil
+    import sys
+
+    started = Path(sys.argv[0])
+    if started.name == "sre-agent" and shutil.which("sre-agent") != str(started.resolve()):
+        try:
+            return str(started.resolve().relative_to(Path.cwd()))
+        except ValueError:
+            return str(started)
+    return "sre-agent"

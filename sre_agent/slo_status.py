@@ -58,7 +58,7 @@ def render(snapshots: list[dict[str, Any]], console: Console) -> None:
     """Print one row per SLO (every figure, with each tier's factor, is in ``--format json``)."""
     table = Table(title="SLOs")
     for column in ("SLO", "objective", "period", "SLI", "budget left", "burn long/short", "state", "exhausted in"):
-        table.add_column(column, overflow="fold", no_wrap=column in ("SLO", "period", "burn long/short"))
+        table.add_column(column, no_wrap=column != "period")  # identifiers and figures never split
     for s in snapshots:
         burns = []
         for tier in s["tiers"]:

@@ -296,7 +296,8 @@ def _summary(budget: CostBudgetDoc, signal: str, inst: Instance, kind: EventKind
         return f"budget {where}: {spent}, {_fmt(ev.get('percent'))}% of {amount}"
     if signal == "forecast":
         return (
-            f"budget {where} heading over: projected {_fmt(ev.get('forecast'))} {unit} by {ev.get('period_end')} "
+            f"budget {where} heading over: projected {_fmt(ev.get('forecast'))} {unit} by "
+            f"{_minute(ev.get('period_end'))} "
             f"({_fmt(ev.get('forecast_percent'))}% of {amount}; {spent})" + _top_driver(ev)
         )
     if signal == "burn_rate":

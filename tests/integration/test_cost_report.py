@@ -309,7 +309,7 @@ def test_without_spec_cost_or_a_store_the_report_says_what_is_missing(
     data["spec"]["store"]["path"] = str(tmp_path / "nowhere" / "state.db")
     fresh = tmp_path / "fresh.yaml"
     fresh.write_text(yaml.safe_dump(data))
-    assert main(["report", "cost", "-c", str(fresh), "--out", str(tmp_path / "out")]) == ExitCode.AGENT_FAILURE
+    assert main(["report", "cost", "-c", str(fresh), "--out", str(tmp_path / "out")]) == ExitCode.USAGE
     assert "no state store at" in capsys.readouterr().err
     assert not (tmp_path / "out").exists(), "nothing written"
 

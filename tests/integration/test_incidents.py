@@ -408,3 +408,27 @@ def test_the_symptom_is_the_largest_user_visible_change(tmp_path: Path) -> None:
     impact["queries"] = {"queries": 1000, "failed": 2, "p95_ms": 10000.0}
     fallback = symptom(loaded, incident, impact, [], "54 % (> 50 % over 10m)")
     assert (fallback.kind, fallback.what) == ("alert", "ingestion-error-rate")
+
+
+def test_on_a_replayed_store_a_step_without_at_takes_the_stores_clock(
+    open_incident: tuple[Path, Incident], tmp_path: Path, capsys: Any
+) -> None:
+    """The demo's store lives in its replayed week: a note without --at is stamped with the store's last
+    evaluation, not today's wall clock (after which no later step of the week could be recorded)."""
+    import shutil
+
+    from sre_agent.cli.store import mark_simulated
+
+    config, _ = open_incident
+    copy = write_config(tmp_path)
+    shutil.copy(load_config(config).config.spec.store.path, tmp_path / "state.db")
+    db = Database(tmp_path / "state.db")
+    try:
+        mark_simulated(db)
+        last = int(db.read("SELECT value FROM evaluation_state WHERE key = 'last_instant'")[0]["value"])
+    finally:
+        db.close()
+    inc = incidents(copy)[0]
+    assert cli(copy, "incidents", "note", inc.id, "checked RISK_WH", "--author", "dana", capsys=capsys)[0] == 0
+    note = [s for s in incidents(copy)[0].log if s.kind == "note"][-1]
+    assert int(note.at.timestamp()) == last

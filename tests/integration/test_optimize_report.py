@@ -379,7 +379,7 @@ def test_a_missing_store_is_a_clear_error_and_nothing_is_written(
     fresh = tmp_path / "fresh.yaml"
     fresh.write_text(yaml.safe_dump(data))
     code = main(["report", "optimize", "-c", str(fresh), "--out", str(tmp_path / "out")])
-    assert code == ExitCode.AGENT_FAILURE
+    assert code == ExitCode.USAGE, "which config to pass is the user's to fix"
     assert "no state store at" in capsys.readouterr().err
     assert not (tmp_path / "out").exists(), "nothing written"
 

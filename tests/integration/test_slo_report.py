@@ -314,7 +314,7 @@ def test_without_a_store_the_report_says_so_and_writes_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = _config(tmp_path, tmp_path / "nowhere" / "state.db")
-    assert main(["report", "slo", "-c", str(config), "--out", str(tmp_path / "out")]) == ExitCode.AGENT_FAILURE
+    assert main(["report", "slo", "-c", str(config), "--out", str(tmp_path / "out")]) == ExitCode.USAGE
     assert "no state store at" in capsys.readouterr().err
     assert not (tmp_path / "out").exists(), "nothing written"
 

@@ -211,7 +211,31 @@ def test_an_empty_file_a_missing_column_and_a_bad_rule(tmp_path: Path, capsys) -
 
 
 def test_the_shipped_example_rule_is_valid() -> None:
-    from sre_agent.detect_cli import load_rule
+    from sre_agent.cli.detect import load_rule
 
     spec = load_rule(Path(__file__).resolve().parents[2] / "examples" / "anomaly" / "dashboard-latency.yaml")
     assert (spec.threshold_z, spec.sustain.k, spec.sustain.n, spec.statistic) == (3.0, 3, 4, "p95")
+
+
+def test_detect_anomalies_only_prints_just_the_flagged_rows_and_still_counts_all(tmp_path: Path, capsys) -> None:
+    times, values = week_of_latency(days=8)
+    values[at(7, 15) : at(7, 16)] *= 2.5
+    path = tmp_path / "p95.parquet"
+    pl.DataFrame({"timestamp": [_iso(int(t)) for t in times], "value": values}).write_parquet(path)
+    assert main(["detect", "--input", str(path), "--format", "json", "--anomalies-only"]) == ExitCode.ALERTS_FIRING
+    captured = capsys.readouterr()
+    rows = json.loads(captured.out)
+    assert rows
+    assert all(r["anomaly"] for r in rows)
+    assert f"{len(rows)} anomalous bucket(s) of {len(times)}" in captured.err
+
+
+def test_help_and_version_load_none_of_the_agent() -> None:
+    """`--help` and `--version` build the parser only: no polars, pydantic, numpy, rich or YAML."""
+    import subprocess
+    import sys
+
+    probe = "import sys; from sre_agent.cli.parser import build_parser; build_parser().format_help(); "
+    probe += "print(sorted(m for m in ('polars', 'pydantic', 'numpy', 'rich', 'yaml') if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -56,7 +56,7 @@ def config(tmp_path: Path) -> Path:
 def clock(monkeypatch: pytest.MonkeyPatch) -> SimulatedClock:
     """The clock the silence commands read, pinned to NOW."""
     pinned = SimulatedClock(NOW)
-    monkeypatch.setattr("sre_agent.alerts_cli.SystemClock", lambda: pinned)
+    monkeypatch.setattr("sre_agent.cli.alerts.SystemClock", lambda: pinned)
     return pinned
 
 
@@ -419,12 +419,26 @@ def test_alerts_show_with_an_ambiguous_prefix_lists_the_candidates(cli: Cli, tmp
     assert "error: abcd is ambiguous: abcd000000000001, abcd000000000002" in cli.err
 
 
-def test_alerts_commands_without_a_store_say_the_agent_has_not_run(cli: Cli, tmp_path: Path) -> None:
+def test_alerts_commands_without_a_store_say_the_agent_has_not_run_and_what_to_do(cli: Cli, tmp_path: Path) -> None:
+    """A usage problem (which config), not an agent failure: exit 2 and the next step."""
     code = cli("alerts", "list")
 
-    assert code == ExitCode.AGENT_FAILURE
-    assert f"error: no state store at {tmp_path / 'state.db'}: the agent has not run with this config yet" in cli.err
+    assert code == ExitCode.USAGE
+    assert f"error: no state store at {tmp_path / 'state.db'}: the agent has not run with " in cli.err
+    assert "run `sre-agent once` or `sre-agent run` with this config first, or pass another with -c" in cli.err
     assert not (tmp_path / "state.db").exists(), "reading never creates a store"
+
+
+def test_after_the_demo_a_command_without_its_config_names_it(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    demo = tmp_path / "demo-output"
+    demo.mkdir()
+    (demo / "agent.yaml").write_text("# the demo's config\n")
+    monkeypatch.chdir(tmp_path)
+
+    assert cli("alerts", "list") == ExitCode.USAGE
+    assert "add `-c demo-output/agent.yaml` (or export SRE_AGENT_CONFIG=demo-output/agent.yaml)" in cli.err
 
 
 def test_user_text_in_tables_is_shown_verbatim_never_read_as_markup(cli: Cli) -> None:
@@ -439,3 +453,29 @@ def test_user_text_in_tables_is_shown_verbatim_never_read_as_markup(cli: Cli) ->
     assert "[bold]thing" in cli.out
     listed = cli.json("silence", "list")
     assert "fix [/] the [bold]thing" in [row["reason"] for row in listed]
+
+
+def test_alerts_list_takes_amtool_label_matchers_and_a_state(cli: Cli, tmp_path: Path) -> None:
+    seed_alert(tmp_path / "state.db")
+    assert [r["fingerprint"] for r in cli.json("alerts", "list", "warehouse=RISK_WH", "severity=~sev[12]")] == [FP]
+    assert cli.json("alerts", "list", "warehouse!=RISK_WH") == []
+    assert cli.json("alerts", "list", "alertname=warehouse-queueing", "--state", "pending") == []
+    firing = cli.json("alerts", "list", "--state", "firing")
+    assert [(r["state"], r["severity"]) for r in firing] == [("firing", "sev2")]
+    assert "is not a matcher" in cli.usage_error("alerts", "list", "RISK_WH")
+
+
+def test_global_options_work_before_the_command_as_well_as_after(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed_alert(tmp_path / "state.db")
+    assert main(["-c", str(config), "--log-level", "ERROR", "alerts", "list", "--format", "json"]) == ExitCode.OK
+    before = json.loads(capsys.readouterr().out)
+    assert main(["alerts", "list", "--format", "json", "--log-level", "ERROR", "-c", str(config)]) == ExitCode.OK
+    assert json.loads(capsys.readouterr().out) == before == [before[0]]
+
+
+def test_silence_expire_takes_a_unique_prefix_of_its_id(cli: Cli) -> None:
+    added = add(cli, "warehouse=RISK_WH", "--duration", "1h", "--reason", "rebuild")
+    assert cli("silence", "expire", added["id"][:6]) == ExitCode.OK
+    assert f"Expired silence {added['id']}" in cli.out

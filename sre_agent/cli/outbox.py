@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
-from typing import Any
 
 from rich.console import Console
 
@@ -15,20 +13,6 @@ from sre_agent.exit_codes import ExitCode
 from sre_agent.model import to_epoch
 from sre_agent.store.db import Database
 from sre_agent.store.outbox import Outbox
-
-
-def add_commands(sub: Any, with_config: Callable[[argparse.ArgumentParser], argparse.ArgumentParser]) -> None:
-    """Register `outbox` on the top-level subparsers."""
-    outbox = sub.add_parser("outbox", help="dead-lettered deliveries: send them again or discard them")
-    outbox_sub = outbox.add_subparsers(dest="outbox_command", required=True, metavar="OUTBOX_COMMAND")
-    retry = with_config(
-        outbox_sub.add_parser(
-            "retry", help="queue a sink's dead letters again (receivers ignore what they already got: dedup keys)"
-        )
-    )
-    retry.add_argument("--sink", required=True, help="the sink's name (see `sre-agent status`)")
-    discard = with_config(outbox_sub.add_parser("discard", help="drop a sink's dead letters for good"))
-    discard.add_argument("--sink", required=True, help="the sink's name (see `sre-agent status`)")
 
 
 def cmd_outbox(args: argparse.Namespace, loaded: LoadedConfig, console: Console) -> int:

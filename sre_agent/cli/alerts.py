@@ -6,15 +6,16 @@ import argparse
 import getpass
 import json
 import re
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from sre_agent.alerting.matchers import parse_matcher
+from sre_agent.alerting.matchers import alert_labels, matches_all, parse_matcher
 from sre_agent.alerting.silences import Silence
+from sre_agent.cli.store import store_now
 from sre_agent.clock import SystemClock
 from sre_agent.config.loader import LoadedConfig
 from sre_agent.errors import UsageError
@@ -27,72 +28,6 @@ from sre_agent.store.notifications import NotificationStore
 from sre_agent.store.silences import SilenceStore
 
 _HEX = re.compile(r"^[0-9a-f]{4,16}$")
-
-
-def instant(text: str) -> datetime:
-    """An ISO 8601 instant with a time zone, in UTC (argparse type of every `--at`/`--start`/`--end`)."""
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected an ISO 8601 instant, got {text!r}") from exc
-    if value.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{text!r} needs a time zone (e.g. 2026-11-25T22:00:00Z)")
-    return value.astimezone(UTC)
-
-
-def _matcher(text: str) -> str:
-    try:
-        return str(parse_matcher(text))
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from exc
-
-
-def add_commands(
-    sub: Any, with_config: Callable[[argparse.ArgumentParser], argparse.ArgumentParser], duration: Any
-) -> None:
-    """Register `alerts` and `silence` on the top-level subparsers."""
-    alerts = sub.add_parser("alerts", help="alert instances and their full history (from the state store)")
-    alerts_sub = alerts.add_subparsers(dest="alerts_command", required=True, metavar="ALERTS_COMMAND")
-    listing = with_config(alerts_sub.add_parser("list", help="firing and pending alerts (--all: every alert)"))
-    listing.add_argument("--all", action="store_true", help="include resolved alerts")
-    listing.add_argument("--rule", default=None, help="only this rule or SLO")
-    listing.add_argument("--format", choices=["table", "json"], default="table")
-    show = with_config(
-        alerts_sub.add_parser(
-            "show",
-            help="one alert: every transition with its evidence, and what each receiver was told",
-        )
-    )
-    show.add_argument("fingerprint", help="the alert's fingerprint (a unique prefix of 4+ hex digits is enough)")
-    show.add_argument("--format", choices=["table", "json"], default="table")
-
-    silence = sub.add_parser(
-        "silence",
-        help="mute alerts by label matchers for a while (alerts are still recorded)",
-        description="Silences from the CLI live in the state store; those in git are `kind: Silence` documents "
-        "in the rule folders. Every silence expires.",
-    )
-    silence_sub = silence.add_subparsers(dest="silence_command", required=True, metavar="SILENCE_COMMAND")
-    add = with_config(
-        silence_sub.add_parser(
-            "add",
-            help="add a silence",
-            description="Example: sre-agent silence add 'warehouse=\"RISK_WH\"' 'rule=~\"risk-.*\"' --duration 2h "
-            '--reason "index rebuild CHG-1234"',
-        )
-    )
-    add.add_argument("matchers", nargs="+", type=_matcher, help='label matchers: name="v", !=, =~"re", !~"re"')
-    add.add_argument("--duration", type=duration, default=None, help="how long from --start (e.g. 2h)")
-    add.add_argument("--start", type=instant, default=None, help="ISO instant (default now)")
-    add.add_argument("--end", type=instant, default=None, help="ISO instant (instead of --duration)")
-    add.add_argument("--reason", required=True, help="why (shown with every held notification)")
-    add.add_argument("--author", default=None, help="who (default: the login name)")
-    add.add_argument("--format", choices=["table", "json"], default="table")
-    lst = with_config(silence_sub.add_parser("list", help="active and upcoming silences (--all: expired too)"))
-    lst.add_argument("--all", action="store_true")
-    lst.add_argument("--format", choices=["table", "json"], default="table")
-    expire = with_config(silence_sub.add_parser("expire", help="end a CLI silence now"))
-    expire.add_argument("id", help="the silence id (`silence list`)")
 
 
 def _silence_json(s: Silence, now: datetime) -> dict[str, Any]:
@@ -115,8 +50,8 @@ def _silence_json(s: Silence, now: datetime) -> dict[str, Any]:
 
 def cmd_silence(args: argparse.Namespace, loaded: LoadedConfig, console: Console) -> int:
     """`silence add|list|expire`: CLI silences are written to the state store the daemon reads."""
-    now = SystemClock().now()
     db = Database(loaded.resolve(loaded.config.spec.store.path), writer=False)
+    now = store_now(db, SystemClock().now())
     try:
         store = SilenceStore(db)
         if args.silence_command == "add":
@@ -133,8 +68,12 @@ def cmd_silence(args: argparse.Namespace, loaded: LoadedConfig, console: Console
         if args.silence_command == "expire":
             if args.id.startswith("git:"):
                 raise UsageError(f"{args.id} is declared in git: remove or edit its Silence document")
+            # A unique prefix of an active silence's id is enough, as for fingerprints (`alerts show`).
+            ids = [x.id for x in store.all(now) if x.id.startswith(args.id)] if len(args.id) >= 4 else [args.id]
+            if len(ids) > 1:
+                raise UsageError(f"{args.id} is ambiguous: {', '.join(ids[:5])}")
             try:
-                ended = store.expire(args.id, now)
+                ended = store.expire(ids[0] if ids else args.id, now)
             except KeyError:
                 raise UsageError(f"no active silence {args.id!r} (see `sre-agent silence list --all`)") from None
             matchers = ", ".join(str(m) for m in ended.matchers)
@@ -189,17 +128,26 @@ def cmd_alerts(args: argparse.Namespace, db: Database, console: Console) -> int:
     if args.alerts_command == "list":
         counts = notes.counts()
         current = store.summaries()
+        matchers = [parse_matcher(m) for m in args.matchers or []]
+        states = set(args.state or [])
         rows: list[dict[str, Any]] = []
-        for inst in store.instances(include_inactive=args.all):
+        for inst in store.instances(include_inactive=args.all or "resolved" in states):
             if args.rule and inst.rule != args.rule:
                 continue
             last = store.events(fingerprint=inst.fingerprint)[-1:]
+            # A resolved alert keeps the severity it last had (its instance has none once inactive).
+            severity = inst.severity.value if inst.severity else (last[0].severity.value if last else None)
+            state = "resolved" if inst.state.value == "inactive" else inst.state.value
+            if states and state not in states:
+                continue
+            if matchers and not matches_all(matchers, alert_labels(inst.rule, inst.labels, severity)):
+                continue
             rows.append(
                 {
                     "fingerprint": inst.fingerprint,
                     "rule": inst.rule,
-                    "state": inst.state.value,
-                    "severity": inst.severity.value if inst.severity else None,
+                    "state": state,
+                    "severity": severity,
                     "labels": inst.labels,
                     "since": iso(inst.active_since) if inst.active_since else None,
                     "last_transition": last[0].kind.value if last else None,
@@ -216,20 +164,28 @@ def cmd_alerts(args: argparse.Namespace, db: Database, console: Console) -> int:
         if args.format == "json":
             console.print_json(json.dumps(rows))
             return ExitCode.OK
-        table = Table(title=f"Alerts ({len(rows)})" + ("" if args.all else ", firing and pending"))
-        for column in ("fingerprint", "rule", "state", "severity", "labels", "last transition", "sent", "summary"):
-            table.add_column(column, overflow="fold")
+        shown = ", ".join(sorted(states)) if states else ("every state" if args.all else "firing and pending")
+        where = f"; {' '.join(args.matchers)}" if args.matchers else ""
+        # Labels every row shares go to the title once; identifiers never wrap (only labels and summary do).
+        common = dict(set.intersection(*(set(r["labels"].items()) for r in rows))) if rows else {}
+        shared = f" — all with {', '.join(f'{k}={v}' for k, v in sorted(common.items()))}" if common else ""
+        table = Table(title=f"Alerts ({len(rows)}, {shown}{where}){shared}")
+        for column in ("fingerprint", "rule", "state", "last change", "sent", "summary (and the alert's own labels)"):
+            table.add_column(column, no_wrap=not column.startswith("summary"))
         for r in rows:
+            own = ", ".join(f"{k}={v}" for k, v in r["labels"].items() if k not in common)
+            at = str(r["last_transition_at"] or "")[:16].replace("T", " ")
+            summary = Text(r["summary"])
+            if own:
+                summary.append("\n" + own, style="dim")
             add_plain_row(
                 table,
                 r["fingerprint"],
                 r["rule"],
-                r["state"],
-                r["severity"] or "",
-                ", ".join(f"{k}={v}" for k, v in r["labels"].items()),
-                f"{r['last_transition']} {r['last_transition_at']}" if r["last_transition"] else "",
+                f"{r['state']} {r['severity'] or ''}".strip(),
+                f"{at}Z" if at else "",
                 str(r["notifications"]),
-                r["summary"],
+                summary,
             )
         console.print(table)
         return ExitCode.OK

@@ -1,4 +1,5 @@
-"""The `sre-agent` command line."""
+"""The commands that own no module of their own (validate, sql, metrics, schema, demo, once, run, status, health,
+check, simulate serve, test) and the dispatch of every parsed command to its handler."""
 
 from __future__ import annotations
 
@@ -6,168 +7,20 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from sre_agent import __version__, logs
+from sre_agent import logs
 from sre_agent.config.azure import AzureMetricsSourceConfig
 from sre_agent.config.defaults import default_config_path
-from sre_agent.config.durations import parse_duration
 from sre_agent.config.loader import LoadedConfig, load_agent_config, load_config, load_documents
 from sre_agent.errors import ConfigError, ConfigIssue, SreAgentError, UsageError
 from sre_agent.exit_codes import ExitCode
 
 log = logging.getLogger("sre_agent")
-
-EPILOG = """exit codes: 0 ok · 1 alerts firing · 2 usage · 3 bad config · 4 agent failure (source, store)
-docs: README.md · rules: rules/*.yaml · runbooks: runbooks/<id>.md"""
-
-
-def _duration(text: str) -> timedelta:
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from exc
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {text!r}") from exc
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (also used to render `--help`)."""
-    parser = argparse.ArgumentParser(
-        prog="sre-agent",
-        description="SRE agent for Snowflake + Azure data platforms: polls ACCOUNT_USAGE, evaluates rules, "
-        "alerts once per incident, explains with evidence.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--version", action="version", version=f"sre-agent {__version__}")
-    parser.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
-    parser.add_argument("--log-format", default="text", choices=["text", "json"])
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    def with_config(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        p.add_argument(
-            "--config",
-            "-c",
-            type=Path,
-            help="agent config (default: $SRE_AGENT_CONFIG or examples/embedded.yaml, the embedded fake Snowflake)",
-        )
-        return p
-
-    demo = with_config(
-        sub.add_parser(
-            "demo",
-            help="replay the agent over a synthetic week on the embedded Snowflake and score it",
-            description="Seed the embedded fake Snowflake with a synthetic capital-markets workload (with scripted, "
-            "labelled incidents), replay the agent over it with a simulated clock (evaluation every minute, polls "
-            "at --poll-interval), write alerts.jsonl, ground_truth.json and summary.json, and print which alert "
-            "caught which incident and how fast.",
-        )
-    )
-    demo.add_argument("--days", type=int, default=7, help="days replayed and scored (default 7)")
-    demo.add_argument(
-        "--warm-up-days",
-        type=int,
-        default=21,
-        help="days of incident-free history before the replay, which the agent backfills at its first poll so "
-        "that anomaly baselines exist (default 21: weekly slots)",
-    )
-    demo.add_argument("--seed", type=int, default=42, help="workload seed (default 42)")
-    demo.add_argument("--out", type=Path, default=Path("demo-output"), help="output folder (default demo-output)")
-    demo.add_argument("--queries-per-day", type=int, default=40_000, help="demand-driven queries/day (40000)")
-    demo.add_argument("--start", type=_date, default=None, help="first day, YYYY-MM-DD (default 2026-11-02, a Monday)")
-    demo.add_argument(
-        "--poll-interval",
-        type=_duration,
-        default=timedelta(minutes=15),
-        help="simulated time between polls of ACCOUNT_USAGE (default 15m)",
-    )
-    demo.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-    with_config(
-        sub.add_parser(
-            "once",
-            help="run one cycle (poll, evaluate, deliver) and exit",
-            description="One cycle against the configured account; exit 1 if alerts are firing.",
-        )
-    )
-    with_config(sub.add_parser("run", help="run the daemon (APScheduler jobs; SIGTERM drains the outbox)"))
-
-    validate = with_config(
-        sub.add_parser(
-            "validate",
-            help="check the config and rule files; every error with file:line:col",
-            description="Validate the agent config and rules (or only the given files/folders). Exit 3 on errors.",
-        )
-    )
-    validate.add_argument("paths", nargs="*", type=Path, help="rule files or folders (default: the config's rules)")
-
-    rule_test = with_config(
-        sub.add_parser(
-            "test",
-            help="run rule unit tests (promtool-shaped files) through the agent's evaluator; exit 1 on a mismatch",
-            description="Each test writes its input_series (rollup measures per bucket in the 'a+bxN' notation: "
-            "queries, failed, latency_ms, avg_queued_load, credits_used, slo_good, slo_total, slo_loads, ...) into "
-            "a throwaway store, evaluates every evaluation_interval from t=0 with the daemon's own code, and "
-            "compares the alerts of each alertname at each eval_time with exp_alerts (labels, severity, state). "
-            "The config supplies global labels (left out of the comparison) and latency thresholds.",
-        )
-    )
-    rule_test.add_argument("files", nargs="+", type=Path, help="test files or folders (*.yaml)")
-    with_config(sub.add_parser("sql", help="print every SQL statement the agent can run (for a DBA's review)"))
-    sub.add_parser("metrics", help="list the metrics rules can use")
-    sub.add_parser("schema", help="print the JSON Schema of the config and rule documents")
-
-    status = with_config(sub.add_parser("status", help="sources, firing alerts and outbox from the state store"))
-    status.add_argument("--format", choices=["table", "json"], default="table")
-    health = with_config(sub.add_parser("health", help="exit 0 if an evaluation ran recently (container healthcheck)"))
-    health.add_argument("--max-age", type=_duration, default=timedelta(minutes=5))
-    with_config(sub.add_parser("check", help="connect to Snowflake and run the access check query"))
-
-    simulate = sub.add_parser("simulate", help="the synthetic workload and the embedded fake Snowflake")
-    sim_sub = simulate.add_subparsers(dest="sim_command", required=True, metavar="SUBCOMMAND")
-    serve = sim_sub.add_parser(
-        "serve",
-        help="run the fake Snowflake as a standalone server, seeded and growing in real time",
-        description="Serve a fake Snowflake account on HOST:PORT for any snowflake-connector-python client "
-        "(protocol http, any user/password, account 'fakesnow').",
-    )
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8765)
-    serve.add_argument("--db-path", type=Path, default=None, help="persist the account in this folder")
-    serve.add_argument("--history", type=_duration, default=timedelta(days=2), help="history before now (2d)")
-    serve.add_argument("--seed", type=int, default=42)
-    serve.add_argument("--queries-per-day", type=int, default=40_000)
-    serve.add_argument("--no-incidents", action="store_true", help="no scripted incidents")
-    from sre_agent.slo_cli import add_commands
-
-    add_commands(sub, with_config, _duration)
-    from sre_agent.alerts_cli import add_commands as add_alert_commands
-
-    add_alert_commands(sub, with_config, _duration)
-    from sre_agent.outbox_cli import add_commands as add_outbox_commands
-
-    add_outbox_commands(sub, with_config)
-    from sre_agent.detect_cli import add_command as add_detect_command
-
-    add_detect_command(sub)
-    from sre_agent.incidents_cli import add_commands as add_incident_commands
-
-    add_incident_commands(sub, with_config)
-    from sre_agent.report_cli import add_commands as add_report_commands
-
-    add_report_commands(sub, with_config)
-    return parser
 
 
 def _load(args: argparse.Namespace, extra: list[Path] | None = None) -> LoadedConfig:
@@ -183,7 +36,7 @@ def _print_issues(console: Console, issues: list[ConfigIssue]) -> None:
 
 def cmd_validate(args: argparse.Namespace, console: Console) -> int:
     """Validate config, rules and SLOs, reporting all issues (with a store: SLO traffic checks too)."""
-    from sre_agent.slo_cli import traffic_warnings
+    from sre_agent.cli.slo import traffic_warnings
 
     path = args.config or default_config_path()
     config, issues = load_agent_config(path)
@@ -357,10 +210,10 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
 
 def _store(args: argparse.Namespace) -> object:
     """Open the configured state store for reading; it must exist (reading never creates one)."""
-    from sre_agent.store.db import Database
+    from sre_agent.cli.store import open_store
 
     loaded = _load(args)
-    return Database.existing(loaded.resolve(loaded.config.spec.store.path))
+    return open_store(loaded)
 
 
 def cmd_status(args: argparse.Namespace, console: Console) -> int:
@@ -397,29 +250,43 @@ def cmd_health(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_check(args: argparse.Namespace, console: Console) -> int:
-    """Connect and run the access check."""
-    from sre_agent.daemon.runtime import open_agent
+    """Connect to Snowflake and run the access check (no state store is opened or created), then say what each
+    configured Azure source is."""
     from sre_agent.simulate.embedded import start_embedded
-    from sre_agent.sources.snowflake_conn import connector
+    from sre_agent.sources.snowflake import SnowflakeSource
+    from sre_agent.sources.snowflake_conn import connect_kwargs, connector
 
     loaded = _load(args)
+    spec = loaded.config.spec
     now = datetime.now(UTC)
     account = None
-    connect = None
-    if loaded.config.spec.snowflake.embedded is not None:
-        account = start_embedded(loaded.config.spec.snowflake.embedded, now)
+    if spec.snowflake.embedded is not None:
+        account = start_embedded(spec.snowflake.embedded, now)
         connect = connector(account.connect_kwargs())
-    agent = open_agent(loaded, connect=connect, sinks=[])
+        where = "the embedded fake Snowflake"
+    else:
+        assert spec.snowflake.connection is not None  # the config validator requires one of the two
+        connect = connector(connect_kwargs(spec.snowflake.connection))
+        where = f"account {spec.snowflake.connection.account}"
+    source = SnowflakeSource(connect, loaded.latency_thresholds_ms())
     try:
-        n = agent.source.check(now - timedelta(days=1), now)
+        n = source.check(now - timedelta(days=1), now)
     finally:
-        agent.close()
+        source.close()
         if account is not None:
             account.stop()
     console.print(
-        f"OK: connected; ACCOUNT_USAGE.QUERY_HISTORY shows {n:,} queries in the last 24h (it lags up to 45 min)",
+        f"OK: connected to {where}; ACCOUNT_USAGE.QUERY_HISTORY shows {n:,} queries in the last 24h (it lags up to "
+        "45 min)",
         highlight=False,
     )
+    azure = spec.azure
+    for name, part in (("metrics", azure.metrics if azure else None), ("cost", azure.cost if azure else None)):
+        if part is None:
+            continue
+        simulated = getattr(part, "simulated", False)
+        what = "simulated from the embedded workload" if simulated else "configured (not probed: `once` polls it)"
+        console.print(f"azure.{name}: {what}", highlight=False)
     return ExitCode.OK
 
 
@@ -465,7 +332,7 @@ def _maybe_load(args: argparse.Namespace) -> LoadedConfig | None:
 
 def cmd_slo(args: argparse.Namespace, console: Console) -> int:
     """`slo status` / `slo export`."""
-    from sre_agent.slo_cli import cmd_slo_export, cmd_slo_status
+    from sre_agent.cli.slo import cmd_slo_export, cmd_slo_status
 
     if args.slo_command == "status":
         return cmd_slo_status(args, _load(args), console)
@@ -506,7 +373,7 @@ def cmd_test(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_alerts(args: argparse.Namespace, console: Console) -> int:
     """`alerts list|show`."""
-    from sre_agent.alerts_cli import cmd_alerts as run
+    from sre_agent.cli.alerts import cmd_alerts as run
     from sre_agent.store.db import Database
 
     db = _store(args)
@@ -519,50 +386,48 @@ def cmd_alerts(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_silence(args: argparse.Namespace, console: Console) -> int:
     """`silence add|list|expire`."""
-    from sre_agent.alerts_cli import cmd_silence as run
+    from sre_agent.cli.alerts import cmd_silence as run
 
     return run(args, _load(args), console)
 
 
 def cmd_incidents(args: argparse.Namespace, console: Console) -> int:
     """`incidents list|show|ack|mitigate|note|resolve`."""
-    from sre_agent.incidents_cli import cmd_incidents as run
+    from sre_agent.cli.incidents import cmd_incidents as run
 
     return run(args, _load(args), console)
 
 
 def cmd_report(args: argparse.Namespace, console: Console) -> int:
     """`report`."""
-    from sre_agent.report_cli import cmd_report as run
+    from sre_agent.cli.report import cmd_report as run
 
     return run(args, _load(args), console)
 
 
 def cmd_detect(args: argparse.Namespace, console: Console, err: Console) -> int:
     """`detect`."""
-    from sre_agent.detect_cli import cmd_detect as run
+    from sre_agent.cli.detect import cmd_detect as run
 
     return run(args, console, err)
 
 
 def cmd_outbox(args: argparse.Namespace, console: Console) -> int:
     """`outbox retry|discard`."""
-    from sre_agent.outbox_cli import cmd_outbox as run
+    from sre_agent.cli.outbox import cmd_outbox as run
 
     return run(args, _load(args), console)
 
 
 def cmd_backtest(args: argparse.Namespace, console: Console) -> int:
     """`backtest`."""
-    from sre_agent.slo_cli import cmd_backtest as run
+    from sre_agent.cli.slo import cmd_backtest as run
 
     return run(args, _maybe_load(args) if args.events is None or args.config is not None else None, console)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `sre-agent` console script."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def run_command(args: argparse.Namespace) -> int:
+    """Run the parsed command: its handler, with errors turned into exit codes and messages (never a traceback)."""
     logs.setup(args.log_level, args.log_format)
     # Not a terminal (CI logs, pipes): wide enough that tables do not wrap every cell.
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 140)
@@ -612,7 +477,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitCode.AGENT_FAILURE
     except KeyboardInterrupt:
         return ExitCode.INTERRUPTED
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

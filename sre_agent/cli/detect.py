@@ -33,23 +33,6 @@ from sre_agent.exit_codes import ExitCode
 from sre_agent.sinks.render import add_plain_row
 
 
-def add_command(sub: Any) -> None:
-    """Register `detect` on the top-level subparsers."""
-    detect_parser = sub.add_parser(
-        "detect",
-        help="score an offline timestamp,value series with the anomaly detector (tune a LatencyAnomaly rule)",
-        description="Read a CSV or Parquet series (columns timestamp and value; any regular interval that divides "
-        "a day), run the robust seasonal detector with the rule's settings (or the defaults), and print for every "
-        "row the baseline, the band, the robust z, a score in [0, 1] (0.5 at the threshold) and the verdict. "
-        "Exit 1 when a bucket is anomalous.",
-    )
-    detect_parser.add_argument("--input", required=True, type=Path, help="FILE.csv or FILE.parquet")
-    detect_parser.add_argument("--rule", type=Path, default=None, help="a kind: LatencyAnomaly document")
-    detect_parser.add_argument("--format", choices=["table", "json"], default="table")
-    detect_parser.add_argument("--time-column", default="timestamp")
-    detect_parser.add_argument("--value-column", default="value")
-
-
 def load_rule(path: Path) -> LatencyAnomalySpec:
     """The spec of the LatencyAnomaly document in ``path``.
 
@@ -198,11 +181,12 @@ def cmd_detect(args: argparse.Namespace, console: Console, err: Console) -> int:
     for r in out.drop("row").to_dicts():
         when = datetime.fromtimestamp(r.pop("time"), UTC).isoformat().replace("+00:00", "Z")
         rows.append({"timestamp": when, **r, "value": None if math.isnan(r["value"]) else r["value"]})
-    if args.format == "json":
-        console.print_json(json.dumps(rows))
-    else:
-        _table(rows, console)
     anomalies = sum(1 for r in rows if r["anomaly"])
+    shown = [r for r in rows if r["anomaly"]] if args.anomalies_only else rows
+    if args.format == "json":
+        console.print_json(json.dumps(shown))
+    else:
+        _table(shown, console)
     err.print(f"{anomalies} anomalous bucket(s) of {len(rows)}; interval {step}s", markup=False, highlight=False)
     return ExitCode.ALERTS_FIRING if anomalies else ExitCode.OK
 

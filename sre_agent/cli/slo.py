@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,58 +26,11 @@ from sre_agent.exit_codes import ExitCode
 from sre_agent.model import from_epoch, iso, to_epoch
 from sre_agent.sinks.render import add_plain_row
 
-Parse = Callable[[str], timedelta]
-
-
-def add_commands(
-    sub: Any, with_config: Callable[[argparse.ArgumentParser], argparse.ArgumentParser], duration: Parse
-) -> None:
-    """Register `slo` and `backtest` on the top-level subparsers."""
-    slo = sub.add_parser("slo", help="SLO status and OpenSLO export")
-    slo_sub = slo.add_subparsers(dest="slo_command", required=True, metavar="SLO_COMMAND")
-    status = with_config(
-        slo_sub.add_parser(
-            "status",
-            help="every SLO: SLI, objective, budget left, burn per window, state, exhaustion ETA (from the store)",
-        )
-    )
-    status.add_argument("--format", choices=["table", "json"], default="table")
-    status.add_argument("--at", type=_instant, default=None, help="ISO instant (default: the last evaluation)")
-    export = with_config(slo_sub.add_parser("export", help="print SLOs as OpenSLO v1 documents"))
-    export.add_argument("--openslo", action="store_true", required=True, help="OpenSLO v1 (the only format)")
-    export.add_argument("paths", nargs="*", type=Path, help="SLO files or folders (default: the config's slos)")
-
-    backtest = with_config(
-        sub.add_parser(
-            "backtest",
-            help="replay an SLO's alerting over history (store, Snowflake or an offline CSV)",
-            description="Replay the SLOs of FILE minute by minute with the agent's engine and alert state machine. "
-            "With --events, history is a CSV of timestamp (ISO 8601 UTC, one row per minute), good, total; "
-            "otherwise it is the state store (or, for an SLO the agent has not polled yet, Snowflake). "
-            "With labelled incidents (--incidents, or the embedded generator's) it reports precision, recall, "
-            "detection and reset time.",
-        )
-    )
-    backtest.add_argument("--slo", type=Path, required=True, help="SLO file (sre-agent/v1 or OpenSLO v1)")
-    backtest.add_argument("--since", type=duration, default=timedelta(days=30), help="how far back (default 30d)")
-    backtest.add_argument("--events", type=Path, default=None, help="offline CSV: timestamp,good,total per minute")
-    backtest.add_argument("--step", type=duration, default=timedelta(minutes=1), help="evaluation step (1m)")
-    backtest.add_argument("--incidents", type=Path, default=None, help="labelled incidents (CSV start,end,id,slo)")
-    backtest.add_argument("--format", choices=["table", "json"], default="table")
-
-
-def _instant(text: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected an ISO instant such as 2026-11-05T14:00:00Z, got {text!r}") from exc
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
 
 def _read_store(loaded: LoadedConfig) -> Any:
-    from sre_agent.store.db import Database
+    from sre_agent.cli.store import open_store
 
-    return Database.existing(loaded.resolve(loaded.config.spec.store.path))
+    return open_store(loaded)
 
 
 def _reader(loaded: LoadedConfig, db: Any) -> Any:

@@ -10,14 +10,13 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from sre_agent.alerts_cli import instant
+from sre_agent.cli.store import open_store, store_now
 from sre_agent.clock import SystemClock
 from sre_agent.config.loader import LoadedConfig
 from sre_agent.errors import UsageError
@@ -25,43 +24,10 @@ from sre_agent.exit_codes import ExitCode
 from sre_agent.figures import incident_times
 from sre_agent.model import from_epoch, iso, to_epoch
 from sre_agent.sinks.render import add_plain_row
-from sre_agent.store.db import Database
 from sre_agent.store.incidents import Incident, IncidentStatus, IncidentStore
 
 _ORDER = [IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED, IncidentStatus.MITIGATED, IncidentStatus.RESOLVED]
 _STEP = {"ack": IncidentStatus.ACKNOWLEDGED, "mitigate": IncidentStatus.MITIGATED, "resolve": IncidentStatus.RESOLVED}
-
-
-def add_commands(sub: Any, with_config: Callable[[argparse.ArgumentParser], argparse.ArgumentParser]) -> None:
-    """Register `incidents` and its subcommands on the top-level subparsers."""
-    incidents = sub.add_parser(
-        "incidents",
-        help="incidents (related alerts grouped) and the human steps: ack, mitigate, note, resolve",
-        description="Alerts that overlap in time and share a warehouse, service or domain are grouped into one "
-        "incident (spec.incidents). Record who acknowledged, mitigated and resolved it and when, and notes; "
-        "resolving drafts the post-mortem into spec.reports.dir (or --out).",
-    )
-    cmds = incidents.add_subparsers(dest="incidents_command", required=True, metavar="INCIDENTS_COMMAND")
-    listing = with_config(cmds.add_parser("list", help="open incidents (--all: resolved ones too)"))
-    listing.add_argument("--all", action="store_true", help="include resolved incidents")
-    listing.add_argument("--format", choices=["table", "json"], default="table")
-    show = with_config(cmds.add_parser("show", help="one incident: its alerts, steps and notes"))
-    show.add_argument("id", help="incident id, e.g. INC-20261105-1")
-    show.add_argument("--format", choices=["table", "json"], default="table")
-    for name, what in (("ack", "acknowledged"), ("mitigate", "mitigated (impact stopped)"), ("resolve", "resolved")):
-        step = with_config(cmds.add_parser(name, help=f"record that the incident was {what}"))
-        step.add_argument("id", help="incident id")
-        step.add_argument("--author", help="who (default: your login name)")
-        step.add_argument("--at", type=instant, help="when it happened, ISO 8601 with zone (default: now)")
-        step.add_argument("--note", default="", help="a note kept in the incident's timeline")
-        if name == "resolve":
-            step.add_argument("--no-postmortem", action="store_true", help="do not draft the post-mortem now")
-            step.add_argument("--out", help="folder for the post-mortem draft (default: spec.reports.dir)")
-    note = with_config(cmds.add_parser("note", help="add a note to the incident's timeline"))
-    note.add_argument("id", help="incident id")
-    note.add_argument("text", help="the note")
-    note.add_argument("--author", help="who (default: your login name)")
-    note.add_argument("--at", type=instant, help="when it happened, ISO 8601 with zone (default: now)")
 
 
 def find(store: IncidentStore, incident_id: str) -> Incident:
@@ -135,8 +101,8 @@ def _check_order(incident: Incident, status: IncidentStatus, at: datetime, now: 
 
 def cmd_incidents(args: argparse.Namespace, loaded: LoadedConfig, console: Console) -> int:
     """Run one `incidents` subcommand."""
-    now = SystemClock().now()
-    db = Database.existing(loaded.resolve(loaded.config.spec.store.path))
+    db = open_store(loaded)
+    now = store_now(db, SystemClock().now())
     try:
         store = IncidentStore(db)
         command = args.incidents_command

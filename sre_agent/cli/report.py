@@ -3,70 +3,17 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
 from sre_agent.config.loader import LoadedConfig
+from sre_agent.errors import UsageError
 from sre_agent.exit_codes import ExitCode
 from sre_agent.reports.postmortem.cli import reports_dir
 
 if TYPE_CHECKING:
     from sre_agent.store.db import Database
-
-
-OUT_HELP = "output folder (default: spec.reports.dir, relative to the config file)"
-
-
-def add_commands(sub: Any, with_config: Callable[[argparse.ArgumentParser], argparse.ArgumentParser]) -> None:
-    """Register `report` and its subcommands on the top-level subparsers."""
-    report = sub.add_parser("report", help="write reports from the state store (cost, slo, postmortem, optimize)")
-    kinds = report.add_subparsers(dest="report", required=True, metavar="REPORT")
-    cost = with_config(
-        kinds.add_parser(
-            "cost",
-            help="cost of a calendar month: spend by day, warehouse, domain, pattern, user, role; budgets vs actual "
-            "vs forecast; recommendations",
-            description="Write the cost report of a calendar month (in spec.cost.time_zone) from the state store the "
-            "agent fills: cost-<period>.html (self-contained: inline charts, no scripts or fonts, opens offline), "
-            "cost-<period>.md (summary for chat), cost-<period>.json and one CSV file per table. Needs spec.cost. "
-            "Statements in the report (AUTO_SUSPEND, resource monitors, budgets) are printed, never executed.",
-        )
-    )
-    cost.add_argument("--period", help="calendar month YYYY-MM (default: the month of the newest metered hour)")
-    cost.add_argument("--out", type=Path, help=OUT_HELP)
-    slo = with_config(
-        kinds.add_parser(
-            "slo",
-            help="SLO compliance of a calendar month: per SLO good/total, compliance vs objective (met/missed), "
-            "error budget used per day, the incidents that used it",
-            description="Write the SLO compliance report of a calendar month (in spec.cost.time_zone, else UTC) "
-            "from the state store the agent fills: slo-<period>.html (self-contained: inline charts, no scripts or "
-            "fonts, opens offline), slo-<period>.md (summary for chat) and slo-<period>.json. For every SLO: its "
-            "objective and SLI, good and total events in the month, compliance (met, missed or no data), the "
-            "month's error budget ((1 - objective) x total) used and left, budget used per day, the SLO's own "
-            "window at the month's end, and each firing interval of its alert with the budget used inside it.",
-        )
-    )
-    slo.add_argument("--period", help="calendar month YYYY-MM (default: the month of the newest SLO data)")
-    slo.add_argument("--out", type=Path, help=OUT_HELP)
-    postmortem = with_config(
-        kinds.add_parser(
-            "postmortem",
-            help="the post-mortem draft of an incident: timeline, detection, impact, error budget, contributing "
-            "factors, action items; the human sections marked to fill in",
-            description="Write the post-mortem draft of INCIDENT_ID (see `sre-agent incidents list --all`) from the "
-            "state store: postmortem-<id>.html (self-contained, prints), postmortem-<id>.md (for a wiki or ticket) "
-            "and postmortem-<id>.json. The daemon drafts it by itself when an incident resolves; run this to "
-            "redraft after adding notes or steps. Onset comes from the data (the scope's p95, queueing, failures, "
-            "spill), time to detect / acknowledge / mitigate / resolve from the alerts and the recorded steps.",
-        )
-    )
-    postmortem.add_argument("incident", metavar="INCIDENT_ID", help="incident id, e.g. INC-20261103-1")
-    postmortem.add_argument("--out", type=Path, help=OUT_HELP)
-    _add_optimize(kinds, with_config)
 
 
 def cmd_report(args: argparse.Namespace, loaded: LoadedConfig, console: Console) -> int:
@@ -86,9 +33,9 @@ def _open_store(loaded: LoadedConfig) -> Database:
     Raises:
         StoreError: the agent has not run with this config yet (no store file).
     """
-    from sre_agent.store.db import Database
+    from sre_agent.cli.store import open_store
 
-    return Database.existing(loaded.resolve(loaded.config.spec.store.path))
+    return open_store(loaded)
 
 
 def _report_postmortem(args: argparse.Namespace, loaded: LoadedConfig, console: Console) -> int:
@@ -167,49 +114,6 @@ def _report_cost(args: argparse.Namespace, loaded: LoadedConfig, console: Consol
     return ExitCode.OK
 
 
-def _since(text: str) -> Any:
-    """argparse type of ``--since`` (a bad value exits 2 with the reason)."""
-    from sre_agent.errors import UsageError
-    from sre_agent.reports.optimize.data import parse_since
-
-    try:
-        return parse_since(text)
-    except UsageError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _add_optimize(kinds: Any, with_config: Callable[[argparse.ArgumentParser], argparse.ArgumentParser]) -> None:
-    """Register `report optimize`."""
-    optimize = with_config(
-        kinds.add_parser(
-            "optimize",
-            help="weekly query optimization: the changes that save the most credits, with evidence and statements",
-            description="Write the query-optimization report of the last --since (whole UTC hours) before the newest "
-            "data in the state store: optimize-<day>.html (self-contained, no scripts), optimize-<day>.md (summary "
-            "for chat or a wiki) and optimize-<day>.json. Query patterns (QUERY_PARAMETERIZED_HASH) are read from "
-            "Snowflake with two bounded aggregate statements over ACCOUNT_USAGE.QUERY_HISTORY (see `sre-agent sql`) "
-            "and ranked by the credits the cost attribution charged them (spec.cost), then by elapsed time. "
-            "Findings use the thresholds of spec.reports.optimize: spill, poor pruning, queueing, provisioning "
-            "waits, exploding and Cartesian joins (GET_QUERY_OPERATOR_STATS when the role may read it), rows "
-            "produced jumping, latency regressions, repeated identical queries, idle and oversized warehouses, "
-            "failing jobs. Each recommendation (resize or rewrite, scale up or out, split a workload, "
-            "AUTO_SUSPEND, clustering key, search optimization, materialized view, query acceleration, fix or stop) "
-            "carries its evidence, an estimated saving per week in credits (and money with spec.cost.credit_price) "
-            "with the assumption behind it, and the statement a DBA would run: printed, never executed. Literals "
-            "in query text are redacted unless --show-literals.",
-        )
-    )
-    optimize.add_argument(
-        "--since", type=_since, default=_since("7d"), help="window length in whole hours: 7d (default), 24h, 36h"
-    )
-    optimize.add_argument("--out", type=Path, help=OUT_HELP)
-    optimize.add_argument(
-        "--show-literals",
-        action="store_true",
-        help="show query text as written (literals may hold customer or trade data: off by default)",
-    )
-
-
 def _report_optimize(args: argparse.Namespace, loaded: LoadedConfig, console: Console) -> int:
     """`report optimize`: the store first (no store, nothing written), then Snowflake as the daemon connects."""
     from sre_agent.reports.optimize.data import build_optimize_report
@@ -239,8 +143,19 @@ def _report_optimize(args: argparse.Namespace, loaded: LoadedConfig, console: Co
         db.close()
         if account is not None:
             account.stop()
-    files = write_optimize_report(report, reports_dir(loaded, args.out))
     t = report.totals
+    if not t.get("patterns"):
+        embedded = (
+            " The embedded Snowflake `report optimize` starts is a fresh account (its `history` before now); a demo's "
+            "account ended with its run, and the demo wrote its week's report itself (demo-output/reports/)."
+            if loaded.config.spec.snowflake.embedded is not None
+            else ""
+        )
+        raise UsageError(
+            f"no query patterns in QUERY_HISTORY from {report.since} to {report.window_end}: nothing written (an "
+            f"existing report is kept).{embedded}"
+        )
+    files = write_optimize_report(report, reports_dir(loaded, args.out))
     console.print(
         f"optimize {report.since} to {report.window_end}: {t.get('patterns', 0)} patterns, "
         f"{t.get('findings', 0)} findings, {t.get('recommendations', 0)} recommendations",
