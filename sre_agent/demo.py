@@ -17,7 +17,6 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from sre_agent.cli.store import mark_simulated
 from sre_agent.clock import SimulatedClock
 from sre_agent.config.agent import ConsoleSinkConfig, JsonlSinkConfig, PollSettings
 from sre_agent.config.loader import LoadedConfig
@@ -40,6 +39,7 @@ from sre_agent.sinks.jsonl import JsonlSink
 from sre_agent.slo_status import render as render_slos
 from sre_agent.slo_status import snapshot as slo_snapshot
 from sre_agent.sources.snowflake_conn import connector, session_parameters
+from sre_agent.store import evaluation_state
 
 DEFAULT_START = date(2026, 11, 2)  # a Monday: the week holds a full trading week and a weekend
 
@@ -240,7 +240,9 @@ def run_demo(loaded: LoadedConfig, opts: DemoOptions, console: Console) -> DemoR
             slos = [slo_snapshot(reader, slo, last) for slo in config.slos]
             written = write_replay_reports(agent, opts.out / "reports", last)
             postmortems = map_postmortems(agent, incidents)
-            mark_simulated(agent.db)  # `incidents ack` and `silence add` on this store take its clock as now
+            evaluation_state.mark_simulated(
+                agent.db
+            )  # `incidents ack` and `silence add` on this store take its clock as now
         finally:
             agent.close()
         replay_s = time.perf_counter() - began

@@ -20,6 +20,7 @@ from sre_agent.clock import SystemClock
 from sre_agent.config.loader import LoadedConfig
 from sre_agent.errors import UsageError
 from sre_agent.exit_codes import ExitCode
+from sre_agent.figures.text import utc_minute
 from sre_agent.model import iso
 from sre_agent.sinks.render import add_plain_row
 from sre_agent.store.alerts import AlertStore
@@ -174,7 +175,6 @@ def cmd_alerts(args: argparse.Namespace, db: Database, console: Console) -> int:
             table.add_column(column, no_wrap=not column.startswith("summary"))
         for r in rows:
             own = ", ".join(f"{k}={v}" for k, v in r["labels"].items() if k not in common)
-            at = str(r["last_transition_at"] or "")[:16].replace("T", " ")
             summary = Text(r["summary"])
             if own:
                 summary.append("\n" + own, style="dim")
@@ -183,7 +183,7 @@ def cmd_alerts(args: argparse.Namespace, db: Database, console: Console) -> int:
                 r["fingerprint"],
                 r["rule"],
                 f"{r['state']} {r['severity'] or ''}".strip(),
-                f"{at}Z" if at else "",
+                utc_minute(datetime.fromisoformat(r["last_transition_at"])) if r["last_transition_at"] else "",
                 str(r["notifications"]),
                 summary,
             )

@@ -208,21 +208,12 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     return run_daemon(_load(args), console)
 
 
-def _store(args: argparse.Namespace) -> object:
-    """Open the configured state store for reading; it must exist (reading never creates one)."""
-    from sre_agent.cli.store import open_store
-
-    loaded = _load(args)
-    return open_store(loaded)
-
-
 def cmd_status(args: argparse.Namespace, console: Console) -> int:
     """Render the status snapshot."""
+    from sre_agent.cli.store import open_store
     from sre_agent.status import read_status, render_status
-    from sre_agent.store.db import Database
 
-    db = _store(args)
-    assert isinstance(db, Database)
+    db = open_store(_load(args))
     try:
         status = read_status(db)
     finally:
@@ -236,11 +227,10 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_health(args: argparse.Namespace, console: Console) -> int:
     """Exit 0 when healthy."""
+    from sre_agent.cli.store import open_store
     from sre_agent.status import health
-    from sre_agent.store.db import Database
 
-    db = _store(args)
-    assert isinstance(db, Database)
+    db = open_store(_load(args))
     try:
         ok, reason = health(db, int(args.max_age.total_seconds()))
     finally:
@@ -252,29 +242,13 @@ def cmd_health(args: argparse.Namespace, console: Console) -> int:
 def cmd_check(args: argparse.Namespace, console: Console) -> int:
     """Connect to Snowflake and run the access check (no state store is opened or created), then say what each
     configured Azure source is."""
-    from sre_agent.simulate.embedded import start_embedded
-    from sre_agent.sources.snowflake import SnowflakeSource
-    from sre_agent.sources.snowflake_conn import connect_kwargs, connector
+    from sre_agent.cli.snowflake import snowflake_source
 
     loaded = _load(args)
     spec = loaded.config.spec
     now = datetime.now(UTC)
-    account = None
-    if spec.snowflake.embedded is not None:
-        account = start_embedded(spec.snowflake.embedded, now)
-        connect = connector(account.connect_kwargs())
-        where = "the embedded fake Snowflake"
-    else:
-        assert spec.snowflake.connection is not None  # the config validator requires one of the two
-        connect = connector(connect_kwargs(spec.snowflake.connection))
-        where = f"account {spec.snowflake.connection.account}"
-    source = SnowflakeSource(connect, loaded.latency_thresholds_ms())
-    try:
+    with snowflake_source(loaded) as (source, where):
         n = source.check(now - timedelta(days=1), now)
-    finally:
-        source.close()
-        if account is not None:
-            account.stop()
     console.print(
         f"OK: connected to {where}; ACCOUNT_USAGE.QUERY_HISTORY shows {n:,} queries in the last 24h (it lags up to "
         "45 min)",
@@ -374,10 +348,9 @@ def cmd_test(args: argparse.Namespace, console: Console) -> int:
 def cmd_alerts(args: argparse.Namespace, console: Console) -> int:
     """`alerts list|show`."""
     from sre_agent.cli.alerts import cmd_alerts as run
-    from sre_agent.store.db import Database
+    from sre_agent.cli.store import open_store
 
-    db = _store(args)
-    assert isinstance(db, Database)
+    db = open_store(_load(args))
     try:
         return run(args, db, console)
     finally:

@@ -30,12 +30,16 @@ def day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {text!r}") from exc
 
 
+def _iso(text: str, expected: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from exc
+
+
 def instant(text: str) -> datetime:
     """An ISO 8601 instant with a time zone, in UTC (argparse type of every `--at`/`--start`/`--end`)."""
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected an ISO 8601 instant, got {text!r}") from exc
+    value = _iso(text, "an ISO 8601 instant")
     if value.tzinfo is None:
         raise argparse.ArgumentTypeError(f"{text!r} needs a time zone (e.g. 2026-11-25T22:00:00Z)")
     return value.astimezone(UTC)
@@ -43,10 +47,7 @@ def instant(text: str) -> datetime:
 
 def utc_instant(text: str) -> datetime:
     """An ISO instant; without a zone it is read as UTC (``slo status --at``)."""
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected an ISO instant such as 2026-11-05T14:00:00Z, got {text!r}") from exc
+    value = _iso(text, "an ISO instant such as 2026-11-05T14:00:00Z")
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 

@@ -7,13 +7,14 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 
+from sre_agent.cli.store import open_store
 from sre_agent.config.loader import LoadedConfig
 from sre_agent.errors import UsageError
 from sre_agent.exit_codes import ExitCode
 from sre_agent.reports.postmortem.cli import reports_dir
 
 if TYPE_CHECKING:
-    from sre_agent.store.db import Database
+    pass
 
 
 def cmd_report(args: argparse.Namespace, loaded: LoadedConfig, console: Console) -> int:
@@ -27,24 +28,13 @@ def cmd_report(args: argparse.Namespace, loaded: LoadedConfig, console: Console)
     return handlers[args.report](args, loaded, console)
 
 
-def _open_store(loaded: LoadedConfig) -> Database:
-    """The agent's state store, read-only.
-
-    Raises:
-        StoreError: the agent has not run with this config yet (no store file).
-    """
-    from sre_agent.cli.store import open_store
-
-    return open_store(loaded)
-
-
 def _report_postmortem(args: argparse.Namespace, loaded: LoadedConfig, console: Console) -> int:
     """`report postmortem INCIDENT_ID`: (re)draft the post-mortem and record its path on the incident."""
     from datetime import UTC, datetime
 
     from sre_agent.reports.postmortem.cli import draft_postmortem
 
-    db = _open_store(loaded)
+    db = open_store(loaded)
     try:
         files = draft_postmortem(loaded, db, args.incident, args.out, datetime.now(UTC))
     finally:
@@ -62,7 +52,7 @@ def _report_slo(args: argparse.Namespace, loaded: LoadedConfig, console: Console
     from sre_agent.reports.slo.data import build_slo_report
     from sre_agent.reports.slo.render import write_slo_report
 
-    db = _open_store(loaded)
+    db = open_store(loaded)
     try:
         report = build_slo_report(loaded, db, args.period)
     finally:
@@ -95,7 +85,7 @@ def _report_cost(args: argparse.Namespace, loaded: LoadedConfig, console: Consol
     from sre_agent.store.rollups import RollupStore
     from sre_agent.store.watermarks import Watermarks
 
-    db = _open_store(loaded)
+    db = open_store(loaded)
     try:
         report = build_cost_report(loaded, RollupStore(db), Watermarks(db), args.period)
     finally:
@@ -116,33 +106,16 @@ def _report_cost(args: argparse.Namespace, loaded: LoadedConfig, console: Consol
 
 def _report_optimize(args: argparse.Namespace, loaded: LoadedConfig, console: Console) -> int:
     """`report optimize`: the store first (no store, nothing written), then Snowflake as the daemon connects."""
+    from sre_agent.cli.snowflake import snowflake_source
     from sre_agent.reports.optimize.data import build_optimize_report
     from sre_agent.reports.optimize.render import write_optimize_report
-    from sre_agent.simulate.embedded import start_embedded
-    from sre_agent.sources.snowflake import SnowflakeSource
-    from sre_agent.sources.snowflake_conn import connect_kwargs, connector
 
-    db = _open_store(loaded)
-    account = None
+    db = open_store(loaded)
     try:
-        settings = loaded.config.spec.snowflake
-        if settings.embedded is not None:
-            from datetime import UTC, datetime
-
-            account = start_embedded(settings.embedded, datetime.now(UTC))
-            connect = connector(account.connect_kwargs())
-        else:
-            assert settings.connection is not None  # the config validator requires one of the two
-            connect = connector(connect_kwargs(settings.connection))
-        source = SnowflakeSource(connect, loaded.latency_thresholds_ms())
-        try:
+        with snowflake_source(loaded) as (source, _):
             report = build_optimize_report(loaded, db, source, args.since, args.show_literals)
-        finally:
-            source.close()
     finally:
         db.close()
-        if account is not None:
-            account.stop()
     t = report.totals
     if not t.get("patterns"):
         embedded = (

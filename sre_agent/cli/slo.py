@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sre_agent.backtest import Incident, Replay, instants_between, quality, read_events_csv, read_incidents, replay
+from sre_agent.cli.store import open_store
 from sre_agent.config.durations import format_duration
 from sre_agent.config.loader import LoadedConfig, load_documents
 from sre_agent.config.openslo import to_openslo
@@ -25,12 +26,7 @@ from sre_agent.errors import ConfigError, ConfigIssue, SreAgentError
 from sre_agent.exit_codes import ExitCode
 from sre_agent.model import from_epoch, iso, to_epoch
 from sre_agent.sinks.render import add_plain_row
-
-
-def _read_store(loaded: LoadedConfig) -> Any:
-    from sre_agent.cli.store import open_store
-
-    return open_store(loaded)
+from sre_agent.store import evaluation_state
 
 
 def _reader(loaded: LoadedConfig, db: Any) -> Any:
@@ -41,11 +37,6 @@ def _reader(loaded: LoadedConfig, db: Any) -> Any:
     return SloReader(loaded.config.spec, Watermarks(db), SloMinutes(db))
 
 
-def _last_instant(db: Any) -> datetime | None:
-    rows = db.read("SELECT value FROM evaluation_state WHERE key = 'last_instant'")
-    return from_epoch(int(rows[0]["value"])) if rows else None
-
-
 def cmd_slo_status(args: argparse.Namespace, loaded: LoadedConfig, console: Console) -> int:
     """Print every configured SLO's status as of the last evaluation (or ``--at``)."""
     from sre_agent.slo_status import render, snapshot
@@ -53,9 +44,10 @@ def cmd_slo_status(args: argparse.Namespace, loaded: LoadedConfig, console: Cons
     if not loaded.slos:
         console.print("no SLOs configured (spec.slos in the agent config)", style="yellow")
         return ExitCode.OK
-    db = _read_store(loaded)
+    db = open_store(loaded)
     try:
-        at = args.at or _last_instant(db) or datetime.now(UTC)
+        last = evaluation_state.last_instant(db)
+        at = args.at or (from_epoch(last) if last is not None else datetime.now(UTC))
         reader = _reader(loaded, db)
         snapshots = [snapshot(reader, slo, at) for slo in loaded.slos]
     finally:
@@ -93,7 +85,7 @@ def history_from_store(loaded: LoadedConfig, slo: SloDoc, lo: int) -> tuple[engi
     path = loaded.resolve(loaded.config.spec.store.path)
     if not path.exists():
         return None
-    db = _read_store(loaded)
+    db = open_store(loaded)
     try:
         return stored_history(loaded, db, slo, lo)
     finally:
@@ -291,7 +283,7 @@ def traffic_warnings(loaded: LoadedConfig, slos: list[SloDoc] | None = None) -> 
     path = loaded.resolve(loaded.config.spec.store.path)
     if not path.exists():
         return []
-    db = _read_store(loaded)
+    db = open_store(loaded)
     issues = []
     try:
         rollups = RollupStore(db)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from sre_agent.config.loader import LoadedConfig
 from sre_agent.errors import UsageError
+from sre_agent.model import from_epoch
+from sre_agent.store import evaluation_state
 from sre_agent.store.db import Database
 
 DEMO_CONFIG = Path("demo-output") / "agent.yaml"
@@ -30,27 +32,9 @@ def open_store(loaded: LoadedConfig) -> Database:
     raise UsageError(f"no state store at {path}: the agent has not run with {loaded.path} yet; {hint}")
 
 
-CLOCK_KEY = "clock"
-"""``evaluation_state`` key a replayed store (the demo's) sets to ``simulated``: its time is the replay's."""
-
-
-def mark_simulated(db: Database) -> None:
-    """Record that ``db`` was filled by a replay with a simulated clock (the demo)."""
-    with db.transaction() as conn:
-        conn.execute(
-            "INSERT INTO evaluation_state (key, value) VALUES (?, 'simulated') "
-            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            (CLOCK_KEY,),
-        )
-
-
 def store_now(db: Database, wall: datetime) -> datetime:
     """The instant a command that records a step or a silence takes as "now": the wall clock, except for a
     replayed store, whose clock stopped at its last evaluation (a step stamped with today's date would lie after
     every later instant of the replayed week)."""
-    from sre_agent.model import from_epoch
-
-    rows = {r["key"]: r["value"] for r in db.read("SELECT key, value FROM evaluation_state")}
-    if rows.get(CLOCK_KEY) == "simulated" and rows.get("last_instant") is not None:
-        return from_epoch(int(rows["last_instant"]))
-    return wall
+    last = evaluation_state.last_instant(db)
+    return from_epoch(last) if last is not None and evaluation_state.simulated(db) else wall

@@ -46,12 +46,13 @@ from sre_agent.model import (
     to_epoch,
 )
 from sre_agent.sinks.render import human_value
+from sre_agent.store import evaluation_state
+from sre_agent.store.evaluation_state import LAST_INSTANT, RESUMED_AT
 
 log = logging.getLogger(__name__)
 
 SOURCE_RULE = "agent-source-unhealthy"
 SOURCE_RUNBOOK = "agent-source-unhealthy"
-LAST_INSTANT = "last_instant"
 
 
 @dataclass
@@ -80,13 +81,8 @@ def last_instant(agent: Agent) -> int | None:
     return _state(agent, LAST_INSTANT)
 
 
-RESUMED_AT = "resumed_at"
-"""The instant evaluation resumed after the agent itself was down (a paused VM, a stopped pod)."""
-
-
 def _state(agent: Agent, key: str) -> int | None:
-    rows = agent.db.read("SELECT value FROM evaluation_state WHERE key = ?", (key,))
-    return int(rows[0]["value"]) if rows else None
+    return evaluation_state.read_int(agent.db, key)
 
 
 def data_views(agent: Agent) -> dict[str, DataView]:

@@ -283,6 +283,12 @@ def drivers(ctx: EvalContext, budget: CostBudgetDoc, frontier: int) -> dict[str,
     return out
 
 
+def _drivers_at(ctx: EvalContext, budget: CostBudgetDoc, frontier: int, at: int) -> dict[str, Any]:
+    """The drivers an alert states at instant ``at`` (a transition or a reminder): up to the last whole hour at or
+    before it that the spend's ``frontier`` has reached."""
+    return drivers(ctx, budget, min(frontier, at // HOUR * HOUR))
+
+
 def _summary(budget: CostBudgetDoc, signal: str, inst: Instance, kind: EventKind) -> str:
     spec = budget.spec
     ev = inst.evidence
@@ -370,9 +376,7 @@ def advance_budget(ctx: EvalContext, budget: CostBudgetDoc, views: dict[str, Dat
         """A reminder's drivers: the 24 hours before its instant's metering frontier, not the firing-time ones."""
         if found is None or "drivers" not in inst.evidence:
             return inst
-        return replace(
-            inst, evidence={**inst.evidence, "drivers": drivers(ctx, budget, min(found[1], at // HOUR * HOUR))}
-        )
+        return replace(inst, evidence={**inst.evidence, "drivers": _drivers_at(ctx, budget, found[1], at)})
 
     for k, t in enumerate(ctx.instants.tolist()):
         verdicts: dict[str, Verdict] = {}
@@ -397,7 +401,7 @@ def advance_budget(ctx: EvalContext, budget: CostBudgetDoc, views: dict[str, Dat
             annotate = partial(budget_annotations, agent.spec.runbook_url, budget, signal)
             for tr in transitions:
                 if tr.kind in (EventKind.FIRING, EventKind.ESCALATED) and found is not None:
-                    why = drivers(ctx, budget, min(found[1], t // HOUR * HOUR))
+                    why = _drivers_at(ctx, budget, found[1], t)
                     new = replace(new, evidence={**tr.instance.evidence, "drivers": why})
                     tr = replace(tr, instance=new)  # noqa: PLW2901 - the recorded transition carries the drivers
                 ctx.transitions.append((tr, annotate(tr.instance, tr.kind)))

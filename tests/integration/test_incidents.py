@@ -417,15 +417,15 @@ def test_on_a_replayed_store_a_step_without_at_takes_the_stores_clock(
     evaluation, not today's wall clock (after which no later step of the week could be recorded)."""
     import shutil
 
-    from sre_agent.cli.store import mark_simulated
+    from sre_agent.store import evaluation_state
 
     config, _ = open_incident
     copy = write_config(tmp_path)
     shutil.copy(load_config(config).config.spec.store.path, tmp_path / "state.db")
     db = Database(tmp_path / "state.db")
     try:
-        mark_simulated(db)
-        last = int(db.read("SELECT value FROM evaluation_state WHERE key = 'last_instant'")[0]["value"])
+        evaluation_state.mark_simulated(db)
+        last = evaluation_state.last_instant(db)
     finally:
         db.close()
     inc = incidents(copy)[0]

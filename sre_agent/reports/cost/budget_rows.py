@@ -53,10 +53,10 @@ def budget_rows(
             covered = max(c for c in (covered, qc.covered_from, origin) if c is not None)
         values = scope_spend(rollups, cost, budget, origin, at, covered)
         money = budget_money(budget, cost)
-        verdicts = judge(spec, HourlySpend(origin, values), at, at, tz, money)
+        spend = HourlySpend(origin, values)
+        verdicts = judge(spec, spend, at, at, tz, money)
         start = period_start(spec.period, datetime.fromtimestamp(at - 1, UTC), tz)
         p_lo = int(start.timestamp())
-        spend = HourlySpend(origin, values)
         cumulative = []
         day = start
         while int(day.timestamp()) < at:
