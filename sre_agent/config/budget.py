@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
+from sre_agent.config.durations import Duration
 from sre_agent.config.slo import AlertTier
 from sre_agent.config.specs import SpecDocument, Strict
 from sre_agent.model import Severity
@@ -107,7 +108,7 @@ class Forecast(Strict):
     """How the end-of-period spend is projected and when the projection alerts."""
 
     thresholds: list[Threshold] = Field(default_factory=_default_forecast)
-    min_history: timedelta = Field(
+    min_history: Duration = Field(
         default=timedelta(hours=6), description="no forecast before this much of the period has landed"
     )
 

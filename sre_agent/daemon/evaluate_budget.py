@@ -378,10 +378,16 @@ def advance_budget(ctx: EvalContext, budget: CostBudgetDoc, views: dict[str, Dat
             return inst
         return replace(inst, evidence={**inst.evidence, "drivers": _drivers_at(ctx, budget, found[1], at)})
 
+    # A verdict depends on the instant only through its hour and the hour of the second before it (spend is
+    # hourly; the period is that of the last elapsed second), so the instants of one hour share one judgement.
+    judged: dict[tuple[int, int], dict[str, Verdict]] = {}
     for k, t in enumerate(ctx.instants.tolist()):
         verdicts: dict[str, Verdict] = {}
         if found is not None and not stale[k]:
-            verdicts = judge(spec, found[0], t, found[1], tz, money)
+            key = (t // HOUR, (t - 1) // HOUR)
+            if key not in judged:
+                judged[key] = judge(spec, found[0], t, found[1], tz, money)
+            verdicts = judged[key]
         for signal in signals:
             inst = instances[signal]
             verdict = verdicts.get(signal, Verdict("ok")) if found is not None and not stale[k] else None

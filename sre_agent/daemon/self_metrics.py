@@ -12,6 +12,7 @@ from typing import Any
 
 from sre_agent.daemon.runtime import Agent
 from sre_agent.model import AlertState, Severity, iso, to_epoch
+from sre_agent.store.outbox import OutboxBacklog
 
 
 def _point(name: str, value: float, **dims: str) -> dict[str, Any]:
@@ -30,7 +31,9 @@ def agent_metrics_record(agent: Agent, now: datetime, duration_s: float, rule_er
         if state.frontier is not None:
             points.append(_point("agent_source_lag_seconds", max(0, at - state.frontier), family=state.family))
         points.append(_point("agent_source_failures", state.consecutive_failures, family=state.family))
-    for stats in agent.outbox.stats():
+    backlog = {b.sink: b for b in agent.outbox.backlog()}
+    for sink_name in sorted({s.name for s in agent.sinks} | set(backlog)):
+        stats = backlog.get(sink_name) or OutboxBacklog(sink_name, 0, 0, 0, None)
         oldest = 0 if stats.oldest_pending_at is None else max(0, at - stats.oldest_pending_at)
         points += [
             _point("agent_outbox_pending", stats.pending, sink=stats.sink),

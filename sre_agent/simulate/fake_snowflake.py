@@ -45,26 +45,39 @@ def _fakesnow() -> tuple[Any, Any]:
 
 
 _TRANSLATION_CACHE_KEY = "sre_agent_translation"
+_CACHE_SIZE = 256
 
 
 def _install_translation_cache() -> None:
-    """Memoise fakesnow's Snowflake → DuckDB translation of read-only statements (a fake-only speedup).
+    """Memoise fakesnow's per-statement work on read-only statements (a fake-only speedup).
 
-    fakesnow re-parses and runs ~80 AST transforms over every statement (≈ 50 ms for the agent's
-    rollup query) even though the agent sends the same text with new bind values each poll. A
-    SELECT whose text, database and schema repeat translates the same way, so its translation is
-    cached and copied; anything else (DDL, DML, IDENTIFIER(?)) takes fakesnow's normal path. A
-    test checks that results are identical with and without the cache.
+    For every statement fakesnow's server parses the text (once to find the statement type, once more in the
+    cursor), runs ~80 AST transforms (≈ 50 ms for the agent's rollup query), generates DuckDB SQL from the
+    result, and then, to tell the client the result's columns, parses ``DESCRIBE <that SQL>`` and runs it — about
+    half of the server's time on the agent's polls, all of it the same for the same text. The agent sends the
+    same text with new bind values each poll, so for a SELECT whose text, database and schema repeat:
+
+    - the parse is cached and copied (for the server and the cursor);
+    - the translation and its DuckDB SQL are cached, and the copy handed to fakesnow answers ``.sql("duckdb")``
+      from the cache;
+    - the result's column description is cached per DuckDB SQL and bind value types.
+
+    Anything else (DDL, DML, ``IDENTIFIER(?)``) takes fakesnow's normal path and empties the description cache
+    (a changed table changes what a SELECT over it describes). A test checks that results and column types are
+    identical with and without the cache.
     """
     cursor_module: Any = importlib.import_module("fakesnow.cursor")
     if getattr(cursor_module, "_sre_agent_cached", False):
         return
+    server_module: Any = importlib.import_module("fakesnow.server")
     from sqlglot import exp
 
     original_parse = cursor_module.parse_one
     original_transform = cursor_module.FakeSnowflakeCursor._transform
+    original_describe = cursor_module.FakeSnowflakeCursor._describe_last_sql
     parsed: dict[str, Any] = {}
-    translated: dict[tuple[str, str | None, str | None], Any] = {}
+    translated: dict[tuple[str, str | None, str | None], tuple[Any, str]] = {}
+    described: dict[tuple[str, tuple[str, ...]], list[Any]] = {}
 
     def cacheable(expression: Any) -> bool:
         if not isinstance(expression, exp.Select | exp.Union):
@@ -74,6 +87,11 @@ def _install_translation_cache() -> None:
             for node in expression.find_all(exp.Anonymous)
         )
 
+    def remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
+        if len(cache) >= _CACHE_SIZE:
+            cache.clear()
+        cache[key] = value
+
     def parse_one(sql: str, *args: Any, **kwargs: Any) -> Any:
         if args or kwargs:
             return original_parse(sql, *args, **kwargs)
@@ -81,9 +99,7 @@ def _install_translation_cache() -> None:
             expression = original_parse(sql)
             if not cacheable(expression):
                 return expression
-            if len(parsed) > 256:
-                parsed.clear()
-            parsed[sql] = expression
+            remember(parsed, sql, expression)
         copy = parsed[sql].copy()
         copy.meta[_TRANSLATION_CACHE_KEY] = sql
         return copy
@@ -91,16 +107,36 @@ def _install_translation_cache() -> None:
     def transform(self: Any, expression: Any, params: Any) -> Any:
         sql = expression.meta.get(_TRANSLATION_CACHE_KEY)
         if sql is None:
+            described.clear()
             return original_transform(self, expression, params)
         key = (sql, self._conn.database, self._conn.schema)
         if key not in translated:
-            if len(translated) > 256:
-                translated.clear()
-            translated[key] = original_transform(self, expression, params)
-        return translated[key].copy()
+            result = original_transform(self, expression, params)
+            remember(translated, key, (result, result.sql(dialect="duckdb")))
+        tree, duckdb_sql = translated[key]
+        copy = tree.copy()
+        generate = copy.sql
+
+        def sql_of(dialect: Any = None, **opts: Any) -> str:
+            return duckdb_sql if dialect == "duckdb" and not opts else str(generate(dialect, **opts))
+
+        copy.sql = sql_of  # this copy only: fakesnow's _execute asks it for its DuckDB text
+        copy.meta[_TRANSLATION_CACHE_KEY] = sql
+        return copy
+
+    def describe_last_sql(self: Any) -> list[Any]:
+        transformed = self._last_transformed
+        if transformed is None or _TRANSLATION_CACHE_KEY not in transformed.meta or self._last_sql is None:
+            return list(original_describe(self))
+        key = (str(self._last_sql), tuple(type(p).__name__ for p in self._last_params or ()))
+        if key not in described:
+            remember(described, key, list(original_describe(self)))
+        return list(described[key])
 
     cursor_module.parse_one = parse_one
+    server_module.parse_one = parse_one
     cursor_module.FakeSnowflakeCursor._transform = transform
+    cursor_module.FakeSnowflakeCursor._describe_last_sql = describe_last_sql
     cursor_module._sre_agent_cached = True
 
 

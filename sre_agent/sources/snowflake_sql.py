@@ -305,8 +305,9 @@ QUERY_COST_ROLLUP = NamedQuery(
     "query_cost_rollup",
     "Hourly execution time per warehouse, service, domain, query pattern, user and role, for the hourly-share "
     "credit attribution: each query's execution (after queueing, compilation, provisioning and listing files) is "
-    "split over the hours it overlaps. Queries ending in the hour are counted with their elapsed time and cloud "
-    "services credits. Rows are deduplicated on QUERY_ID.",
+    "split over the hours it overlaps (a query inside one hour is one piece; only the others are joined with the "
+    "hour offsets). Queries ending in the hour are counted with their elapsed time and cloud services credits. Rows "
+    "are deduplicated on QUERY_ID.",
     "https://docs.snowflake.com/en/sql-reference/account-usage/query_history",
     f"""
 WITH q AS (
@@ -338,10 +339,15 @@ WITH q AS (
 ),
 offsets AS ({_HOUR_OFFSETS}),
 pieces AS (
+    SELECT q.*, DATE_TRUNC('hour', q.exec_start) AS hour_start
+    FROM q
+    WHERE DATE_TRUNC('hour', q.end_time) = DATE_TRUNC('hour', q.exec_start)
+    UNION ALL
     SELECT q.*, DATEADD(hour, o.k, DATE_TRUNC('hour', q.exec_start)) AS hour_start
     FROM q
     JOIN offsets AS o
       ON DATEADD(hour, o.k, DATE_TRUNC('hour', q.exec_start)) <= q.end_time
+    WHERE DATE_TRUNC('hour', q.end_time) > DATE_TRUNC('hour', q.exec_start)
 )
 SELECT
     hour_start AS bucket_start,

@@ -22,6 +22,17 @@ class OutboxItem:
 
 
 @dataclass(frozen=True)
+class OutboxBacklog:
+    """One sink's undelivered rows: pending, dead letters, dropped (expired), and the oldest pending one's age."""
+
+    sink: str
+    pending: int
+    dead: int
+    dropped: int
+    oldest_pending_at: int | None
+
+
+@dataclass(frozen=True)
 class OutboxStats:
     """Health of one sink's queue."""
 
@@ -124,28 +135,42 @@ class Outbox:
                 ).rowcount
             )
 
-    def stats(self) -> list[OutboxStats]:
-        """Return queue health per sink."""
+    def backlog(self) -> list[OutboxBacklog]:
+        """What is still to be sent or was given up on, per sink (read every cycle for the agent's self-metrics).
+
+        Reads only rows that are not delivered (the status index), so it costs the backlog's size, not the
+        outbox's retention.
+        """
         rows = self.db.read(
-            """
-            SELECT sink,
-                   SUM(status = 'pending') AS pending, SUM(status = 'dead') AS dead,
-                   SUM(status = 'delivered') AS delivered, SUM(status = 'dropped') AS dropped,
-                   MIN(CASE WHEN status = 'pending' THEN created_at END) AS oldest,
-                   (SELECT last_error FROM outbox o2 WHERE o2.sink = outbox.sink AND last_error IS NOT NULL
-                    ORDER BY id DESC LIMIT 1) AS last_error
-            FROM outbox GROUP BY sink ORDER BY sink
-            """
+            "SELECT sink, status, COUNT(*) AS n, MIN(created_at) AS oldest FROM outbox "
+            "WHERE status IN ('pending', 'dead', 'dropped') GROUP BY sink, status ORDER BY sink"
         )
+        found: dict[str, dict[str, Any]] = {}
+        for r in rows:
+            entry = found.setdefault(r["sink"], {"pending": 0, "dead": 0, "dropped": 0, "oldest": None})
+            entry[r["status"]] = int(r["n"])
+            if r["status"] == "pending":
+                entry["oldest"] = r["oldest"]
         return [
-            OutboxStats(
-                r["sink"],
-                r["pending"] or 0,
-                r["dead"] or 0,
-                r["delivered"] or 0,
-                r["oldest"],
-                r["last_error"],
-                r["dropped"] or 0,
-            )
-            for r in rows
+            OutboxBacklog(sink, e["pending"], e["dead"], e["dropped"], e["oldest"]) for sink, e in sorted(found.items())
         ]
+
+    def stats(self) -> list[OutboxStats]:
+        """Return queue health per sink: the backlog, what was delivered and the newest error."""
+        delivered = {
+            r["sink"]: int(r["n"])
+            for r in self.db.read("SELECT sink, COUNT(*) AS n FROM outbox WHERE status = 'delivered' GROUP BY sink")
+        }
+        backlog = {b.sink: b for b in self.backlog()}
+        out = []
+        for sink in sorted(set(delivered) | set(backlog)):
+            b = backlog.get(sink) or OutboxBacklog(sink, 0, 0, 0, None)
+            rows = self.db.read(
+                "SELECT last_error FROM outbox WHERE sink = ? AND last_error IS NOT NULL ORDER BY id DESC LIMIT 1",
+                (sink,),
+            )
+            last_error = rows[0]["last_error"] if rows else None
+            out.append(
+                OutboxStats(sink, b.pending, b.dead, delivered.get(sink, 0), b.oldest_pending_at, last_error, b.dropped)
+            )
+        return out

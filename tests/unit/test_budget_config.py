@@ -102,6 +102,17 @@ def test_budgets_of_each_scope_load_with_their_defaults(tmp_path: Path) -> None:
     assert spec.zone(loaded.config.spec.cost.time_zone).key == "Europe/London"  # type: ignore[union-attr]
 
 
+def test_forecast_min_history_takes_the_duration_forms_every_other_field_takes(tmp_path: Path) -> None:
+    """``min_history: 6h`` as the docs write it (it once took only ISO 8601 or seconds)."""
+    text = _budget() + "  forecast:\n    min_history: 36h\n"
+    [budget] = load_config(_project(tmp_path, text)).budgets
+    assert budget.spec.forecast is not None
+    assert budget.spec.forecast.min_history == timedelta(hours=36)
+    bad = _budget() + "  forecast:\n    min_history: soon\n"
+    [issue] = _errors(_project(tmp_path, bad))
+    assert issue.path == "spec.forecast.min_history"
+
+
 def test_a_currency_amount_without_a_credit_price_is_located_at_the_amount(tmp_path: Path) -> None:
     path = _project(tmp_path, _budget(amount="36000", unit="currency"), cost=False)
     [issue] = _errors(path)

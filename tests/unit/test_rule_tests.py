@@ -46,7 +46,7 @@ def test_series_selector_parses_labels_with_escapes() -> None:
 
 
 def test_the_shipped_rule_tests_pass(capsys: pytest.CaptureFixture[str]) -> None:
-    """Every example rule and SLO is covered by tests/rules (which `make test` also runs)."""
+    """Every example rule and SLO is covered by tests/rules, and they pass (`make test` runs them here)."""
     code = main(["test", str(REPO / "tests" / "rules")])
     out = capsys.readouterr().out
     assert code == ExitCode.OK, out
