@@ -10,7 +10,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from sre_agent.errors import StoreError
 from sre_agent.store.migrations import MIGRATIONS
@@ -146,6 +146,16 @@ class Database:
         with self._lock:
             try:
                 return list(self.conn.execute(sql, params).fetchall())
+            except sqlite3.Error as exc:
+                raise StoreError(f"state store {self.path}: {exc}") from exc
+
+    def read_tuples(self, sql: str, params: tuple[object, ...] | list[object] = ()) -> list[tuple[Any, ...]]:
+        """Run a read-only query and return all rows as plain tuples (no ``sqlite3.Row`` per row: bulk reads)."""
+        with self._lock:
+            try:
+                cursor = self.conn.cursor()
+                cursor.row_factory = None
+                return list(cursor.execute(sql, params).fetchall())
             except sqlite3.Error as exc:
                 raise StoreError(f"state store {self.path}: {exc}") from exc
 

@@ -97,14 +97,14 @@ class RollupStore:
             f"SELECT r.series_id, r.{BUCKET}, r.{OBSERVED}, {', '.join('r.' + c for c in values)} "
             f"FROM {table} r WHERE r.{BUCKET} >= ? AND r.{BUCKET} < ? ORDER BY r.series_id, r.{BUCKET}"
         )
-        rows = self.db.read(sql, (start, end))
+        rows = self.db.read_tuples(sql, (start, end))
         schema: dict[str, pl.DataType] = {"series_id": pl.Int64(), BUCKET: pl.Int64(), OBSERVED: pl.Int64()}
         for name in rollup.measure_names:
             schema[name] = pl.Int64() if rollup.measure(name).integer else pl.Float64()
         if rollup.histogram:
             schema[LE] = pl.String()
             schema.update({c: pl.Int64() for c in HIST_COLUMNS})
-        frame = pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
+        frame = pl.DataFrame(rows, schema=schema, orient="row")
         series = self.series(rollup)
         frame = frame.join(series, on="series_id", how="left")
         for label, allowed in (where or {}).items():
