@@ -1,6 +1,6 @@
 # sre-agent container: slim Python, non-root, the project files baked in, `sre-agent run` by default.
 # Without a mounted config it runs the embedded default (fake Snowflake + synthetic workload); mount a
-# config and set SRE_AGENT_CONFIG for a real account (see README "Running in production").
+# config and set SRE_AGENT_CONFIG for a real account (see docs/operations.md and docs/connecting-snowflake.md).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

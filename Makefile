@@ -50,7 +50,7 @@ docs: $(STAMP_DOCS)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 bench: $(STAMP_DEMO)
-	$(BIN)/python benchmarks/polling.py --queries 1000000 --days 7
+	$(BIN)/python benchmarks/all.py
 
 clean:
 	rm -rf $(VENV) demo-output .mypy_cache .pytest_cache .ruff_cache

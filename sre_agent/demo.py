@@ -400,7 +400,7 @@ def print_summary(result: DemoResult, console: Console) -> None:
         "first alert",
         "delay",
     ):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="ellipsis")  # wraps at spaces, never inside a word
     for s in result.scorecard.incidents:
         inc = s.incident
         when = f"{inc.start.astimezone(tz):%a %d %b %H:%M} – {inc.end.astimezone(tz):%a %H:%M}"

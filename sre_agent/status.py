@@ -105,7 +105,7 @@ def health(db: Database, max_age_s: int) -> tuple[bool, str]:
 def _table(title: str, columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> Table:
     table = Table(title=title)
     for column in columns:
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="ellipsis")  # wraps at spaces, never inside a word
     for row in rows:
         add_plain_row(table, *row)
     return table

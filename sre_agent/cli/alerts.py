@@ -96,7 +96,7 @@ def _print_silences(rows: list[dict[str, Any]], fmt: str, console: Console, titl
         return
     table = Table(title=title)
     for column in ("id", "matchers", "state", "starts", "ends", "reason", "author"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="ellipsis")  # wraps at spaces, never inside a word
     for r in rows:
         add_plain_row(
             table,
@@ -211,14 +211,14 @@ def cmd_alerts(args: argparse.Namespace, db: Database, console: Console) -> int:
     console.print(", ".join(f"{k}={v}" for k, v in inst.labels.items()), markup=False, highlight=False)
     table = Table(title=f"Transitions ({len(events)})")
     for column in ("at", "transition", "severity", "value", "summary"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="ellipsis")  # wraps at spaces, never inside a word
     for e in events:
         value = "" if e.value is None else f"{e.value:g}" + ("" if e.threshold is None else f" (thr {e.threshold:g})")
         add_plain_row(table, iso(e.at), e.kind.value, e.severity.value, value, e.annotations.get("summary", ""))
     console.print(table)
     sent = Table(title=f"Notifications ({len([n for n in log if n.action != 'held'])} sent)")
     for column in ("at", "receiver", "action", "status", "severity", "detail"):
-        sent.add_column(column, overflow="fold")
+        sent.add_column(column, overflow="ellipsis")  # wraps at spaces, never inside a word
     for n in log:
         add_plain_row(
             sent, iso(datetime.fromtimestamp(n.at, UTC)), n.receiver, n.action, n.status, n.severity, n.detail or ""

@@ -146,7 +146,7 @@ def _print_list(rows: list[dict[str, Any]], fmt: str, console: Console) -> None:
         return
     table = Table(title=f"Incidents ({len(rows)})")
     for column in ("id", "status", "severity", "title", "detected", "alerts", "postmortem"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="ellipsis")  # wraps at spaces, never inside a word
     for r in rows:
         firing = sum(1 for a in r["alerts"] if a["firing"])
         add_plain_row(
@@ -182,14 +182,14 @@ def _print_one(row: dict[str, Any], times: incident_times.IncidentTimes, fmt: st
                       "data)", markup=False, highlight=False)  # fmt: skip
     table = Table(title="alerts")
     for column in ("fingerprint", "rule", "labels", "joined", "firing"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="ellipsis")  # wraps at spaces, never inside a word
     for a in row["alerts"]:
         labels = ", ".join(f"{k}={v}" for k, v in sorted(a["labels"].items()))
         add_plain_row(table, a["fingerprint"][:12], a["rule"], labels, a["joined_at"], "yes" if a["firing"] else "no")
     console.print(table)
     log = Table(title="timeline")
     for column in ("at", "author", "kind", "text"):
-        log.add_column(column, overflow="fold")
+        log.add_column(column, overflow="ellipsis")  # wraps at spaces, never inside a word
     for e in row["log"]:
         add_plain_row(log, e["at"], e["author"], e["kind"], e["text"])
     console.print(log)

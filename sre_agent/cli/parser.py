@@ -17,7 +17,7 @@ from sre_agent import __version__
 from sre_agent.cli import options
 
 EPILOG = """exit codes: 0 ok · 1 alerts firing · 2 usage · 3 bad config · 4 agent failure (source, store)
-docs: README.md · rules: rules/*.yaml · runbooks: runbooks/<id>.md"""
+docs: README.md and docs/ (make docs) · rules: rules/*.yaml · runbooks: runbooks/<id>.md"""
 
 FORMAT_HELP = "table (default) or json (every figure, for scripts)"
 OUT_HELP = "output folder (default: spec.reports.dir, relative to the config file)"

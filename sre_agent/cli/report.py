@@ -57,6 +57,11 @@ def _report_slo(args: argparse.Namespace, loaded: LoadedConfig, console: Console
         report = build_slo_report(loaded, db, args.period)
     finally:
         db.close()
+    if all(s.status == "no data" for s in report.slos):
+        raise UsageError(
+            f"no SLO data in the state store for {report.period}: nothing written (an existing report is kept); "
+            "pick a period the agent polled (--period YYYY-MM)"
+        )
     files = write_slo_report(report, reports_dir(loaded, args.out))
     summary = f"{report.count('met')} met, {report.count('missed')} missed, {report.count('no data')} no data"
     console.print(f"slo {report.period}: {len(report.slos)} SLOs, {summary}, data until {report.data_until}")
@@ -90,6 +95,11 @@ def _report_cost(args: argparse.Namespace, loaded: LoadedConfig, console: Consol
         report = build_cost_report(loaded, RollupStore(db), Watermarks(db), args.period)
     finally:
         db.close()
+    if report.daily_warehouse.is_empty() and report.azure_daily.is_empty():
+        raise UsageError(
+            f"no metering in the state store for {report.period}: nothing written (an existing report is kept); "
+            "pick a period the agent polled (--period YYYY-MM)"
+        )
     out = reports_dir(loaded, args.out)
     files = write_cost_report(report, out)
     t = report.totals
@@ -124,6 +134,11 @@ def _report_optimize(args: argparse.Namespace, loaded: LoadedConfig, console: Co
             if loaded.config.spec.snowflake.embedded is not None
             else ""
         )
+        if report.window_end is None:
+            raise UsageError(
+                "the state store holds no polled data yet: nothing written (an existing report is kept); run the "
+                "agent first (sre-agent run, or once)"
+            )
         raise UsageError(
             f"no query patterns in QUERY_HISTORY from {report.since} to {report.window_end}: nothing written (an "
             f"existing report is kept).{embedded}"

@@ -126,3 +126,16 @@ def replay(
         results.append(run_cycle(clock, agent))
         clock.advance(step)
     return results
+
+
+def assert_report_refused_and_kept(argv: list[str], out: Path, kept: str, message: str, err: Callable[[], str]) -> None:
+    """``main(argv)`` (a report command writing to ``out``) exits 2 saying ``message`` and leaves ``out`` as it was: a
+    report already there named ``kept`` is not replaced (by an empty one or at all), and nothing is added."""
+    from sre_agent.cli import main
+    from sre_agent.exit_codes import ExitCode
+
+    (out / kept).write_text("the report of a real run", encoding="utf-8")
+    assert main(argv) == ExitCode.USAGE
+    assert message in err()
+    assert (out / kept).read_text(encoding="utf-8") == "the report of a real run"
+    assert sorted(p.name for p in out.iterdir()) == [kept]

@@ -133,6 +133,23 @@ def test_demo_replays_scores_and_writes_its_files(tmp_path: Path):
     assert "post-mortem of INC-1-risk-join-explosion: postmortem-INC-" in done.stdout
 
 
+def test_report_optimize_on_a_store_without_data_exits_2_and_keeps_the_existing_report(tmp_path: Path):
+    """No polled data means no patterns: nothing is written and a report already there stays as it was."""
+    from sre_agent.store.db import Database
+
+    config = _embedded_config(tmp_path)
+    Database(tmp_path / "state.db").close()  # a store the agent created but never polled into
+    out = tmp_path / "reports"
+    out.mkdir()
+    kept = out / "optimize-2026-11-02.html"
+    kept.write_text("the report of a real run", encoding="utf-8")
+    done = _cli("report", "optimize", "-c", str(config), "--out", str(out))
+    assert done.returncode == ExitCode.USAGE, done.stderr
+    assert "the state store holds no polled data yet: nothing written (an existing report is kept)" in done.stderr
+    assert kept.read_text(encoding="utf-8") == "the report of a real run"
+    assert [p.name for p in out.iterdir()] == ["optimize-2026-11-02.html"]
+
+
 def test_once_runs_a_cycle_then_status_and_health_read_the_store(tmp_path: Path, capsys):
     """`once` on the embedded default polls and evaluates; `status` and `health` report from its store."""
     config = _embedded_config(tmp_path)

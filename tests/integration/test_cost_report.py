@@ -16,7 +16,7 @@ import polars as pl
 import pytest
 import yaml
 from golden import assert_golden
-from support import REPO, open_test_agent, seed
+from support import REPO, assert_report_refused_and_kept, open_test_agent, seed
 
 from sre_agent.cli import main
 from sre_agent.config.loader import load_config
@@ -241,6 +241,20 @@ def test_a_month_without_data_still_renders_and_says_so(store: Path, tmp_path: P
     assert any("no metering" in g["reason"] or "before the agent" in g["reason"] for g in report.gaps)
     html = write_cost_report(report, tmp_path)["html"].read_text()
     assert "No data for this period." in html
+
+
+def test_the_cli_refuses_a_month_without_data_and_keeps_the_existing_report(
+    store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A month the agent never polled exits 2 and overwrites nothing (a report is never replaced by an empty one)."""
+    argv = ["report", "cost", "-c", str(store), "--period", "2026-09", "--out", str(tmp_path)]
+    assert_report_refused_and_kept(
+        argv,
+        tmp_path,
+        "cost-2026-09.html",
+        "no metering in the state store for 2026-09: nothing written",
+        lambda: capsys.readouterr().err,
+    )
 
 
 @pytest.mark.parametrize(

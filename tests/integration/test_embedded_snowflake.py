@@ -152,3 +152,26 @@ def test_translation_cache_keeps_results_correct_across_new_bind_values(account)
     assert a.height > 0
     assert c.height > 0
     assert int(a["queries"].sum()) + int(c["queries"].sum()) == account.row_count("QUERY_HISTORY")
+
+
+def test_cached_column_descriptions_match_fakesnows_own_and_follow_a_table_change(account):
+    """The description cache answers what fakesnow's own DESCRIBE would, and a DDL statement empties it."""
+    conn = connect_to(account)()
+    try:
+        cur = conn.cursor()
+        cur.execute("CREATE SCHEMA IF NOT EXISTS SNOWFLAKE.SCRATCH")
+        cur.execute("CREATE OR REPLACE TABLE SNOWFLAKE.SCRATCH.SHAPE (A INTEGER, B VARCHAR)")
+        sql = "SELECT A, B, A * ? AS C FROM SNOWFLAKE.SCRATCH.SHAPE WHERE A > ?"
+
+        def shape(*binds: object) -> list[tuple[object, ...]]:
+            cur.execute(sql, binds)
+            return [(d.name, d.type_code, d.precision, d.scale) for d in cur.description]
+
+        first = shape(2, 0)  # a miss: fakesnow's own DESCRIBE
+        assert shape(3, 1) == first  # a hit: the cached answer
+        assert [name for name, *_ in first] == ["A", "B", "C"]
+        cur.execute("CREATE OR REPLACE TABLE SNOWFLAKE.SCRATCH.SHAPE (A INTEGER, B INTEGER)")
+        after = shape(2, 0)
+        assert after[1][1] != first[1][1], "B is a number now: the DDL emptied the cache"
+    finally:
+        conn.close()

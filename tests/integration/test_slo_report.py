@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 from golden import assert_golden
-from support import REPO, open_test_agent, replay, seed
+from support import REPO, assert_report_refused_and_kept, open_test_agent, replay, seed
 
 from sre_agent.cli import main
 from sre_agent.config.loader import LoadedConfig, load_config
@@ -291,6 +291,20 @@ def test_a_month_without_data_renders_and_says_so(store: Path, tmp_path: Path) -
     assert "No SLO data in the store for this period." in files["markdown"].read_text()
     assert json.loads(files["json"].read_text())["summary"]["no data"] == 2
     assert "<svg" not in render_html(report), "no chart without data"
+
+
+def test_the_cli_refuses_a_month_without_data_and_keeps_the_existing_report(
+    store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A month without SLO data exits 2 and overwrites nothing."""
+    argv = ["report", "slo", "-c", str(store), "--period", "2026-10", "--out", str(tmp_path)]
+    assert_report_refused_and_kept(
+        argv,
+        tmp_path,
+        "slo-2026-10.html",
+        "no SLO data in the state store for 2026-10: nothing written",
+        lambda: capsys.readouterr().err,
+    )
 
 
 @pytest.mark.parametrize(

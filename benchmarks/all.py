@@ -1,0 +1,67 @@
+"""Every benchmark at a modest size, one after another, then one table (`make bench`).
+
+Each benchmark runs in its own process and prints its own figures as it goes; the table at the end gives, per
+benchmark, the size it ran at, its wall time, whether it finished and its last line of figures (the headline each
+script prints last). Sizes are chosen so the whole run takes a few minutes on 2 cores; run a script on its own for
+the sizes the README's figures come from (see docs/performance.md).
+
+    python benchmarks/all.py
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+RUNS: list[tuple[str, list[str]]] = [
+    ("polling.py", ["--queries", "1000000", "--days", "7"]),
+    ("cost_attribution.py", ["--queries", "1000000"]),
+    ("anomaly_scale.py", ["--series", "100", "300"]),
+    ("anomaly_quality.py", ["--seeds", "1", "--scales", "20000"]),
+]
+
+
+def headline(output: str) -> str:
+    """The last line of figures a benchmark printed (a JSON dump of them is skipped)."""
+    for line in reversed(output.strip().splitlines()):
+        text = line.strip()
+        if text and not text.startswith(("{", "[")):
+            return text
+    return ""
+
+
+def main() -> int:
+    """Run every benchmark; print the table; exit 1 if any failed."""
+    rows = []
+    for script, args in RUNS:
+        print(f"=== {script} {' '.join(args)}", flush=True)
+        began = time.perf_counter()
+        done = subprocess.run([sys.executable, str(HERE / script), *args], capture_output=True, text=True, check=False)
+        wall = time.perf_counter() - began
+        sys.stdout.write(done.stdout)
+        sys.stderr.write(done.stderr[-4000:])
+        rows.append(
+            {
+                "benchmark": script,
+                "size": " ".join(args),
+                "wall_s": round(wall, 1),
+                "status": "ok" if done.returncode == 0 else f"FAILED ({done.returncode})",
+                "headline": headline(done.stdout) if done.returncode == 0 else headline(done.stderr),
+            }
+        )
+    print()
+    widths = {k: max(len(k), *(len(str(r[k])) for r in rows)) for k in ("benchmark", "size", "wall_s", "status")}
+    print("  ".join(k.ljust(w) for k, w in widths.items()) + "  headline")
+    for r in rows:
+        print("  ".join(str(r[k]).ljust(w) for k, w in widths.items()) + f"  {r['headline']}")
+    print(json.dumps(rows))
+    return 0 if all(r["status"] == "ok" for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
