@@ -143,6 +143,8 @@ def drive(args: argparse.Namespace) -> int:
     from sre_agent.config.loader import LoadedConfig, load_config
     from sre_agent.daemon.cycle import run_cycle
     from sre_agent.daemon.runtime import open_agent
+    from sre_agent.engine.metrics import METRICS
+    from sre_agent.engine.rollups import AZURE_METRIC
     from sre_agent.simulate.workload import day_bounds
     from sre_agent.sources.snowflake_conn import connector, session_parameters
 
@@ -204,7 +206,8 @@ def drive(args: argparse.Namespace) -> int:
                     "sinks": [JsonlSinkConfig(type="jsonl", name="alerts-file", path=Path(tmp) / "alerts.jsonl")],
                 }
             )
-            config = LoadedConfig(loaded.config.model_copy(update={"spec": new_spec}), loaded.path, loaded.rules)
+            rules = [r for r in loaded.rules if METRICS[r.spec.metric].rollup != AZURE_METRIC.name]  # Snowflake only
+            config = LoadedConfig(loaded.config.model_copy(update={"spec": new_spec}), loaded.path, rules)
             agent = open_agent(config, connect=connect)
             clock = SimulatedClock(now)
             _set_clock(connect, now)

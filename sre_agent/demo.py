@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import yaml
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from sre_agent.clock import SimulatedClock
@@ -138,6 +138,21 @@ def demo_config(loaded: LoadedConfig, opts: DemoOptions) -> LoadedConfig:
     return replace(loaded, config=loaded.config.model_copy(update={"spec": new_spec}))
 
 
+def _bar(what: str, console: Console, enabled: bool) -> Progress:
+    """A progress bar with its elapsed time and an estimate of the time left (hidden when it ends)."""
+    return Progress(
+        TextColumn(f"[bold]{what}[/] {{task.description}}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not enabled,
+        transient=True,
+    )
+
+
 def _fresh(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for name in (
@@ -175,7 +190,12 @@ def run_demo(loaded: LoadedConfig, opts: DemoOptions, console: Console) -> DemoR
             f"({opts.queries_per_day:,} queries/day, seed {opts.seed}) into the embedded Snowflake …"
         )
         first = opts.start - timedelta(days=opts.warm_up_days)
-        stats = HistorySeeder(server, workload).seed_days(first, opts.warm_up_days + opts.days)
+        days = opts.warm_up_days + opts.days
+        with _bar("Seeding", console, opts.progress) as bar:
+            task = bar.add_task("", total=days)
+            stats = HistorySeeder(server, workload).seed_days(
+                first, days, lambda done: bar.update(task, completed=done, description=f"day {done} of {days}")
+            )
         console.print(
             f"  {stats.queries:,} queries, "
             + ", ".join(f"{n:,} {view.lower()}" for view, n in stats.rows.items() if view != "QUERY_HISTORY")
@@ -209,15 +229,7 @@ def run_demo(loaded: LoadedConfig, opts: DemoOptions, console: Console) -> DemoR
         clock = SimulatedClock(start)
         began = time.perf_counter()
         try:
-            with Progress(
-                TextColumn("[bold]Replaying[/] {task.description}"),
-                BarColumn(),
-                TextColumn("{task.percentage:>3.0f}%"),
-                TimeElapsedColumn(),
-                console=console,
-                disable=not opts.progress,
-                transient=True,
-            ) as bar:
+            with _bar("Replaying", console, opts.progress) as bar:
                 total = int((end - start).total_seconds() // 60)
                 task = bar.add_task("", total=total)
                 cycles = 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time as walltime
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -54,8 +55,8 @@ class HistorySeeder:
         self.covered_from: datetime | None = None
         self.covered_to: datetime | None = None
 
-    def seed_days(self, first: date, count: int) -> SeedStats:
-        """Generate and load ``count`` local days starting at ``first``."""
+    def seed_days(self, first: date, count: int, progress: Callable[[int], None] | None = None) -> SeedStats:
+        """Generate and load ``count`` local days starting at ``first``; ``progress(days_done)`` after each day."""
         stats = SeedStats()
         began = walltime.perf_counter()
         for offset in range(count):
@@ -74,6 +75,8 @@ class HistorySeeder:
             self.covered_from = day.start if self.covered_from is None else min(self.covered_from, day.start)
             self.covered_to = day.end if self.covered_to is None else max(self.covered_to, day.end)
             self.next_day = day.day + timedelta(days=1)
+            if progress is not None:
+                progress(offset + 1)
         self._daily_views(stats)
         stats.seconds = walltime.perf_counter() - began
         return stats
