@@ -349,7 +349,9 @@ class AgentSpec(Strict):
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     sinks: list[SinkConfig] = Field(default_factory=lambda: list[SinkConfig]([ConsoleSinkConfig(type="console")]))
     labels: dict[str, str] = Field(default_factory=dict, description="labels added to every alert")
-    azure: AzureSettings | None = Field(default=None, description="Azure sources: platform metrics")
+    azure: AzureSettings | None = Field(
+        default=None, description="Azure sources: platform metrics, Cost Management spend, Log Analytics for kql SLIs"
+    )
     cost: CostSettings | None = Field(
         default=None, description="prices and ownership: enables hourly cost attribution (polls query_cost)"
     )

@@ -111,8 +111,18 @@ def _load(path: Path, base: LoadedConfig) -> _Loaded:
     errors = [i for i in found.issues if i.severity == "error"]
     if errors:
         raise ConfigError(found.issues)
-    loaded = replace(base, rules=found.rules, slos=found.slos, routing=None, silences=[], rule_files=found.origin)
-    names = {r.name for r in found.rules} | {s.name for s in found.slos}
+    # Only what the rule files define is evaluated (the agent config's own rules, anomalies and budgets are not).
+    loaded = replace(
+        base,
+        rules=found.rules,
+        slos=found.slos,
+        anomalies=found.anomalies,
+        budgets=found.budgets,
+        routing=None,
+        silences=[],
+        rule_files=found.origin,
+    )
+    names = {d.name for d in [*found.rules, *found.slos, *found.anomalies, *found.budgets]}
     for i, case in enumerate(spec.tests):
         for j, check in enumerate(case.alert_rule_test):
             if check.alertname not in names:

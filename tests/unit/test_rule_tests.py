@@ -193,3 +193,30 @@ def test_latency_ms_feeds_the_mean_of_successful_queries_only(
     )
     code = main(["test", str(test)])
     assert code == ExitCode.OK, capsys.readouterr().out
+
+
+def test_a_rule_file_of_budgets_is_what_its_test_evaluates(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The rules a test evaluates are its rule files' documents, budgets and anomaly rules included (the agent
+    config's own are not evaluated): a budget of the file is a known alertname, and one hour of metering far under
+    the month's allowance raises none of its signals."""
+    path = tmp_path / "budgets.test.yaml"
+    path.write_text(
+        f"rule_files: [{REPO / 'rules' / 'cost-budgets.yaml'}]\n"
+        """\
+evaluation_interval: 1m
+tests:
+  - name: a quiet first hour of the month
+    start: 2026-11-01T00:00:00Z
+    interval: 1h
+    input_series:
+      - series: 'credits_used{warehouse="TRANSFORM_WH"}'
+        values: '0.1x3'
+    alert_rule_test:
+      - eval_time: 3h
+        alertname: transform-wh-monthly
+"""
+    )
+    code = main(["test", str(path)])
+    out = capsys.readouterr().out
+    assert code == ExitCode.OK, out
+    assert "1/1 check(s) passed" in out
