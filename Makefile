@@ -53,4 +53,4 @@ bench: $(STAMP_DEMO)
 	$(BIN)/python benchmarks/all.py
 
 clean:
-	rm -rf $(VENV) demo-output .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) demo-output site .mypy_cache .pytest_cache .ruff_cache
