@@ -17,6 +17,14 @@ if TYPE_CHECKING:
     pass
 
 
+_POLLED_PERIOD = "pick a period the agent polled (--period YYYY-MM)"
+
+
+def _nothing_written(reason: str, next_step: str) -> UsageError:
+    """A report command that found no data for its window: it writes nothing, so an existing report stays."""
+    return UsageError(f"{reason}: nothing written (an existing report is kept); {next_step}")
+
+
 def cmd_report(args: argparse.Namespace, loaded: LoadedConfig, console: Console) -> int:
     """`report cost` or `report slo`: write the report's files, print a summary."""
     handlers = {
@@ -58,10 +66,7 @@ def _report_slo(args: argparse.Namespace, loaded: LoadedConfig, console: Console
     finally:
         db.close()
     if all(s.status == "no data" for s in report.slos):
-        raise UsageError(
-            f"no SLO data in the state store for {report.period}: nothing written (an existing report is kept); "
-            "pick a period the agent polled (--period YYYY-MM)"
-        )
+        raise _nothing_written(f"no SLO data in the state store for {report.period}", _POLLED_PERIOD)
     files = write_slo_report(report, reports_dir(loaded, args.out))
     summary = f"{report.count('met')} met, {report.count('missed')} missed, {report.count('no data')} no data"
     console.print(f"slo {report.period}: {len(report.slos)} SLOs, {summary}, data until {report.data_until}")
@@ -96,10 +101,7 @@ def _report_cost(args: argparse.Namespace, loaded: LoadedConfig, console: Consol
     finally:
         db.close()
     if report.daily_warehouse.is_empty() and report.azure_daily.is_empty():
-        raise UsageError(
-            f"no metering in the state store for {report.period}: nothing written (an existing report is kept); "
-            "pick a period the agent polled (--period YYYY-MM)"
-        )
+        raise _nothing_written(f"no metering in the state store for {report.period}", _POLLED_PERIOD)
     out = reports_dir(loaded, args.out)
     files = write_cost_report(report, out)
     t = report.totals
@@ -135,9 +137,8 @@ def _report_optimize(args: argparse.Namespace, loaded: LoadedConfig, console: Co
             else ""
         )
         if report.window_end is None:
-            raise UsageError(
-                "the state store holds no polled data yet: nothing written (an existing report is kept); run the "
-                "agent first (sre-agent run, or once)"
+            raise _nothing_written(
+                "the state store holds no polled data yet", "run the agent first (sre-agent run, or once)"
             )
         raise UsageError(
             f"no query patterns in QUERY_HISTORY from {report.since} to {report.window_end}: nothing written (an "

@@ -143,18 +143,17 @@ class Database:
 
     def read(self, sql: str, params: tuple[object, ...] | list[object] = ()) -> list[sqlite3.Row]:
         """Run a read-only query and return all rows."""
-        with self._lock:
-            try:
-                return list(self.conn.execute(sql, params).fetchall())
-            except sqlite3.Error as exc:
-                raise StoreError(f"state store {self.path}: {exc}") from exc
+        return self._fetch(sql, params, sqlite3.Row)
 
     def read_tuples(self, sql: str, params: tuple[object, ...] | list[object] = ()) -> list[tuple[Any, ...]]:
         """Run a read-only query and return all rows as plain tuples (no ``sqlite3.Row`` per row: bulk reads)."""
+        return self._fetch(sql, params, None)
+
+    def _fetch(self, sql: str, params: tuple[object, ...] | list[object], row_factory: Any) -> list[Any]:
         with self._lock:
             try:
                 cursor = self.conn.cursor()
-                cursor.row_factory = None
+                cursor.row_factory = row_factory
                 return list(cursor.execute(sql, params).fetchall())
             except sqlite3.Error as exc:
                 raise StoreError(f"state store {self.path}: {exc}") from exc
