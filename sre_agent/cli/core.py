@@ -36,7 +36,7 @@ def _print_issues(console: Console, issues: list[ConfigIssue]) -> None:
 
 def cmd_validate(args: argparse.Namespace, console: Console) -> int:
     """Validate config, rules and SLOs, reporting all issues (with a store: SLO traffic checks too)."""
-    from sre_agent.cli.slo import traffic_warnings
+    from sre_agent.cli.traffic import traffic_warnings
 
     path = args.config or default_config_path()
     config, issues = load_agent_config(path)

@@ -441,7 +441,7 @@ def _azure_issues(file: _ConfigFile, config: AgentConfig, rules: list[ThresholdR
         message = "simulated Azure metrics come from the embedded account's synthetic platform: set an endpoint"
         issues.append(file.issue(("spec", "azure", "metrics", "simulated"), message))
     if metrics is not None and metrics.simulated:
-        from sre_agent.simulate.azure_platform import check_simulated
+        from sre_agent.simulate.azure_catalog import check_simulated
 
         try:
             check_simulated(metrics)

@@ -8,6 +8,7 @@ be turned back into the line and column an engineer has to fix. Duplicate keys, 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -147,15 +148,32 @@ class _Builder:
         )
 
 
+_FAST_LOADER: Any = getattr(yaml, "CSafeLoader", None)
+"""libyaml's safe loader when PyYAML was built with it: about 10x faster to compose, the same nodes and marks."""
+
+
 def load_yaml_text(text: str, file: str) -> tuple[list[YamlDocument], list[ConfigIssue]]:
     """Parse every document of ``text``; return the documents and the problems found.
 
-    Syntax errors stop the file (nothing after them can be trusted); duplicate keys do not.
+    Syntax errors stop the file (nothing after them can be trusted); duplicate keys do not. A valid file is
+    composed by libyaml; a file libyaml refuses is parsed again by PyYAML's own parser, whose messages
+    ("mapping values are not allowed here") are the ones users search for.
     """
+    if _FAST_LOADER is not None:
+        try:
+            nodes = list(yaml.compose_all(text, Loader=_FAST_LOADER))
+        except yaml.YAMLError:
+            pass
+        else:
+            return _build(iter(nodes), file)
+    return _build(yaml.compose_all(text, Loader=yaml.SafeLoader), file)
+
+
+def _build(nodes: Iterator[Node], file: str) -> tuple[list[YamlDocument], list[ConfigIssue]]:
     builder = _Builder(file)
     documents: list[YamlDocument] = []
     try:
-        for index, node in enumerate(yaml.compose_all(text, Loader=yaml.SafeLoader)):
+        for index, node in enumerate(nodes):
             marks: dict[Loc, tuple[int, int]] = {}
             builder.start_document()
             data = builder.build(node, (), marks)

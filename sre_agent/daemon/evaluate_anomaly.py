@@ -66,6 +66,9 @@ def series_matrix(ctx: EvalContext, rule: LatencyAnomalyRule, view: DataView) ->
             origin = max(origin, view.covered_from)
         matrix = SeriesMatrix(spec, origin, current)
         agent.anomaly_series[rule.name] = matrix
+    polled = (view.covered_from, view.polled_to, view.complete_before)
+    if matrix.polled == polled:
+        return matrix  # no poll since it was brought up to date: the store holds the same rows
     where = {k: v for k, v in spec.scope.model_dump().items() if v}
     start = matrix.time(matrix.final)
     while start < visible_end:  # a day at a time: the first build reads four weeks of minutes
@@ -74,6 +77,7 @@ def series_matrix(ctx: EvalContext, rule: LatencyAnomalyRule, view: DataView) ->
         matrix.write(fold(frame, spec, start, end))
         start = end
     matrix.judge(matrix.col(final_end))
+    matrix.polled = polled
     return matrix
 
 

@@ -112,6 +112,8 @@ class SeriesMatrix:
         self.spec = spec
         self.params: AnomalyParams = spec.params()
         self.signature = signature
+        self.polled: tuple[int | None, ...] | None = None
+        """The polling state (covered_from, polled_to, complete_before) the matrix was last brought up to."""
         self.step = self.params.step_s
         self.day = DAY_S // self.step
         self.capacity = LOOKBACK_S // self.step + 2 * self.day

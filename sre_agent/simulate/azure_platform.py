@@ -19,6 +19,7 @@ import numpy as np
 import polars as pl
 
 from sre_agent.config.azure import AzureMetricResource, AzureMetricsSourceConfig
+from sre_agent.simulate.azure_catalog import SIMULATED_METRICS, check_simulated
 from sre_agent.simulate.incidents import Incident, IncidentKind
 from sre_agent.simulate.platform import MARKET_TZ
 from sre_agent.sources.azure_metrics import empty_frame
@@ -64,20 +65,9 @@ MODELS: dict[tuple[str, str], Model] = {
         20.0 + t * 25.0 + r.normal(0, 6, len(m)), 1, 100
     ),
 }
-"""The metrics the simulated Azure side can produce."""
-
-
-def check_simulated(config: AzureMetricsSourceConfig) -> None:
-    """Raise ValueError naming every configured metric the simulation cannot produce."""
-    unknown = [
-        f"{r.name}: {metric}"
-        for r in config.resources
-        for metric in r.metrics
-        if (r.namespace.lower(), metric) not in MODELS
-    ]
-    if unknown:
-        known = ", ".join(sorted(f"{ns} {m}" for ns, m in MODELS))
-        raise ValueError(f"the simulated Azure side has no model for {', '.join(unknown)}; it knows: {known}")
+"""The metrics the simulated Azure side can produce: one model per pair of ``azure_catalog.SIMULATED_METRICS``."""
+if set(MODELS) != SIMULATED_METRICS:  # pragma: no cover - a model added or removed on one side only
+    raise ImportError(f"azure_platform models {sorted(set(MODELS) ^ SIMULATED_METRICS)} differ from azure_catalog")
 
 
 def _stall(metric: str, values: F64, minutes: F64, inc: Incident) -> F64:

@@ -57,9 +57,10 @@ def _install_translation_cache() -> None:
     half of the server's time on the agent's polls, all of it the same for the same text. The agent sends the
     same text with new bind values each poll, so for a SELECT whose text, database and schema repeat:
 
-    - the parse is cached and copied (for the server and the cursor);
-    - the translation and its DuckDB SQL are cached, and the copy handed to fakesnow answers ``.sql("duckdb")``
-      from the cache;
+    - the parse is cached and shared by the server and the cursor (neither changes a SELECT's tree before the
+      translation, which works on a copy);
+    - the translation and its DuckDB SQL are cached, and the translated tree handed to fakesnow (which only reads
+      it) answers ``.sql("duckdb")`` from the cache;
     - the result's column description is cached per DuckDB SQL and bind value types.
 
     Anything else (DDL, DML, ``IDENTIFIER(?)``) takes fakesnow's normal path and empties the description cache
@@ -76,7 +77,7 @@ def _install_translation_cache() -> None:
     original_transform = cursor_module.FakeSnowflakeCursor._transform
     original_describe = cursor_module.FakeSnowflakeCursor._describe_last_sql
     parsed: dict[str, Any] = {}
-    translated: dict[tuple[str, str | None, str | None], tuple[Any, str]] = {}
+    translated: dict[tuple[str, str | None, str | None], Any] = {}
     described: dict[tuple[str, tuple[str, ...]], list[Any]] = {}
 
     def cacheable(expression: Any) -> bool:
@@ -99,10 +100,9 @@ def _install_translation_cache() -> None:
             expression = original_parse(sql)
             if not cacheable(expression):
                 return expression
+            expression.meta[_TRANSLATION_CACHE_KEY] = sql
             remember(parsed, sql, expression)
-        copy = parsed[sql].copy()
-        copy.meta[_TRANSLATION_CACHE_KEY] = sql
-        return copy
+        return parsed[sql]  # shared, never mutated: a translation works on its own copy (below)
 
     def transform(self: Any, expression: Any, params: Any) -> Any:
         sql = expression.meta.get(_TRANSLATION_CACHE_KEY)
@@ -111,18 +111,18 @@ def _install_translation_cache() -> None:
             return original_transform(self, expression, params)
         key = (sql, self._conn.database, self._conn.schema)
         if key not in translated:
-            result = original_transform(self, expression, params)
-            remember(translated, key, (result, result.sql(dialect="duckdb")))
-        tree, duckdb_sql = translated[key]
-        copy = tree.copy()
-        generate = copy.sql
+            # fakesnow's transforms rewrite the tree in place: they get a copy, the cached parse stays pristine.
+            tree = original_transform(self, expression.copy(), params)
+            duckdb_sql = tree.sql(dialect="duckdb")
+            generate = tree.sql
 
-        def sql_of(dialect: Any = None, **opts: Any) -> str:
-            return duckdb_sql if dialect == "duckdb" and not opts else str(generate(dialect, **opts))
+            def sql_of(dialect: Any = None, **opts: Any) -> str:
+                return duckdb_sql if dialect == "duckdb" and not opts else str(generate(dialect, **opts))
 
-        copy.sql = sql_of  # this copy only: fakesnow's _execute asks it for its DuckDB text
-        copy.meta[_TRANSLATION_CACHE_KEY] = sql
-        return copy
+            tree.sql = sql_of  # fakesnow's _execute asks the tree for its DuckDB text
+            tree.meta[_TRANSLATION_CACHE_KEY] = sql
+            remember(translated, key, tree)
+        return translated[key]  # shared: fakesnow only reads a SELECT's translated tree (find, args, sql)
 
     def describe_last_sql(self: Any) -> list[Any]:
         transformed = self._last_transformed

@@ -9,6 +9,7 @@ import polars as pl
 
 from sre_agent.engine.rollups import HIST_COLUMNS, RollupDef
 from sre_agent.store.db import Database
+from sre_agent.store.series import labels_json, series_id
 
 BUCKET = "bucket"
 OBSERVED = "observed_at"
@@ -28,10 +29,6 @@ def value_columns(rollup: RollupDef) -> list[str]:
     return cols
 
 
-def _labels_json(rollup: RollupDef, values: tuple[object, ...]) -> str:
-    return json.dumps({d: str(v) for d, v in zip(rollup.dims, values, strict=True)}, sort_keys=True)
-
-
 class RollupStore:
     """Reads and writes one kind of rollup rows; writes happen inside the caller's transaction."""
 
@@ -43,7 +40,7 @@ class RollupStore:
         # across a rolled-back transaction could point at another series after SQLite reuses it.
         ids = []
         for combo in combos:
-            key = (rollup.name, _labels_json(rollup, combo))
+            key = (rollup.name, labels_json(rollup, combo))
             conn.execute("INSERT OR IGNORE INTO series(rollup, labels) VALUES (?, ?)", key)
             row = conn.execute("SELECT series_id FROM series WHERE rollup = ? AND labels = ?", key).fetchone()
             ids.append(int(row[0]))
@@ -113,10 +110,7 @@ class RollupStore:
 
     def series_id(self, rollup: RollupDef, values: tuple[object, ...]) -> int | None:
         """Id of the series with these dimension values, if it exists."""
-        rows = self.db.read(
-            "SELECT series_id FROM series WHERE rollup = ? AND labels = ?", (rollup.name, _labels_json(rollup, values))
-        )
-        return int(rows[0]["series_id"]) if rows else None
+        return series_id(self.db, rollup, values)
 
     def series(self, rollup: RollupDef) -> pl.DataFrame:
         """Return every known series of ``rollup`` with its dimension values."""

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from sre_agent.config import yaml_source
 from sre_agent.config.yaml_source import YamlDocument, format_loc, load_yaml_file, load_yaml_text
 from sre_agent.errors import ConfigIssue
 
@@ -250,3 +251,23 @@ def test_aliases_are_built_once_so_alias_bombs_stay_linear() -> None:
     top = docs[0].data["i"]
     assert len(top) == 10
     assert all(item is top[0] for item in top), "aliases share one built value"
+
+
+def test_libyaml_and_pure_python_parsers_give_the_same_documents_and_marks_on_every_shipped_file(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    root = Path(__file__).resolve().parents[2]
+    files = sorted(
+        p for d in ("rules", "slo_definitions", "examples") for p in (root / d).rglob("*.yaml") if p.is_file()
+    )
+    assert len(files) > 10
+    assert yaml_source._FAST_LOADER is not None  # PyYAML's wheels carry libyaml
+    fast = {str(p): load_yaml_file(p) for p in files}
+    monkeypatch.setattr(yaml_source, "_FAST_LOADER", None)
+    for p in files:
+        docs, issues = load_yaml_file(p)
+        fast_docs, fast_issues = fast[str(p)]
+        assert [(d.data, d.line, d.column, d.marks) for d in docs] == [
+            (d.data, d.line, d.column, d.marks) for d in fast_docs
+        ], p
+        assert issues == fast_issues, p
