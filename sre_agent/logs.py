@@ -1,9 +1,10 @@
-"""Logging setup: text or JSON lines, with registered secrets masked in every record."""
+"""Logging setup: text or JSON lines, with registered secrets and credential-shaped text masked in every record."""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import threading
 from datetime import UTC, datetime
@@ -20,11 +21,32 @@ def register_secret(value: str | None) -> None:
             _SECRETS.add(value)
 
 
+_SHAPES = (
+    # credentials in a URL: scheme://user:password@host
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@"), r"\1***@"),
+    # an Authorization value a receiver echoed back: Bearer / Basic / SharedAccessSignature …
+    (re.compile(r"(?i)\b(bearer|basic|sharedaccesssignature)\s+[A-Za-z0-9._~+/=%&:-]{8,}"), r"\1 ***"),
+    # key=value and key: value pairs whose key names a secret (query strings, JSON, connection strings)
+    (
+        re.compile(
+            r"(?i)\b(password|passwd|pwd|secret|client_secret|token|access_token|api[_-]?key|access[_-]?key"
+            r"|account[_-]?key|sig|signature|routing_key|private_key_passphrase)"
+            r"(\"?\s*[=:]\s*\"?)([^\s,;&\"'}]+)"
+        ),
+        r"\1\2***",
+    ),
+)
+"""What a secret looks like in text nobody registered it for (an error a receiver or a library wrote)."""
+
+
 def redact(text: str) -> str:
-    """Return ``text`` with every registered secret replaced by ``***``."""
+    """Return ``text`` with every registered secret, and anything shaped like a credential (a URL's
+    ``user:password@``, a bearer token, ``password=…``, ``sig=…``, ``"api_key": …``), replaced by ``***``."""
     for secret in sorted(_SECRETS, key=len, reverse=True):  # longest first: no partial leaks of overlaps
         if secret in text:
             text = text.replace(secret, MASK)
+    for pattern, replacement in _SHAPES:
+        text = pattern.sub(replacement, text)
     return text
 
 

@@ -70,6 +70,7 @@ def read_status(db: Database) -> Status:
             "dead": s.dead,
             "delivered": s.delivered,
             "dropped": s.dropped,
+            "superseded": s.superseded,
             "oldest_pending": _iso(s.oldest_pending_at),
             "last_error": s.last_error,
         }
@@ -148,13 +149,14 @@ def render_status(status: Status, console: Console) -> None:
     console.print(
         _table(
             "Outbox",
-            ("sink", "pending", "dead", "dropped", "delivered", "oldest pending", "last error"),
+            ("sink", "pending", "dead", "dropped", "superseded", "delivered", "oldest pending", "last error"),
             [
                 (
                     o["sink"],
                     str(o["pending"]),
                     str(o["dead"]),
                     str(o["dropped"]),
+                    str(o["superseded"]),
                     str(o["delivered"]),
                     o["oldest_pending"] or "—",
                     (o["last_error"] or "")[:80],

@@ -3,6 +3,11 @@
 Regexes are anchored at both ends, as in Alertmanager (``warehouse=~"RISK.*"`` matches ``RISK_WH``,
 not ``X_RISK_WH``). A label an alert does not carry matches as the empty string. Besides its labels an
 alert is matched on ``rule`` (and its alias ``alertname``) and ``severity``.
+
+Regexes have RE2 semantics, as in Prometheus and Alertmanager (google-re2, the reference implementation's
+bindings): matching is linear in the label value's length whatever the pattern, so a pattern such as
+``(x+x+)+y`` meeting a hostile label value (any Snowflake user sets QUERY_TAG) cannot freeze evaluation.
+What RE2 does not support — backreferences, lookaround — is refused with the parser's message.
 """
 
 from __future__ import annotations
@@ -10,8 +15,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
+
+import re2
 
 from sre_agent.model import Labels
+
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # a bad pattern is the user's ValueError, not a line on stderr
 
 _MATCHER_RE = re.compile(r"^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*(.*?)\s*$")
 
@@ -32,7 +43,8 @@ class Matcher:
     name: str
     op: MatchOp
     value: str
-    pattern: re.Pattern[str] | None = None
+    pattern: Any = None
+    """The compiled RE2 pattern of ``=~`` and ``!~``."""
 
     def matches(self, labels: Labels) -> bool:
         """Return whether ``labels`` satisfy this matcher (a missing label is the empty string)."""
@@ -74,11 +86,21 @@ def parse_matcher(text: str) -> Matcher:
     op = MatchOp(op_text)
     pattern = None
     if op in (MatchOp.RE, MatchOp.NRE):
-        try:
-            pattern = re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"{text!r}: invalid regex: {exc}") from exc
+        pattern = compile_pattern(value, text)
     return Matcher(name, op, value, pattern)
+
+
+def compile_pattern(value: str, where: str) -> Any:
+    """Compile a user's regex with RE2 (linear-time matching).
+
+    Raises:
+        ValueError: it does not compile, or uses what RE2 refuses (backreferences, lookaround).
+    """
+    try:
+        return re2.compile(value, options=_RE2_OPTIONS)
+    except re2.error as exc:
+        detail = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        raise ValueError(f"{where!r}: invalid regex (RE2): {detail}") from None
 
 
 def matches_all(matchers: tuple[Matcher, ...] | list[Matcher], labels: Labels) -> bool:

@@ -159,7 +159,10 @@ class WebhookSinkConfig(Strict):
         description="environment variable with the secret: a header value, or PagerDuty's routing key",
     )
     secret_header: str = Field(default="Authorization", pattern=r"^[A-Za-z0-9-]{1,64}$")
-    timeout: Duration = timedelta(seconds=10)
+    timeout: Duration = Field(
+        default=timedelta(seconds=10),
+        description="total deadline of one request: connect, send and the whole answer (1s-2m)",
+    )
     ca_bundle: Path | None = Field(default=None, description="PEM of a private CA the receiver's certificate chains to")
 
     @field_validator("url")
@@ -170,6 +173,11 @@ class WebhookSinkConfig(Strict):
             raise ValueError("url must be an absolute https URL")
         if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError("url must use https (plain http only to 127.0.0.1/localhost)")
+        if parts.username is not None or parts.password is not None:
+            raise ValueError(
+                "url must not carry user:password@ (it would travel into logs and status): put the credential in "
+                "an environment variable named by secret_env (sent as secret_header)"
+            )
         return value
 
     @model_validator(mode="after")
@@ -274,11 +282,21 @@ class DeliverySettings(Strict):
     batch_size: int = Field(default=100, gt=0, le=10_000)
     max_attempts: int = Field(default=8, gt=0)
     max_backoff: Duration = timedelta(minutes=10)
+    max_retry_after: Duration = Field(
+        default=timedelta(hours=1),
+        description="a receiver's Retry-After is honoured up to this long (longer, infinite or unreadable-far "
+        "values are clamped to it)",
+    )
     max_pending: int = Field(
         default=100_000, gt=0, description="per sink: beyond this many pending items the oldest are dropped (counted)"
     )
     max_age: Duration = Field(
         default=timedelta(days=7), description="pending items older than this are dropped (counted), not sent late"
+    )
+    shutdown_timeout: Duration = Field(
+        default=timedelta(seconds=20),
+        description="on SIGTERM, deliver what is due for at most this long before exiting (keep it under the pod's "
+        "terminationGracePeriodSeconds; each request has its sink's own deadline)",
     )
 
 

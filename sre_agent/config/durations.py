@@ -11,6 +11,8 @@ from pydantic import BeforeValidator, PlainSerializer
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _PART = re.compile(r"(\d+)(ms|s|m|h|d|w)")
 _FULL = re.compile(r"^(?:\d+(?:ms|s|m|h|d|w))+$")
+MAX_SECONDS = 100 * 366 * 86400
+"""No duration in a config is longer than a century (``99999999999999999999d`` is a typo, not an overflow)."""
 
 
 def parse_duration(text: str) -> timedelta:
@@ -23,6 +25,8 @@ def parse_duration(text: str) -> timedelta:
     if not _FULL.match(value):
         raise ValueError(f"invalid duration {text!r}: use e.g. 30s, 15m, 6h, 28d or 1h30m")
     seconds = sum(int(n) * _UNITS[unit] for n, unit in _PART.findall(value))
+    if seconds > MAX_SECONDS:
+        raise ValueError(f"duration {text!r} is longer than 100 years")
     return timedelta(seconds=seconds)
 
 

@@ -281,6 +281,14 @@ def load_documents(paths: list[Path], config: AgentConfig | None = None, runbook
     for file in files:
         docs, file_issues = load_yaml_file(file)
         found.issues.extend(file_issues)
+        if not docs and not file_issues:
+            # Refused, not skipped: a deploy that truncated a rule file would otherwise close every alert its rules
+            # raised, with "OK" from validate.
+            message = (
+                "no documents (the file is empty or holds only comments): a truncated deploy? Restore it, or take "
+                "it out of spec.rules / spec.slos"
+            )
+            found.issues.append(ConfigIssue(str(file), 1, 1, "", message))
         for doc in docs:
             if not isinstance(doc.data, dict):
                 found.issues.append(doc.issue((), "a document must be a mapping with apiVersion, kind, spec"))

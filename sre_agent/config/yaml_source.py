@@ -89,14 +89,32 @@ class _Builder:
         self.issues: list[ConfigIssue] = []
         # An alias is the same node object again: build it once (as safe_load does), so "billion laughs"
         # files stay linear instead of exploding.
-        self._built: dict[int, tuple[Node, Any]] = {}  # id → (node, value): the node is kept alive
+        self._built: dict[int, tuple[Node, Any, int]] = {}  # id → (node, value, values under it): node kept alive
+        self.expanded = 0
+        """Values the document holds with every alias expanded: what validation will walk."""
 
     def start_document(self) -> None:
         """Forget the aliases of the previous document."""
         self._built.clear()
+        self.expanded = 0
+
+    def _count(self, node: Node, values: int) -> None:
+        self.expanded += values
+        if self.expanded > MAX_EXPANDED_VALUES:
+            raise _Refused(
+                None,
+                None,
+                f"the document expands to more than {MAX_EXPANDED_VALUES:,} values through its aliases (an alias "
+                "bomb?); write the values out, or split the file",
+                node.start_mark,
+            )
 
     def build(self, node: Node, loc: Loc, marks: dict[Loc, tuple[int, int]]) -> Any:
+        if len(loc) > MAX_DEPTH:
+            raise _Refused(None, None, f"values nested deeper than {MAX_DEPTH} levels", node.start_mark)
         marks[loc] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        before = self.expanded
+        self._count(node, 1)
         if isinstance(node, ScalarNode):
             value = self.constructor.construct_object(node, deep=True)
             if isinstance(value, float) and node.tag == _FLOAT_TAG:
@@ -109,10 +127,11 @@ class _Builder:
             )
         seen = self._built.get(id(node))
         if seen is not None and seen[0] is node:
+            self._count(node, seen[2] - 1)
             return seen[1]
         if isinstance(node, SequenceNode):
             built = [self.build(child, (*loc, i), marks) for i, child in enumerate(node.value)]
-            self._built[id(node)] = (node, built)
+            self._built[id(node)] = (node, built, self.expanded - before)
             return built
         if isinstance(node, MappingNode):
             explicit = {id(k) for k, _ in node.value if k.tag != _MERGE_TAG}
@@ -138,7 +157,7 @@ class _Builder:
                 child_loc = (*loc, name)
                 marks[(*child_loc, KEY_MARK)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
                 result[key if isinstance(key, str) else str(key)] = self.build(value_node, child_loc, marks)
-            self._built[id(node)] = (node, result)
+            self._built[id(node)] = (node, result, self.expanded - before)
             return result
         raise TypeError(f"unexpected YAML node {node!r}")  # pragma: no cover - PyYAML has three node kinds
 
@@ -147,6 +166,17 @@ class _Builder:
             ConfigIssue(self.file, node.start_mark.line + 1, node.start_mark.column + 1, format_loc(loc), message)
         )
 
+
+class _Refused(yaml.MarkedYAMLError):
+    """Valid YAML the agent will not read: too large once expanded, too deep, too many documents."""
+
+
+MAX_EXPANDED_VALUES = 2_000_000
+"""Values one document may hold once its aliases are expanded (20,000 rules of 50 values is 1,000,000)."""
+MAX_DEPTH = 64
+"""Nesting levels of one document (the deepest shipped file has 8)."""
+MAX_DOCUMENTS = 20_000
+"""Documents one file may hold."""
 
 _FAST_LOADER: Any = getattr(yaml, "CSafeLoader", None)
 """libyaml's safe loader when PyYAML was built with it: about 10x faster to compose, the same nodes and marks."""
@@ -174,6 +204,8 @@ def _build(nodes: Iterator[Node], file: str) -> tuple[list[YamlDocument], list[C
     documents: list[YamlDocument] = []
     try:
         for index, node in enumerate(nodes):
+            if index >= MAX_DOCUMENTS:
+                raise _Refused(None, None, f"more than {MAX_DOCUMENTS:,} documents in one file", node.start_mark)
             marks: dict[Loc, tuple[int, int]] = {}
             builder.start_document()
             data = builder.build(node, (), marks)
@@ -185,9 +217,12 @@ def _build(nodes: Iterator[Node], file: str) -> tuple[list[YamlDocument], list[C
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = exc.problem or "invalid YAML"
         context = f" ({exc.context})" if exc.context else ""
-        builder.issues.append(ConfigIssue(file, line, column, "", f"YAML syntax error: {problem}{context}"))
+        what = "YAML refused" if isinstance(exc, _Refused) else "YAML syntax error"
+        builder.issues.append(ConfigIssue(file, line, column, "", f"{what}: {problem}{context}"))
     except yaml.YAMLError as exc:  # pragma: no cover - non-marked errors are rare (encoding)
         builder.issues.append(ConfigIssue(file, 1, 1, "", f"YAML error: {exc}"))
+    except RecursionError:  # the parser's own recursion on absurd nesting, before the depth check can see it
+        builder.issues.append(ConfigIssue(file, 1, 1, "", f"YAML error: values nested deeper than {MAX_DEPTH} levels"))
     return documents, builder.issues
 
 

@@ -25,7 +25,8 @@ from sre_agent.simulate.embedded import EmbeddedAccount, start_embedded
 from sre_agent.sources.snowflake_conn import connector
 
 log = logging.getLogger(__name__)
-DRAIN_TIMEOUT_S = 30.0
+DRAIN_TIMEOUT_S = 20.0
+"""The final drain's budget when none is configured (``delivery.shutdown_timeout``)."""
 
 
 def _guard(name: str, job: Callable[[], None]) -> Callable[[], None]:
@@ -175,7 +176,7 @@ def run_daemon(
         stop.wait()
     finally:
         scheduler.shutdown(wait=True)
-        delivered = drain(agent, clock)
+        delivered = drain(agent, clock, agent.spec.delivery.shutdown_timeout.total_seconds())
         log.info("stopped: drained %d deliveries from the outbox", delivered)
         agent.close()
         if account is not None:

@@ -40,6 +40,7 @@ def agent_metrics_record(agent: Agent, now: datetime, duration_s: float, rule_er
             _point("agent_outbox_oldest_age_seconds", oldest, sink=stats.sink),
             _point("agent_outbox_dead", stats.dead, sink=stats.sink),
             _point("agent_outbox_dropped", stats.dropped, sink=stats.sink),
+            _point("agent_outbox_superseded", stats.superseded, sink=stats.sink),
         ]
     for sink in agent.sinks:
         for reason, count in sorted(getattr(sink, "dropped", {}).items()):

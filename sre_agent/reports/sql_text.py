@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import logging
 import re
-import unicodedata
 
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
+
+from sre_agent.logs import redact
+from sre_agent.text import printable
 
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
 """sqlglot warns with the whole statement it cannot fully parse: query text (literals included) stays out of
@@ -26,22 +28,6 @@ MAX_CHARS = 2000
 _STRING = re.compile(r"'(?:[^'\\]|\\.|'')*'?|\$\$.*?(?:\$\$|$)", re.S)
 _NUMBER = re.compile(r"(?<![\w.$])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\w$])")
 _COMMENT = re.compile(r"--[^\n]*|//[^\n]*|/\*.*?(?:\*/|$)", re.S)
-
-
-def printable(text: str) -> str:
-    """``text`` with NUL, control, format and unassigned characters (binary junk) replaced by U+FFFD; newlines and
-    tabs kept."""
-    out = []
-    for ch in text:
-        if ch in "\n\t":
-            out.append(ch)
-        elif ch == "\r":
-            continue
-        elif unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn"):
-            out.append("\ufffd")
-        else:
-            out.append(ch)
-    return "".join(out)
 
 
 def _lexical(text: str) -> str:
@@ -80,12 +66,14 @@ def _is_type_arg(node: exp.Expression) -> bool:
 
 
 def show_query(text: str | None, show_literals: bool = False, max_chars: int = MAX_CHARS) -> str:
-    """Query text as a report shows it: printable, literals redacted unless ``show_literals``, at most
-    ``max_chars`` characters."""
+    """Query text as a report shows it: printable, literals redacted unless ``show_literals``, credentials always,
+    at most ``max_chars`` characters."""
     if not text:
         return ""
     clean = printable(text)
-    shown = clean if show_literals else redact_literals(clean)
+    # Credentials (password=…, a URL's user:password@, a bearer token) are masked even with literals shown, and in
+    # text the parser cannot read, where an unquoted password is no literal.
+    shown = redact(clean if show_literals else redact_literals(clean))
     if len(shown) > max_chars:
         shown = f"{shown[:max_chars]}… ({len(shown) - max_chars:,} more characters)"
     return shown

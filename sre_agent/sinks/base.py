@@ -8,8 +8,10 @@ from typing import Any, Protocol
 class Sink(Protocol):
     """A destination for alert notifications.
 
-    ``send`` receives records already written to the outbox; it raises ``SinkError`` (retryable or
-    not) when delivery fails and must not deliver the same ``dedup_key`` twice where it can tell.
+    ``send`` receives records already written to the outbox — one at a time, each acknowledged as soon as it
+    returns, unless the sink sets ``batched = True`` (one upload for many records) — and raises ``SinkError``
+    (retryable or not, with how many records arrived) when delivery fails; it must not deliver the same
+    ``dedup_key`` twice where it can tell.
     """
 
     name: str

@@ -19,9 +19,11 @@ def retryable_status(status: int | None) -> bool:
 
 
 def safe_url(url: str) -> str:
-    """The URL as it may appear in logs and errors: scheme, host and path, never the query (signatures, keys)."""
+    """The URL as it may appear in logs and errors: scheme, host, port and path — never ``user:password@`` nor
+    the query (signatures, keys)."""
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+    host = parts.netloc.rpartition("@")[2]
+    return f"{parts.scheme}://{host}{parts.path}"
 
 
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:

@@ -160,6 +160,13 @@ CATALOGUE = MetricCatalogue(
         _m("agent_outbox_dead", ("sink",), "count", "agent", "dead-lettered deliveries held per sink"),
         _m("agent_outbox_dropped", ("sink",), "count", "agent", "deliveries dropped by the outbox bounds"),
         _m(
+            "agent_outbox_superseded",
+            ("sink",),
+            "count",
+            "agent",
+            "states not sent: a newer state of the same alert had already been delivered",
+        ),
+        _m(
             "agent_metric_points_dropped",
             ("sink", "reason"),
             "count",

@@ -1,5 +1,7 @@
 """POST alert notifications to a webhook: Azure's Common Alert Schema (Logic Apps, Functions, Teams Workflows) or
 PagerDuty Events v2 — through an azure-core pipeline, one request per record, the alert's fingerprint as dedup key.
+Each request has a total deadline (``timeout``: connect, send and the whole answer) and reads at most 64 KB of an
+error answer, so a stalled or hostile receiver costs one deadline per delivery pass and no memory.
 
 Delivery semantics are the outbox's: a 2xx is delivered; 408, 429 and 5xx (and network errors) are retried,
 honouring ``Retry-After``; any other 4xx is permanent (the item is dead-lettered with the error). Records of a
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +24,11 @@ from azure.core.rest import HttpRequest
 
 from sre_agent import __version__
 from sre_agent.errors import SinkError
+from sre_agent.logs import register_secret
 from sre_agent.sinks.http_failures import retry_after_seconds, retryable_status, safe_url
 
+BODY_LIMIT = 64 * 1024
+"""At most this much of a receiver's error answer is read (its first 300 characters go into the error)."""
 CAS_LIMIT_BYTES = 256 * 1024
 """Azure caps Common Alert Schema payloads at 256 KB."""
 _PD_SEVERITY = {"sev0": "critical", "sev1": "critical", "sev2": "error", "sev3": "warning", "sev4": "info"}
@@ -129,17 +135,19 @@ class WebhookSink:
         self.url = url
         self.fmt = fmt
         self._secret = secret
+        register_secret(secret)  # a receiver echoing the header in its answer must not put it in a log or status
         self.secret_header = secret_header
         self.timeout_s = timeout_s
+        self._verify: str | bool = str(ca_bundle) if ca_bundle is not None else True
+        self._client = self._new_client()
+
+    def _new_client(self) -> PipelineClient[HttpRequest, Any]:
         policies = [
             HeadersPolicy({"Content-Type": "application/json"}),
             UserAgentPolicy(base_user_agent=f"sre-agent/{__version__}"),
             RetryPolicy(retry_total=0),  # the outbox retries, with the destination's Retry-After
         ]
-        verify: str | bool = str(ca_bundle) if ca_bundle is not None else True
-        self._client: PipelineClient[HttpRequest, Any] = PipelineClient(
-            base_url=url, policies=policies, connection_verify=verify
-        )
+        return PipelineClient(base_url=self.url, policies=policies, connection_verify=self._verify)
 
     def _body(self, record: dict[str, Any]) -> dict[str, Any]:
         if self.fmt == "pagerduty":
@@ -166,18 +174,19 @@ class WebhookSink:
                 continue
             request = HttpRequest("POST", self.url, json=self._body(record), headers=self._headers(record))
             try:
-                response = self._client.send_request(
-                    request, connection_timeout=self.timeout_s, read_timeout=self.timeout_s
-                )
+                status, retry_after, body = self._post(request)
             except AzureError as exc:  # connection refused, DNS, TLS, timeout: try again later
                 raise SinkError(self.name, f"POST {where}: {type(exc).__name__}", sent=sent) from None
-            status = response.status_code
+            except TimeoutError:
+                raise SinkError(
+                    self.name, f"POST {where}: no complete answer within {self.timeout_s:g}s", sent=sent
+                ) from None
             if 200 <= status < 300:
                 sent += 1
                 continue
             retryable = retryable_status(status)
-            wait = retry_after_seconds(response.headers.get("Retry-After"))
-            detail = response.text()[:300] if not retryable else ""
+            wait = retry_after_seconds(retry_after)
+            detail = body[:300] if not retryable else ""
             raise SinkError(
                 self.name,
                 f"POST {where}: HTTP {status}" + (f": {detail}" if detail else ""),
@@ -185,6 +194,49 @@ class WebhookSink:
                 retry_after=wait,
                 sent=sent,
             )
+
+    def _post(self, request: HttpRequest) -> tuple[int, str | None, str]:
+        """One POST under a total deadline of ``timeout_s`` (connect, send and the whole answer: a receiver that
+        drips a byte a second cannot hold delivery for longer), reading at most ``BODY_LIMIT`` bytes of an error
+        answer (a 300 MB body is never loaded). Returns (status, Retry-After, body prefix).
+
+        Raises:
+            AzureError: no answer (refused, DNS, TLS, a read timeout).
+            TimeoutError: no complete answer within the deadline; the connection is abandoned and a new one is used.
+        """
+        outcome: list[tuple[int, str | None, str] | BaseException] = []
+        client = self._client
+
+        def exchange() -> None:
+            try:
+                response = client.send_request(
+                    request, stream=True, connection_timeout=self.timeout_s, read_timeout=self.timeout_s
+                )
+                try:
+                    body = b""
+                    if not 200 <= response.status_code < 300:
+                        for chunk in response.iter_bytes():
+                            body += chunk
+                            if len(body) >= BODY_LIMIT:
+                                break
+                    text = body[:BODY_LIMIT].decode("utf-8", errors="replace")
+                    outcome.append((response.status_code, response.headers.get("Retry-After"), text))
+                finally:
+                    response.close()
+            except BaseException as exc:  # handed to the caller's thread
+                outcome.append(exc)
+
+        # A daemon thread per request: one stuck on a stalled receiver is abandoned, never joined at exit.
+        worker = threading.Thread(target=exchange, name=f"webhook-{self.name}", daemon=True)
+        worker.start()
+        worker.join(self.timeout_s)
+        if worker.is_alive() or not outcome:
+            self._client = self._new_client()  # the stalled one is left to its thread
+            raise TimeoutError(self.timeout_s)
+        result = outcome[0]
+        if isinstance(result, BaseException):
+            raise result
+        return result
 
     def close(self) -> None:
         """Close the HTTP session."""

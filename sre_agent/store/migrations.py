@@ -353,5 +353,15 @@ CREATE TABLE pattern_names (
 ) WITHOUT ROWID;
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13)
+V14 = """
+-- Delivery order per alert: a receiver gets one alert's states in the order they happened (state_at, then id), an
+-- item waits while an older state of the same alert is still pending, and a state older than one already
+-- delivered is never sent (status 'superseded'). `outbox retry` resets created_at (the age bound), never state_at.
+ALTER TABLE outbox ADD COLUMN fingerprint TEXT;
+ALTER TABLE outbox ADD COLUMN state_at INTEGER;
+UPDATE outbox SET fingerprint = json_extract(payload, '$.fingerprint'), state_at = created_at;
+CREATE INDEX outbox_order ON outbox(sink, fingerprint, status, state_at);
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14)
 """Migration n (1-based) brings the schema from version n-1 to n."""

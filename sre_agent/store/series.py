@@ -9,11 +9,15 @@ import json
 
 from sre_agent.engine.rollups import RollupDef
 from sre_agent.store.db import Database
+from sre_agent.text import printable
 
 
 def labels_json(rollup: RollupDef, values: tuple[object, ...]) -> str:
-    """The stored form of a series' dimension values (sorted keys, values as strings)."""
-    return json.dumps({d: str(v) for d, v in zip(rollup.dims, values, strict=True)}, sort_keys=True)
+    """The stored form of a series' dimension values: sorted keys, values as one-line printable strings (a
+    QUERY_TAG service holding ESC or NUL never reaches a terminal or a report through an alert's labels)."""
+    return json.dumps(
+        {d: printable(str(v), keep_lines=False) for d, v in zip(rollup.dims, values, strict=True)}, sort_keys=True
+    )
 
 
 def series_id(db: Database, rollup: RollupDef, values: tuple[object, ...]) -> int | None:

@@ -7,6 +7,7 @@ import gzip
 import json
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,8 +32,18 @@ class Seen:
         return json.loads(self.body)
 
 
+@dataclass
+class Stream:
+    """A body written as ``chunks`` bytes of ``chunk`` each, ``delay`` seconds apart (a receiver dripping its answer,
+    or one answering hundreds of MB); the write stops when the client hangs up."""
+
+    chunk: bytes
+    chunks: int
+    delay: float = 0.0
+
+
 Answer = tuple[int, dict[str, str], Any]
-"""Status, headers and a JSON body (None for none)."""
+"""Status, headers and a JSON body (None for none, a ``Stream`` for a streamed one)."""
 
 
 @dataclass
@@ -80,6 +91,9 @@ def start(tmp: Path) -> FakeHttps:
             parts = urlsplit(self.path)
             seen = Seen(self.command, parts.path, parse_qs(parts.query), dict(self.headers), body)
             status, headers, out = fake.answer(seen)
+            if isinstance(out, Stream):
+                self._stream(status, headers, out)
+                return
             data = b"" if out is None else json.dumps(out).encode()
             self.send_response(status)
             if data:
@@ -91,6 +105,21 @@ def start(tmp: Path) -> FakeHttps:
                 self.end_headers()
                 self.wfile.write(data)
             except OSError:  # the client gave up (a timeout under test): nobody to answer
+                self.close_connection = True
+
+        def _stream(self, status: int, headers: dict[str, str], out: Stream) -> None:
+            self.send_response(status)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(out.chunk) * out.chunks))
+            try:
+                self.end_headers()
+                for _ in range(out.chunks):
+                    self.wfile.write(out.chunk)
+                    self.wfile.flush()
+                    if out.delay:
+                        time.sleep(out.delay)
+            except OSError:  # the client hung up
                 self.close_connection = True
 
         do_GET = do_POST = do_PUT = do_DELETE = _do

@@ -19,7 +19,7 @@ from pydantic import SecretStr
 from sre_agent.cli import main
 from sre_agent.config.agent import AgentConfig
 from sre_agent.config.durations import format_duration, parse_duration
-from sre_agent.config.loader import load_agent_config, load_config, load_rules
+from sre_agent.config.loader import load_agent_config, load_config, load_documents, load_rules
 from sre_agent.config.specs import NoDataPolicy, Op
 from sre_agent.errors import ConfigError, ConfigIssue
 
@@ -1163,3 +1163,22 @@ def test_an_unknown_domain_in_the_cost_map_is_a_located_error(project: Path) -> 
     assert "unknown domain 'not-a-domain'" in issue.message
     assert "known: risk" in issue.message
     assert issue.line == text.count("\n") + 4
+
+
+def test_an_absurd_duration_is_a_clear_error_not_an_overflow() -> None:
+    with pytest.raises(ValueError, match="longer than 100 years"):
+        parse_duration("99999999999999999999d")
+    assert parse_duration("3650d").days == 3650
+
+
+@pytest.mark.parametrize("text", ["", "# rules moved to risk.yaml\n", "\n\n   \n"], ids=["empty", "comments", "blank"])
+def test_a_rule_file_with_no_document_is_refused_so_a_truncated_deploy_cannot_resolve_every_alert(
+    tmp_path: Path, text: str
+) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "latency.yaml").write_text(text)
+    found = load_documents([rules])
+    [issue] = found.issues
+    assert (issue.file, issue.line, issue.column, issue.severity) == (str(rules / "latency.yaml"), 1, 1, "error")
+    assert "no documents (the file is empty or holds only comments): a truncated deploy?" in issue.message

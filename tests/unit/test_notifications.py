@@ -154,8 +154,16 @@ def test_quotes_and_backslashes_survive_a_render_and_parse_round_trip(value: str
         pytest.param("warehouse", "is not a matcher", id="no-operator"),
         pytest.param('="RISK_WH"', "is not a matcher", id="no-name"),
         pytest.param('1warehouse="x"', "is not a matcher", id="bad-name"),
-        pytest.param('warehouse=~"RISK_(WH"', "invalid regex: missing ), unterminated subpattern", id="bad-regex"),
-        pytest.param('warehouse!~"*"', "invalid regex: nothing to repeat", id="bad-negative-regex"),
+        pytest.param(
+            'warehouse=~"RISK_(WH"',
+            "invalid regex (RE2): missing ): RISK_(WH",
+            id="bad-regex",
+        ),
+        pytest.param(
+            'warehouse!~"*"',
+            "invalid regex (RE2): no argument for repetition operator: *",
+            id="bad-negative-regex",
+        ),
         pytest.param('warehouse="RISK_WH', "unbalanced quotes", id="unbalanced"),
     ],
 )
@@ -716,3 +724,19 @@ def test_group_state_survives_a_json_round_trip_with_its_timers() -> None:
     done = flush(restored, T0 + 330, never)
     assert done is not None
     assert (done.reason, done.seq, sent(done)) == (UPDATE, 2, [("b", "firing", "firing")])
+
+
+def test_regex_matchers_are_linear_time_re2_a_backtracking_pattern_meets_a_hostile_value_at_once() -> None:
+    """``(x+x+)+y`` against 64 x's takes 2^64 steps in a backtracking engine; RE2 answers in linear time."""
+    matcher = parse_matcher('service=~"(x+x+)+y"')
+    assert not matcher.matches({"service": "x" * 64})
+    assert matcher.matches({"service": "xxy"})
+    assert parse_matcher('service!~"(x+x+)+y"').matches({"service": "x" * 10_000})
+
+
+@pytest.mark.parametrize(
+    "pattern", ["(a)\\1", "risk(?=-engine)", "(?<!x)y"], ids=["backreference", "lookahead", "lookbehind"]
+)
+def test_what_re2_cannot_match_in_linear_time_is_refused_with_the_parsers_reason(pattern: str) -> None:
+    with pytest.raises(ValueError, match="invalid regex \\(RE2\\)"):
+        parse_matcher(f'service=~"{pattern}"')

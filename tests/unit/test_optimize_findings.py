@@ -419,3 +419,9 @@ def test_no_statement_sets_a_snowflake_default() -> None:
         assert not any(default in x for x in run), default
     assert 'ALTER WAREHOUSE "TRADE_WH" SET MAX_CLUSTER_COUNT = 3;' in run
     assert any("SHOW WAREHOUSES LIKE 'TRADE_WH'" in x for x in lines), "the current value is checked"
+
+
+def test_a_table_name_read_from_query_text_never_carries_nul_or_escape_sequences() -> None:
+    shape = analyze_sql('SELECT a FROM DB.SCH."T\x00\x1b[2JX" WHERE a = 1')
+    assert shape.parsed
+    assert [t.table for t in shape.tables] == ["DB.SCH.T\ufffd\ufffd[2JX"]

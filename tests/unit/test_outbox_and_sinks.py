@@ -62,6 +62,8 @@ def settings(**kw: Any) -> DeliverySettings:
 class RecordingSink:
     """A destination that fails its first ``failures`` sends with ``error``, then keeps every batch."""
 
+    batched = False
+
     def __init__(self, name: str, failures: int = 0, retryable: bool = True) -> None:
         self.name = name
         self.failures = failures
@@ -106,7 +108,7 @@ def test_enqueue_is_idempotent_per_sink_and_dedup_key(outbox: Outbox) -> None:
 
 
 def test_due_honours_next_attempt_at_sink_limit_and_order(outbox: Outbox) -> None:
-    """due() returns only this sink's pending items that are due, in enqueue order, at most ``limit``."""
+    """due() returns only this sink's pending items that are due, in the order of their states, at most ``limit``."""
     enqueue(outbox, "jsonl", "a", at=NOW)
     enqueue(outbox, "jsonl", "b", at=NOW + 100)
     enqueue(outbox, "jsonl", "c", at=NOW + 50)
@@ -114,13 +116,13 @@ def test_due_honours_next_attempt_at_sink_limit_and_order(outbox: Outbox) -> Non
 
     assert [i.dedup_key for i in outbox.due("jsonl", NOW - 1, 10)] == []
     assert [i.dedup_key for i in outbox.due("jsonl", NOW + 50, 10)] == ["a", "c"]
-    assert [i.dedup_key for i in outbox.due("jsonl", NOW + 100, 10)] == ["a", "b", "c"]
-    assert [i.dedup_key for i in outbox.due("jsonl", NOW + 100, 2)] == ["a", "b"]
+    assert [i.dedup_key for i in outbox.due("jsonl", NOW + 100, 10)] == ["a", "c", "b"]
+    assert [i.dedup_key for i in outbox.due("jsonl", NOW + 100, 2)] == ["a", "c"]
 
     a = outbox.due("jsonl", NOW, 1)[0]
     outbox.failed([a.id], "boom", at=NOW, retry_at=NOW + 500)
-    assert [i.dedup_key for i in outbox.due("jsonl", NOW + 499, 10)] == ["b", "c"]
-    assert [(i.dedup_key, i.attempts) for i in outbox.due("jsonl", NOW + 500, 10)] == [("a", 1), ("b", 0), ("c", 0)]
+    assert [i.dedup_key for i in outbox.due("jsonl", NOW + 499, 10)] == ["c", "b"]
+    assert [(i.dedup_key, i.attempts) for i in outbox.due("jsonl", NOW + 500, 10)] == [("a", 1), ("c", 0), ("b", 0)]
 
 
 def test_due_skips_delivered_and_dead_items(outbox: Outbox) -> None:
@@ -181,16 +183,21 @@ def test_deliver_marks_successful_items_delivered(outbox: Outbox) -> None:
 
 
 def test_deliver_sends_in_batches_of_batch_size(outbox: Outbox) -> None:
-    """A backlog larger than batch_size is drained in several sends within one pass."""
+    """A backlog larger than batch_size is drained in several uploads within one pass by a batched sink, and one
+    record per call (each acknowledged at once) by the others."""
     for i in range(5):
         enqueue(outbox, "mem", f"k{i}")
-    sink = RecordingSink("mem")
+        enqueue(outbox, "one", f"k{i}")
+    batched = RecordingSink("mem")
+    batched.batched = True
+    single = RecordingSink("one")
 
-    report = deliver(outbox, [sink], NOW, settings(batch_size=2), random.Random(0))
+    report = deliver(outbox, [batched, single], NOW, settings(batch_size=2), random.Random(0))
 
-    assert report.delivered == 5
-    assert [len(b) for b in sink.batches] == [2, 2, 1]
-    assert sink.keys == [f"k{i}" for i in range(5)]
+    assert report.delivered == 10
+    assert [len(b) for b in batched.batches] == [2, 2, 1]
+    assert [len(b) for b in single.batches] == [1, 1, 1, 1, 1]
+    assert batched.keys == single.keys == [f"k{i}" for i in range(5)]
 
 
 def test_retryable_failure_is_retried_later_until_it_succeeds(outbox: Outbox) -> None:
@@ -267,17 +274,18 @@ def test_retryable_failure_goes_dead_after_max_attempts(outbox: Outbox) -> None:
 
 
 def test_non_retryable_failure_is_dead_lettered_at_once(outbox: Outbox) -> None:
-    """A SinkError with retryable=False dead-letters the batch on the first attempt."""
+    """A SinkError with retryable=False dead-letters the record it refused on its first attempt; the next record,
+    which it says nothing about, is still sent."""
     enqueue(outbox, "mem", "fp:1")
     enqueue(outbox, "mem", "fp:2")
     sink = RecordingSink("mem", failures=1, retryable=False)
 
     report = deliver(outbox, [sink], NOW, settings(max_attempts=8), random.Random(0))
 
-    assert (report.dead, report.retried, report.delivered) == (2, 0, 0)
+    assert (report.dead, report.retried, report.delivered) == (1, 0, 1)
     assert report.errors == ["sink mem: unavailable (call 1)"]
-    assert {row(outbox, "mem", k)["status"] for k in ("fp:1", "fp:2")} == {"dead"}
-    assert outbox.stats()[0].dead == 2
+    assert [row(outbox, "mem", k)["status"] for k in ("fp:1", "fp:2")] == ["dead", "delivered"]
+    assert outbox.stats()[0].dead == 1
 
 
 def test_a_failing_sink_does_not_block_another_sink(outbox: Outbox) -> None:
@@ -290,8 +298,10 @@ def test_a_failing_sink_does_not_block_another_sink(outbox: Outbox) -> None:
 
     report = deliver(outbox, [broken, healthy], NOW, settings(), random.Random(0))
 
-    assert (report.delivered, report.retried) == (2, 2)
+    assert (report.delivered, report.retried) == (2, 1)
     assert healthy.keys == ["fp:1", "fp:2"]
+    # Only the record the broken sink failed is charged; the one behind it waits, never tried, for the next pass.
+    assert [row(outbox, "broken", k)["attempts"] for k in ("fp:1", "fp:2")] == [1, 0]
     stats = {s.sink: s for s in outbox.stats()}
     assert (stats["broken"].pending, stats["broken"].delivered) == (2, 0)
     assert (stats["healthy"].pending, stats["healthy"].delivered) == (0, 2)

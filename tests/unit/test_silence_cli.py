@@ -308,7 +308,7 @@ def test_silence_add_with_a_too_short_reason_fails(cli: Cli) -> None:
     [
         pytest.param(
             ['warehouse=~"RISK_(WH"', "--duration", "2h"],
-            """argument matchers: 'warehouse=~"RISK_(WH"': invalid regex: missing ), unterminated subpattern""",
+            """argument matchers: 'warehouse=~"RISK_(WH"': invalid regex (RE2): missing ): RISK_(WH""",
             id="invalid-regex",
         ),
         pytest.param(["RISK_WH", "--duration", "2h"], "argument matchers: 'RISK_WH' is not a matcher", id="no-op"),

@@ -57,3 +57,11 @@ def test_every_kind_of_constant_is_redacted_and_sqlglot_logs_no_query_text(caplo
             assert "DEADBEEF" not in shown
             assert "1F00" not in shown
     assert "secret" not in caplog.text
+
+
+def test_credentials_in_query_text_the_parser_cannot_read_are_masked_even_with_literals_shown() -> None:
+    text = "CREATE USER etl password=Tr0ub4dor&3 url='https://bob:hunter2@files.example/x' ?? junk ((("
+    for shown in (show_query(text), show_query(text, show_literals=True)):
+        assert "Tr0ub4dor" not in shown
+        assert "hunter2" not in shown
+        assert "password=***" in shown

@@ -709,3 +709,19 @@ def test_a_second_writer_on_the_same_store_is_refused(tmp_path: Path) -> None:
     finally:
         first.close()
     Database(path).close()  # released on close
+
+
+def test_a_hostile_query_tag_value_is_stored_printable_so_no_view_can_print_its_escape_sequences(
+    db: Database,
+) -> None:
+    """ESC sequences (clear screen, set the terminal title), NUL, a bidi override and a newline in a QUERY_TAG
+    service become U+FFFD once, in the store: every alert, CLI table and report reading the series sees that."""
+    hostile = "risk\x1b[2J\x1b]0;owned\x07\x00\u202eeng\nine"
+    rollups = RollupStore(db)
+    with db.transaction() as conn:
+        rollups.replace(conn, QUERY, 0, 120, query_frame([{"bucket": 60, "service": hostile, "queries": 3}]), 200)
+
+    [service] = rollups.load(QUERY, 0, 120)["service"].to_list()
+    assert service == "risk\ufffd[2J\ufffd]0;owned\ufffd\ufffd\ufffdeng\ufffdine"
+    assert all(ch.isprintable() for ch in service)
+    assert rollups.series_id(QUERY, ("ETL_WH", hostile, "sales")) is not None, "the raw value still finds it"

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
-from https_fake import FakeHttps, serving
+from https_fake import FakeHttps, Stream, serving
 
 from sre_agent.config.agent import DeliverySettings
 from sre_agent.config.loader import load_config
@@ -155,8 +155,9 @@ def test_a_failure_mid_batch_keeps_the_records_already_delivered(receiver, outbo
     receiver.answers = [(200, {}, None), (503, {"Retry-After": "5"}, None)]
     enqueue(outbox, "hook", record(1), record(2), record(3))
     report = deliver(outbox, [hook], NOW, SETTINGS, random.Random(1))
-    assert (report.delivered, report.retried) == (1, 2)
+    assert (report.delivered, report.retried) == (1, 1)
     assert [s[1] for s in states(outbox)] == ["delivered", "pending", "pending"]
+    assert [s[2] for s in states(outbox)] == [1, 1, 0], "only the record that failed is charged an attempt"
     later = max(s[3] for s in states(outbox))
     assert deliver(outbox, [hook], later, SETTINGS).delivered == 2
     hook.close()
@@ -204,6 +205,7 @@ def test_retry_after_reads_seconds_and_http_dates() -> None:
     assert safe_url("https://x.logic.azure.com/workflows/1/run?api-version=1&sig=abc") == (
         "https://x.logic.azure.com/workflows/1/run"
     )
+    assert safe_url("https://bob:hunter2@hooks.example:8443/x?sig=1") == "https://hooks.example:8443/x"
 
 
 def _config(tmp: Path, sink_cfg: dict[str, Any]) -> Path:
@@ -243,6 +245,10 @@ def _config(tmp: Path, sink_cfg: dict[str, Any]) -> Path:
         (
             {"type": "webhook", "name": "teams", "url": "https://h.example/x", "timeout": "10m"},
             "timeout must be between 1s and 2m",
+        ),
+        (
+            {"type": "webhook", "name": "teams", "url": "https://bob:hunter2@h.example/x"},
+            "url must not carry user:password@",
         ),
     ],
 )
@@ -295,3 +301,76 @@ def test_the_outbox_is_bounded_by_age_and_size_and_counts_what_it_drops(receiver
     errors = {r["dedup_key"]: r["last_error"] for r in outbox.db.read("SELECT dedup_key, last_error FROM outbox")}
     assert errors["old"] == "dropped: older than delivery.max_age"
     assert errors["k1"] == "dropped: over delivery.max_pending"
+
+
+class Kept:
+    """An in-memory sink listed after the webhook: what it received shows whether the webhook held it up."""
+
+    name = "kept"
+
+    def __init__(self) -> None:
+        self.got: list[dict[str, Any]] = []
+
+    def send(self, records: list[dict[str, Any]]) -> None:
+        self.got.extend(records)
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_receiver_dripping_its_answer_is_cut_off_at_the_request_deadline_and_the_next_sink_delivers(
+    receiver, outbox
+) -> None:
+    """30 bytes 0.3 s apart: every read is within the read timeout (0.5 s), the whole answer is not."""
+    hook = sink(receiver, timeout_s=0.5)
+    receiver.default = (503, {}, Stream(b"x", 30, delay=0.3))
+    enqueue(outbox, "hook", record(1))
+    with outbox.db.transaction() as conn:
+        outbox.enqueue(conn, "kept", "k1", {"event_id": 1, "fingerprint": "other"}, NOW)
+    kept = Kept()
+
+    report = deliver(outbox, [hook, kept], NOW, SETTINGS, random.Random(0))
+    hook.close()
+
+    assert report.errors == [f"sink hook: POST {receiver.base}/workflows/run: no complete answer within 0.5s"]
+    assert (report.retried, report.delivered) == (1, 1)
+    assert [r["dedup_key"] for r in kept.got] == ["k1"]
+
+
+def test_a_huge_error_body_is_read_only_up_to_its_first_64_kb(receiver, outbox) -> None:
+    """A 4xx answering 300 MB: the error carries its first 300 characters and the agent never holds the body."""
+    import tracemalloc
+
+    hook = sink(receiver)
+    receiver.default = (400, {}, Stream(b"E" * (1 << 20), 300))
+    enqueue(outbox, "hook", record(1))
+    tracemalloc.start()
+    try:
+        report = deliver(outbox, [hook], NOW, SETTINGS, random.Random(0))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    hook.close()
+
+    assert report.dead == 1
+    assert report.errors == [f"sink hook: POST {receiver.base}/workflows/run: HTTP 400: {'E' * 300}"]
+    assert peak < 32 * (1 << 20), f"peak {peak / (1 << 20):.0f} MB while answering a 300 MB body"
+
+
+def test_a_receiver_echoing_the_secret_in_its_answer_never_puts_it_in_the_outbox_or_the_errors(
+    receiver, outbox
+) -> None:
+    token = "Bearer 9f86d081884c7d659a2feaa0c55ad015"
+    hook = sink(receiver, secret=token)
+    receiver.default = lambda seen: (401, {}, {"error": f"invalid {seen.headers['Authorization']}", "sig": "abc"})
+    enqueue(outbox, "hook", record(1))
+
+    report = deliver(outbox, [hook], NOW, SETTINGS, random.Random(0))
+    hook.close()
+
+    assert report.dead == 1
+    stored = outbox.db.read("SELECT last_error FROM outbox")[0]["last_error"]
+    assert "HTTP 401" in stored
+    for text in [stored, *report.errors, *(str(s) for s in outbox.stats())]:
+        assert "9f86d081884c7d659a2feaa0c55ad015" not in text
+        assert "abc" not in text.split("sig")[-1][:8]

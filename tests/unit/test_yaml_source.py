@@ -241,14 +241,15 @@ def test_load_yaml_file_reads_documents_and_names_them_by_display(tmp_path: Path
 
 
 def test_aliases_are_built_once_so_alias_bombs_stay_linear() -> None:
-    """Every use of an anchor is the very same object, as with safe_load: nested aliases do not multiply work."""
+    """Every use of an anchor is the very same object, as with safe_load: nested aliases do not multiply work
+    (four levels, 10,000 values expanded, are fine; nine levels are refused, below)."""
     levels = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
-    for i in range(1, 9):
+    for i in range(1, 4):
         prev, name = chr(ord("a") + i - 1), chr(ord("a") + i)
         levels.append(f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 10) + "]")
     docs, issues = load_yaml_text("\n".join(levels) + "\n", "bomb.yaml")
     assert issues == []
-    top = docs[0].data["i"]
+    top = docs[0].data["d"]
     assert len(top) == 10
     assert all(item is top[0] for item in top), "aliases share one built value"
 
@@ -271,3 +272,33 @@ def test_libyaml_and_pure_python_parsers_give_the_same_documents_and_marks_on_ev
             (d.data, d.line, d.column, d.marks) for d in fast_docs
         ], p
         assert issues == fast_issues, p
+
+
+def _bomb() -> str:
+    """The "billion laughs": nine levels of nine aliases, 9**9 strings once expanded, in under 1 KB."""
+    lines = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for prev, name in zip("abcdefgh", "bcdefghi", strict=True):
+        lines.append(f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 9) + "]")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param(_bomb(), "YAML refused: the document expands to more than 2,000,000 values", id="alias-bomb"),
+        pytest.param("a: " + "[" * 5000 + "]" * 5000 + "\n", "nested deeper than 64 levels", id="deep-flow"),
+        pytest.param(
+            "".join("  " * i + f"k{i}:\n" for i in range(100)) + "  " * 100 + "v\n",
+            "YAML refused: values nested deeper than 64 levels",
+            id="deep-block",
+        ),
+        pytest.param("---\n" * 30_000, "YAML refused: more than 20,000 documents in one file", id="many-documents"),
+    ],
+)
+def test_hostile_yaml_is_refused_with_one_located_error_instead_of_hanging_or_crashing(text: str, message: str) -> None:
+    docs, issues = load_yaml_text(text, "rule.yaml")
+    assert len(docs) <= 20_000, "what precedes the refusal is kept, as before a syntax error"
+    assert len(issues) == 1
+    assert message in issues[0].message
+    assert issues[0].file == "rule.yaml"
+    assert issues[0].line >= 1

@@ -15,6 +15,7 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from sre_agent.reports.sql_text import redact_literals
+from sre_agent.text import printable
 
 _RANGE = (exp.GT, exp.GTE, exp.LT, exp.LTE)
 _MV_AGGREGATES: tuple[type[exp.Expr], ...] = (
@@ -100,7 +101,7 @@ class SqlShape:
 
 def _name(table: exp.Table) -> str:
     parts = [p for p in (table.catalog, table.db, table.name) if p]
-    return ".".join(parts).upper()
+    return printable(".".join(parts).upper(), keep_lines=False)  # a name from query text may hold NUL or ESC
 
 
 def _constant(node: exp.Expr) -> bool:
