@@ -71,3 +71,7 @@ class SinkError(SreAgentError):
 
 class EmbeddedSnowflakeError(SreAgentError):
     """The embedded fake Snowflake could not be started or seeded."""
+
+
+class RuleLimitError(SreAgentError):
+    """A rule would raise more alert instances than its limit: it fails for this pass (agent-rule-error)."""

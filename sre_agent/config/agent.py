@@ -259,6 +259,12 @@ class EvaluationSettings(Strict):
     """Cadence of rule evaluation (independent of polling)."""
 
     interval: Duration = timedelta(minutes=1)
+    max_alerts_per_rule: int = Field(
+        default=500,
+        ge=1,
+        description="a rule that would raise more alert instances fails instead (agent-rule-error names the rule "
+        "and its widest label): 3,000 services in QUERY_TAG never become 3,000 pages; a rule's `limit` overrides",
+    )
     max_catchup: Duration = Field(
         default=timedelta(hours=1), description="after downtime, evaluate at most this many missed minutes"
     )
@@ -273,6 +279,20 @@ class EvaluationSettings(Strict):
         if value < timedelta(minutes=1) or value % timedelta(minutes=1):
             raise ValueError("evaluation interval must be a whole number of minutes")
         return value
+
+
+class ReloadSettings(Strict):
+    """Hot reload of the rule documents (rules, SLOs, anomalies, budgets, routing, silences) by the daemon."""
+
+    watch: bool = Field(default=True, description="reload when a config or rule file changes (SIGHUP always does)")
+    interval: Duration = Field(default=timedelta(seconds=5), description="how often files are checked for changes")
+    max_rule_loss: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="refuse a reload that removes more than this share of the running rules (a truncated deploy); "
+        "restart to apply such a change on purpose",
+    )
 
 
 class DeliverySettings(Strict):
@@ -365,6 +385,7 @@ class AgentSpec(Strict):
     store: StoreSettings = Field(default_factory=StoreSettings)
     evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    reload: ReloadSettings = Field(default_factory=ReloadSettings)
     sinks: list[SinkConfig] = Field(default_factory=lambda: list[SinkConfig]([ConsoleSinkConfig(type="console")]))
     labels: dict[str, str] = Field(default_factory=dict, description="labels added to every alert")
     azure: AzureSettings | None = Field(

@@ -124,6 +124,12 @@ class ThresholdSpec(Strict):
     no_data_timeout: Duration = Field(
         default=timedelta(hours=1), description="keep_last: resolve/cancel after this long with no data"
     )
+    limit: int | None = Field(
+        default=None,
+        ge=1,
+        description="most alert instances the rule may raise (Prometheus' rule `limit`); beyond it the rule fails "
+        "with agent-rule-error naming the label; default spec.evaluation.max_alerts_per_rule",
+    )
     summary: str = Field(
         default="{metric} {value} {op} {threshold}",
         description="one line for receivers; {placeholders}: metric, value, threshold, op, window and any label",

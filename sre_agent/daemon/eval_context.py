@@ -11,6 +11,7 @@ import numpy.typing as npt
 
 from sre_agent.alerting.lifecycle import Instance, Transition
 from sre_agent.daemon.runtime import Agent
+from sre_agent.errors import SreAgentError
 from sre_agent.logs import redact
 from sre_agent.model import AlertState, EventKind
 
@@ -81,7 +82,10 @@ class EvalContext:
         try:
             work()
         except Exception as exc:  # one broken rule must not stop the others (or the agent's own alerts)
-            log.exception("%s could not be evaluated", name)
+            if isinstance(exc, SreAgentError):  # a stated refusal (a limit): no traceback every minute
+                log.warning("%s could not be evaluated: %s", name, exc)
+            else:
+                log.exception("%s could not be evaluated", name)
             self.instances, self.changed, self.firing = instances, changed, firing
             del self.transitions[transitions:]
             del self.metrics[metrics:]

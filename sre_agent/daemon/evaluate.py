@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import partial
@@ -31,6 +32,7 @@ from sre_agent.engine.frames import RollupArrays
 from sre_agent.engine.metrics import METRICS
 from sre_agent.engine.rollups import ROLLUPS
 from sre_agent.engine.threshold import DataView, evaluate_threshold, load_range
+from sre_agent.errors import RuleLimitError
 from sre_agent.failpoints import failpoint
 from sre_agent.logs import redact
 from sre_agent.model import (
@@ -201,6 +203,7 @@ def _advance_rule(ctx: EvalContext, rule: ThresholdRule, data: RollupArrays, vie
         if rule.spec.group_by and result.height
         else ({(): result} if result.height else {})
     )
+    check_limit(ctx, rule, groups)
     for key, part in groups.items():
         labels = {**static, **{k: str(v) for k, v in zip(rule.spec.group_by, key, strict=True)}}
         fp = fingerprint(rule.name, labels)
@@ -245,6 +248,36 @@ def _advance_rule(ctx: EvalContext, rule: ThresholdRule, data: RollupArrays, vie
             current = _apply(ctx, rule, current, cond, policy, data, view, t)
 
 
+def check_limit(ctx: EvalContext, rule: ThresholdRule, groups: dict[Any, pl.DataFrame]) -> None:
+    """Refuse a pass in which ``rule`` would hold more alert instances (breaching groups, and its active alerts)
+    than its limit, as Prometheus fails a rule over its ``limit``: the rule fails with agent-rule-error naming its
+    widest label, and its alerts keep their state until it is back under.
+
+    Raises:
+        RuleLimitError: over the limit.
+    """
+    limit = rule.spec.limit or ctx.agent.spec.evaluation.max_alerts_per_rule
+    breaching = [key for key, part in groups.items() if (part["state"] == ConditionState.BREACH.value).any()]
+    active = sum(1 for i in ctx.instances.values() if i.rule == rule.name and i.state is not AlertState.INACTIVE)
+    if len(breaching) + active <= limit:
+        return
+    static = {**ctx.agent.spec.labels, **rule.metadata.labels}
+    keys = {
+        fingerprint(rule.name, {**static, **{k: str(v) for k, v in zip(rule.spec.group_by, key, strict=True)}})
+        for key in breaching
+    }
+    keys |= {fp for fp, i in ctx.instances.items() if i.rule == rule.name and i.state is not AlertState.INACTIVE}
+    if len(keys) <= limit:
+        return
+    values = {label: {key[i] for key in breaching} for i, label in enumerate(rule.spec.group_by)}
+    widest = max(values, key=lambda label: len(values[label]), default=None)
+    where = f"; label {widest} has {len(values[widest]):,} values" if widest is not None else ""
+    raise RuleLimitError(
+        f"would raise {len(keys):,} alert instances, over its limit of {limit:,}{where} (set spec.limit, or narrow "
+        "spec.where / spec.group_by)"
+    )
+
+
 def _apply(
     ctx: EvalContext,
     rule: ThresholdRule,
@@ -272,44 +305,63 @@ RULE_ERROR = "agent-rule-error"
 RULE_ERROR_RUNBOOK = "agent-rule-error"
 
 
+def _self_alert(
+    ctx: EvalContext, rule: str, labels: Labels, error: str | None, annotate: Callable[[EventKind], dict[str, str]]
+) -> None:
+    """Step one of the agent's own alerts: firing (sev3, at once) while ``error`` is set, resolved when it is not;
+    ``annotate(kind)`` gives each transition's annotations."""
+    fp = fingerprint(rule, labels)
+    inst = ctx.instances.get(fp) or Instance(fp, rule, labels)
+    if error is None and inst.state is AlertState.INACTIVE:
+        return
+    at = from_epoch(int(ctx.instants[-1]))
+    state = ConditionState.BREACH if error else ConditionState.OK
+    evidence = {"error": error} if error else {}
+    cond = Condition(rule, labels, at, state, Severity.SEV3 if error else None, None, None, evidence)
+    new, transitions = step(inst, cond, RulePolicy())
+    ctx.transitions += [(tr, annotate(tr.kind)) for tr in transitions]
+    ctx.keep(inst, new)
+
+
 def _advance_rule_errors(ctx: EvalContext, report: EvalReport) -> None:
     """The agent's own rule for rules that fail to evaluate: fires at once, resolves when the rule works."""
     agent = ctx.agent
-    at = from_epoch(int(ctx.instants[-1]))
     loaded = agent.loaded
     names = [r.name for r in loaded.rules] + [a.name for a in loaded.anomalies] + [s.name for s in loaded.slos]
     for name in names + [b.name for b in loaded.budgets]:
-        labels = {**agent.spec.labels, "failed_rule": name}
-        fp = fingerprint(RULE_ERROR, labels)
-        inst = ctx.instances.get(fp) or Instance(fp, RULE_ERROR, labels)
         error = report.rule_errors.get(name)
-        if error is None and inst.state is AlertState.INACTIVE:
-            continue
-        cond = Condition(
-            RULE_ERROR,
-            labels,
-            at,
-            ConditionState.BREACH if error else ConditionState.OK,
-            Severity.SEV3 if error else None,
-            None,
-            None,
-            {"error": error} if error else {},
-        )
-        new, transitions = step(inst, cond, RulePolicy())
-        for tr in transitions:
-            ctx.transitions.append(
-                (
-                    tr,
-                    {
-                        "summary": f"rule {name} evaluates again"
-                        if tr.kind is EventKind.RESOLVED
-                        else f"rule {name} cannot be evaluated: {error}",
-                        "description": "A rule failed during evaluation; the other rules keep running.",
-                        "runbook": agent.spec.runbook_url.format(id=RULE_ERROR_RUNBOOK),
-                    },
-                )
-            )
-        ctx.keep(inst, new)
+
+        def annotate(kind: EventKind, name: str = name, error: str | None = error) -> dict[str, str]:
+            return {
+                "summary": f"rule {name} evaluates again"
+                if kind is EventKind.RESOLVED
+                else f"rule {name} cannot be evaluated: {error}",
+                "description": "A rule failed during evaluation; the other rules keep running.",
+                "runbook": agent.spec.runbook_url.format(id=RULE_ERROR_RUNBOOK),
+            }
+
+        _self_alert(ctx, RULE_ERROR, {**agent.spec.labels, "failed_rule": name}, error, annotate)
+
+
+RELOAD_RULE = "agent-config-reload-failed"
+RELOAD_RUNBOOK = "agent-config-reload-failed"
+
+
+def _advance_reload(ctx: EvalContext) -> None:
+    """The agent's own alert while the config files on disk were refused by a reload (the last good config runs)."""
+    agent = ctx.agent
+    error = agent.reload_error
+
+    def annotate(kind: EventKind) -> dict[str, str]:
+        return {
+            "summary": "config reloaded: the files on disk are the config running"
+            if kind is EventKind.RESOLVED
+            else f"config reload refused, the last good config keeps running: {error}",
+            "description": "A changed config or rule file was not applied; the agent runs the config it had.",
+            "runbook": agent.spec.runbook_url.format(id=RELOAD_RUNBOOK),
+        }
+
+    _self_alert(ctx, RELOAD_RULE, {**agent.spec.labels, "config": str(agent.loaded.path)}, error, annotate)
 
 
 def _retire_orphans(ctx: EvalContext) -> None:
@@ -321,7 +373,7 @@ def _retire_orphans(ctx: EvalContext) -> None:
     budgets = {b.name: b for b in agent.loaded.budgets}
     at = from_epoch(int(ctx.instants[-1]))
     for inst in list(ctx.instances.values()):
-        if inst.state is AlertState.INACTIVE or inst.rule in (SOURCE_RULE, RULE_ERROR):
+        if inst.state is AlertState.INACTIVE or inst.rule in (SOURCE_RULE, RULE_ERROR, RELOAD_RULE):
             continue
         rule: ThresholdRule | SloDoc | None = rules.get(inst.rule)
         if isinstance(rule, ThresholdRule):
@@ -466,6 +518,7 @@ def evaluate(agent: Agent, instants: list[int]) -> EvalReport:
         ctx.isolated(budget.name, partial(advance_budget, ctx, budget, views), report.rule_errors)
     _advance_sources(ctx)
     _advance_rule_errors(ctx, report)
+    _advance_reload(ctx)
     _retire_orphans(ctx)
     with agent.db.transaction() as conn:
         now = int(arr[-1])

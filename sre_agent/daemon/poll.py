@@ -11,6 +11,7 @@ import polars as pl
 
 from sre_agent.clock import floor_to
 from sre_agent.config.agent import PollSettings
+from sre_agent.config.loader import LoadedConfig
 from sre_agent.daemon.runtime import Agent
 from sre_agent.engine.rollups import AZURE_COST, AZURE_METRIC, RollupDef
 from sre_agent.errors import SourceError, StoreError
@@ -45,7 +46,7 @@ SLO_FAMILY = "slo"
 def polled_families(agent: Agent) -> list[str]:
     """Every family ``agent`` polls: the Snowflake rollup families (the optional ones when needed), the SLO
     indicators, plus Azure metrics when configured."""
-    families = [*FAMILIES, *optional_families(agent)]
+    families = [*FAMILIES, *optional_families(agent.loaded)]
     families.append(SLO_FAMILY)
     if agent.azure_metrics is not None:
         families.append(AZURE_METRICS_FAMILY)
@@ -70,13 +71,13 @@ def family_key(family: str) -> str:
     return AZURE_FAMILIES.get(family, f"snowflake.{family}")
 
 
-def optional_families(agent: Agent) -> dict[str, RollupDef]:
+def optional_families(loaded: LoadedConfig) -> dict[str, RollupDef]:
     """Snowflake families polled only when needed: per-pattern latency for pattern-scoped anomaly rules, hourly
     execution time and daily storage for cost attribution when ``spec.cost`` is set."""
     out = {}
-    if agent.loaded.pattern_min_queries() is not None:
+    if loaded.pattern_min_queries() is not None:
         out[PATTERN_FAMILY] = OPTIONAL_FAMILIES[PATTERN_FAMILY]
-    if agent.spec.cost is not None:
+    if loaded.config.spec.cost is not None:
         out[COST_FAMILY] = OPTIONAL_FAMILIES[COST_FAMILY]
         out[STORAGE_FAMILY] = OPTIONAL_FAMILIES[STORAGE_FAMILY]
         out[SERVERLESS_FAMILY] = OPTIONAL_FAMILIES[SERVERLESS_FAMILY]
@@ -86,7 +87,7 @@ def optional_families(agent: Agent) -> dict[str, RollupDef]:
 def rollup_families(agent: Agent) -> dict[str, RollupDef]:
     """Every family polled into a rollup: the Snowflake ones (the optional ones when needed), plus Azure metrics
     when configured."""
-    out = {**FAMILIES, **optional_families(agent)}
+    out = {**FAMILIES, **optional_families(agent.loaded)}
     if agent.azure_metrics is not None:
         out[AZURE_METRICS_FAMILY] = AZURE_METRIC
     if agent.azure_cost is not None:

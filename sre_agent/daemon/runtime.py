@@ -76,6 +76,8 @@ class Agent:
     """Opens a Snowflake connection: reports read through their own, so a long report never holds up polls."""
     report_retry_at: dict[str, int] = field(default_factory=dict)
     """Scheduled report (kind:key) → when to try it again after a failure (reports read a week of history)."""
+    reload_error: str | None = None
+    """Why the last reload of the config files was refused (None: the files on disk are the config running)."""
 
     def __post_init__(self) -> None:
         self.slo_minutes = SloMinutes(self.db)

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -18,6 +19,7 @@ from sre_agent.clock import Clock, SystemClock
 from sre_agent.config.loader import LoadedConfig
 from sre_agent.daemon.cycle import deliver_now, enqueue_health, evaluate_until, record_cycle, reports_now
 from sre_agent.daemon.poll import SLO_FAMILY, poll_due, poll_settings, polled_families
+from sre_agent.daemon.reload import Reloader
 from sre_agent.daemon.runtime import Agent, open_agent
 from sre_agent.engine.rollups import ROLLUPS
 from sre_agent.model import to_epoch
@@ -76,9 +78,17 @@ def drain(agent: Agent, clock: Clock, timeout_s: float = DRAIN_TIMEOUT_S) -> int
 
 
 def run_daemon(
-    loaded: LoadedConfig, console: Console, stop: threading.Event | None = None, clock: Clock | None = None
+    loaded: LoadedConfig,
+    console: Console,
+    stop: threading.Event | None = None,
+    clock: Clock | None = None,
+    reload: threading.Event | None = None,
+    extra_rule_paths: list[Path] | None = None,
 ) -> int:
-    """Run until SIGTERM/SIGINT (or ``stop`` is set); drain the outbox before exiting. Returns 0."""
+    """Run until SIGTERM/SIGINT (or ``stop`` is set); drain the outbox before exiting. Returns 0.
+
+    SIGHUP (or setting ``reload``) reloads the rule documents, as does a change to the files with
+    ``reload.watch`` (see :mod:`sre_agent.daemon.reload`)."""
     clock = clock or SystemClock()
     stop = stop or threading.Event()
     spec = loaded.config.spec
@@ -90,6 +100,8 @@ def run_daemon(
     metrics_config = spec.azure.metrics if spec.azure is not None else None
     azure = account.azure_metrics(metrics_config) if account is not None else None
     agent = open_agent(loaded, connect=connect, console=console, azure_metrics=azure)
+    reload = reload or threading.Event()
+    reloader = Reloader(loaded.path, list(extra_rule_paths or []))
     scheduler = BackgroundScheduler(
         timezone=UTC, job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": 300}
     )
@@ -142,6 +154,19 @@ def run_daemon(
         minutes=15,
         next_run_time=start + timedelta(minutes=1),
     )
+
+    def reload_job() -> None:
+        requested = reload.is_set()
+        reload.clear()
+        reloader.check(agent, force=requested)
+
+    scheduler.add_job(
+        _guard("reload", reload_job),
+        "interval",
+        id="reload",
+        seconds=spec.reload.interval.total_seconds(),
+        next_run_time=start + spec.reload.interval,
+    )
     scheduler.add_job(
         _guard("housekeeping", lambda: housekeeping(agent, clock.now())),
         "interval",
@@ -163,13 +188,19 @@ def run_daemon(
         log.info("received %s: stopping", signal.Signals(signum).name)
         stop.set()
 
+    def on_hangup(_signum: int, _frame: FrameType | None) -> None:
+        log.info("received SIGHUP: reloading the config at the next reload check")
+        reload.set()
+
     previous = {}
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
             previous[sig] = signal.signal(sig, on_signal)
+        previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, on_hangup)
     console.print(
         f"sre-agent running ({len(loaded.rules)} rules, "
-        f"{'embedded Snowflake' if account else 'Snowflake account'}); SIGTERM or Ctrl-C to stop"
+        f"{'embedded Snowflake' if account else 'Snowflake account'}); SIGHUP reloads the rules, SIGTERM or Ctrl-C "
+        "stops"
     )
     scheduler.start()
     try:

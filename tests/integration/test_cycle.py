@@ -181,3 +181,50 @@ def test_a_rule_that_cannot_be_evaluated_raises_agent_rule_error_and_the_others_
     assert [e.kind for e in errors] == [EventKind.FIRING]
     assert errors[0].labels["failed_rule"] == "broken-rule"
     assert any(e.rule == "risk-engine-latency-p95" and e.kind is EventKind.FIRING for e in events)
+
+
+def test_a_rule_over_its_alert_limit_fails_with_a_self_alert_naming_its_widest_label_and_pages_nobody(
+    account, tmp_path: Path
+):
+    """A rule split by service where every service breaches (here: any query at all) would page once per service;
+    with `limit: 2` it raises no alert of its own, agent-rule-error says how many and which label, and the other
+    rules still fire for the incident."""
+    from decimal import Decimal
+
+    from sre_agent.config.loader import LoadedConfig
+    from sre_agent.config.specs import ThresholdLevel
+    from sre_agent.model import Severity
+
+    history = seed(account, days=2, queries_per_day=8000)
+    incident = next(i for i in history.incidents if i.id.startswith("INC-1"))
+    loaded = config_for(tmp_path)
+    good = next(r for r in loaded.rules if r.name == "risk-engine-latency-p95")
+    noisy = good.model_copy(
+        update={
+            "metadata": good.metadata.model_copy(update={"name": "every-service"}),
+            "spec": good.spec.model_copy(
+                update={
+                    "metric": "query_count",
+                    "where": {},
+                    "group_by": ["service"],
+                    "min_events": 0,
+                    "for_": timedelta(0),
+                    "thresholds": [ThresholdLevel(severity=Severity.SEV2, value=Decimal(0))],
+                    "limit": 2,
+                }
+            ),
+        }
+    )
+    agent = open_test_agent(LoadedConfig(loaded.config, loaded.path, [noisy, *loaded.rules]), account)
+    try:
+        results = replay(agent, account, incident.start, incident.start + timedelta(hours=1))
+        events = agent.alerts.events()
+    finally:
+        agent.close()
+    errors = [r.evaluations[-1].rule_errors.get("every-service", "") for r in results]
+    assert all("over its limit of 2; label service has" in e for e in errors), errors
+    assert not [e for e in events if e.rule == "every-service"], "the rule over its limit raised no alert"
+    [self_alert] = [e for e in events if e.rule == "agent-rule-error"]
+    assert self_alert.labels["failed_rule"] == "every-service"
+    assert "RuleLimitError: would raise" in self_alert.annotations["summary"]
+    assert any(e.rule == "risk-engine-latency-p95" and e.kind is EventKind.FIRING for e in events)
