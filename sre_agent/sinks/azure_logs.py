@@ -115,10 +115,6 @@ def _status(error: Exception) -> int | None:
 class AzureLogsSink:
     """Uploads alert records, and one heartbeat row per agent cycle, to one DCR stream."""
 
-    batched = True
-    """One upload per batch (the Logs Ingestion / metrics API takes many records per request): the delivery loop
-    hands it the whole batch and acknowledges what it reports as sent."""
-
     accepts_metrics = True
     accepts_reports = True
     """Reports the daemon wrote are announced as rows with ``State = Report``."""

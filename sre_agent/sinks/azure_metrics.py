@@ -141,10 +141,6 @@ def minute_documents(
 class AzureMetricsSink:
     """Publishes metric records as Azure Monitor custom metrics on one resource; alert records are not for it."""
 
-    batched = True
-    """One upload per batch (the Logs Ingestion / metrics API takes many records per request): the delivery loop
-    hands it the whole batch and acknowledges what it reports as sent."""
-
     accepts_metrics = True
     accepts_alerts = False
 

@@ -8,8 +8,9 @@ from typing import Any, Protocol
 class Sink(Protocol):
     """A destination for alert notifications.
 
-    ``send`` receives records already written to the outbox — one at a time, each acknowledged as soon as it
-    returns, unless the sink sets ``batched = True`` (one upload for many records) — and raises ``SinkError``
+    ``send`` receives records already written to the outbox — a batch, acknowledged when it returns, or one at a
+    time, each acknowledged at once, when the sink sets ``per_record = True`` (one request per record to a receiver
+    that may not deduplicate) — and raises ``SinkError``
     (retryable or not, with how many records arrived) when delivery fails; it must not deliver the same
     ``dedup_key`` twice where it can tell.
     """

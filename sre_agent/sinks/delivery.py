@@ -1,8 +1,9 @@
 """The delivery loop: drain the outbox to every sink with backoff, retries and dead letters.
 
-- **Per record.** A sink gets one record per call and each record is acknowledged as soon as it is delivered, so
-  a crash mid-batch re-sends nothing that was answered (sinks whose one call is one upload, ``batched = True``,
-  get the batch and acknowledge what they report as sent).
+- **Acknowledged as answered.** A sink that makes one request per record (``per_record = True``: webhooks, whose
+  receivers may not deduplicate) gets one record per call, each acknowledged as soon as it is answered, so a crash
+  mid-batch re-sends at most the record in flight. The others get the batch (an Azure upload is one request; the
+  JSONL file is its own dedup log; the console is for people) and acknowledge what they report as sent.
 - **Attempts are per item.** Only the record that failed is charged an attempt; it alone backs off, and only a
   record that itself failed ``max_attempts`` times (or was refused for good) becomes a dead letter.
 - **In order per alert.** A state waits while an older state of the same alert is pending for the sink, and one
@@ -87,12 +88,12 @@ def _deliver_to(
     if superseded:
         report.superseded += superseded
         log.info("%s: %d older state(s) not sent (a newer state of the alert was delivered)", sink.name, superseded)
-    batched = bool(getattr(sink, "batched", False))
+    per_record = bool(getattr(sink, "per_record", False))
     while True:
         batch = outbox.due(sink.name, now, settings.batch_size)
         if not batch:
             return
-        for chunk in [batch] if batched else [[item] for item in batch]:
+        for chunk in [[item] for item in batch] if per_record else [batch]:
             if not _send(outbox, sink, chunk, now, settings, rng, report):
                 return  # the receiver is failing: the rest waits for the next pass
 

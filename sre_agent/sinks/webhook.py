@@ -121,6 +121,10 @@ def pagerduty_event(record: dict[str, Any], routing_key: str) -> dict[str, Any]:
 class WebhookSink:
     """One webhook receiver (a sink named in routing)."""
 
+    per_record = True
+    """One request per record: the delivery loop acknowledges each as soon as it is answered (Teams, Logic Apps and
+    PagerDuty do not all deduplicate a re-send)."""
+
     def __init__(
         self,
         name: str,

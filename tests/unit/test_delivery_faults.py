@@ -49,7 +49,7 @@ def notify(outbox: Outbox, sink: str, fingerprint: str, event_id: int, at: int, 
 class Receiver:
     """Keeps what it received, in order; fails the calls ``fail(call)`` says, with ``retry_after``."""
 
-    batched = False
+    per_record = True
 
     def __init__(self, name: str, fail: Any = None, retry_after: float | None = None, retryable: bool = True) -> None:
         self.name = name
@@ -176,8 +176,9 @@ def test_a_kill_mid_batch_re_sends_only_the_record_whose_answer_was_not_recorded
         from sre_agent.store.db import Database
         from sre_agent.store.outbox import Outbox
 
-        class Appends:  # a receiver that does not deduplicate (Teams, Logic Apps)
+        class Appends:  # a receiver that does not deduplicate (Teams, Logic Apps), one request per record
             name = "hook"
+            per_record = True
             def send(self, records):
                 with open({str(received)!r}, "a") as f:
                     f.writelines(r["dedup_key"] + "\\n" for r in records)

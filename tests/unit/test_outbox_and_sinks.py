@@ -62,7 +62,7 @@ def settings(**kw: Any) -> DeliverySettings:
 class RecordingSink:
     """A destination that fails its first ``failures`` sends with ``error``, then keeps every batch."""
 
-    batched = False
+    per_record = False
 
     def __init__(self, name: str, failures: int = 0, retryable: bool = True) -> None:
         self.name = name
@@ -183,14 +183,14 @@ def test_deliver_marks_successful_items_delivered(outbox: Outbox) -> None:
 
 
 def test_deliver_sends_in_batches_of_batch_size(outbox: Outbox) -> None:
-    """A backlog larger than batch_size is drained in several uploads within one pass by a batched sink, and one
-    record per call (each acknowledged at once) by the others."""
+    """A backlog larger than batch_size is drained in several sends within one pass, and one record per call (each
+    acknowledged at once) by a per-record sink."""
     for i in range(5):
         enqueue(outbox, "mem", f"k{i}")
         enqueue(outbox, "one", f"k{i}")
     batched = RecordingSink("mem")
-    batched.batched = True
     single = RecordingSink("one")
+    single.per_record = True
 
     report = deliver(outbox, [batched, single], NOW, settings(batch_size=2), random.Random(0))
 
