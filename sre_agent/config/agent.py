@@ -42,7 +42,7 @@ class SnowflakeConnection(Strict):
     connection_name: str | None = Field(default=None, description="a [section] of connections.toml")
     account: str | None = None
     user: str | None = None
-    role: str | None = None
+    role: str | None = Field(default=None, pattern=IDENT_RE, description="an unquoted Snowflake identifier")
     warehouse: str | None = Field(default=None, pattern=IDENT_RE)
     authenticator: str | None = Field(
         default=None, description="snowflake (password), SNOWFLAKE_JWT (key pair), externalbrowser, oauth"
@@ -144,6 +144,12 @@ class JsonlSinkConfig(Strict):
     metrics_path: Path | None = Field(
         default=None, description="also append metric records (SLO, Snowflake platform, agent health) to this file"
     )
+    max_bytes: int = Field(
+        default=100_000_000,
+        ge=10_000,
+        description="a file past this size is rotated (path.1, path.2 …): it never grows without bound",
+    )
+    keep: int = Field(default=3, ge=1, le=100, description="rotated files kept besides the current one")
 
 
 class WebhookSinkConfig(Strict):

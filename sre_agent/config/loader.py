@@ -513,6 +513,9 @@ def load_config(path: Path, extra_rule_paths: list[Path] | None = None) -> Loade
     file = _ConfigFile(path)
     issues.extend(_retention_issues(file, config, found.rules, found.slos, found.anomalies, found.budgets))
     issues.extend(_sink_issues(file, config))
+    store = config.spec.store.path if config.spec.store.path.is_absolute() else path.parent / config.spec.store.path
+    if store.is_dir():
+        issues.append(file.issue(("spec", "store", "path"), f"{store} is a directory: name the database file in it"))
     issues.extend(_cost_issues(file, config))
     issues.extend(_azure_issues(file, config, found.rules))
     errors = [i for i in issues if i.severity == "error"]

@@ -44,17 +44,25 @@ class Metadata(Strict):
         return check_label_names(value)
 
 
+MAX_LABEL_VALUE = 1024
+"""Longest static label value (every alert and notification carries it)."""
+
+
 def check_label_names(value: dict[str, str]) -> dict[str, str]:
     """Return ``value`` if every key is a valid, unreserved label name.
 
     Raises:
         ValueError: naming the first bad label.
     """
-    for key in value:
+    for key, text in value.items():
         if not LABEL_RE.match(key):
             raise ValueError(f"label name {key!r} must match {LABEL_RE.pattern}")
         if key in RESERVED_LABELS:
             raise ValueError(f"label name {key!r} is reserved (set by the agent)")
+        if len(str(text)) > MAX_LABEL_VALUE:
+            raise ValueError(f"label {key}: the value is {len(str(text)):,} characters, over {MAX_LABEL_VALUE:,}")
+        if not str(text).isprintable():
+            raise ValueError(f"label {key}: the value holds control characters")
     return value
 
 
@@ -116,7 +124,9 @@ class ThresholdSpec(Strict):
     window: Duration
     op: Op = Op.GT
     thresholds: list[ThresholdLevel] = Field(min_length=1)
-    min_events: int = Field(default=0, ge=0, description="fewer events in the window → no data, not a verdict")
+    min_events: int = Field(
+        default=0, ge=0, le=1_000_000_000, description="fewer events in the window → no data, not a verdict"
+    )
     latency_threshold_ms: int | None = Field(default=None, gt=0, description="for slow_query_ratio")
     for_: Duration = Field(default=timedelta(0), alias="for")
     keep_firing_for: Duration = timedelta(0)

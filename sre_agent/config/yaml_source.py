@@ -195,11 +195,11 @@ def load_yaml_text(text: str, file: str) -> tuple[list[YamlDocument], list[Confi
         except yaml.YAMLError:
             pass
         else:
-            return _build(iter(nodes), file)
-    return _build(yaml.compose_all(text, Loader=yaml.SafeLoader), file)
+            return _build(iter(nodes), file, text)
+    return _build(yaml.compose_all(text, Loader=yaml.SafeLoader), file, text)
 
 
-def _build(nodes: Iterator[Node], file: str) -> tuple[list[YamlDocument], list[ConfigIssue]]:
+def _build(nodes: Iterator[Node], file: str, text: str) -> tuple[list[YamlDocument], list[ConfigIssue]]:
     builder = _Builder(file)
     documents: list[YamlDocument] = []
     try:
@@ -219,7 +219,13 @@ def _build(nodes: Iterator[Node], file: str) -> tuple[list[YamlDocument], list[C
         context = f" ({exc.context})" if exc.context else ""
         what = "YAML refused" if isinstance(exc, _Refused) else "YAML syntax error"
         builder.issues.append(ConfigIssue(file, line, column, "", f"{what}: {problem}{context}"))
-    except yaml.YAMLError as exc:  # pragma: no cover - non-marked errors are rare (encoding)
+    except yaml.reader.ReaderError as exc:  # NUL, ESC and other characters YAML refuses: located
+        line, column = _position(text, exc.position, "\n")
+        problem = (
+            f"character #x{exc.character:04x} is not allowed in YAML" if isinstance(exc.character, int) else str(exc)
+        )
+        builder.issues.append(ConfigIssue(file, line, column, "", f"YAML syntax error: {problem}"))
+    except yaml.YAMLError as exc:  # pragma: no cover - other non-marked errors are rare
         builder.issues.append(ConfigIssue(file, 1, 1, "", f"YAML error: {exc}"))
     except RecursionError:  # the parser's own recursion on absurd nesting, before the depth check can see it
         builder.issues.append(ConfigIssue(file, 1, 1, "", f"YAML error: values nested deeper than {MAX_DEPTH} levels"))
@@ -230,7 +236,19 @@ def load_yaml_file(path: Path, display: str | None = None) -> tuple[list[YamlDoc
     """Read and parse ``path``; unreadable files become a ConfigIssue, not an exception."""
     name = display or str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        data = path.read_bytes()
+    except OSError as exc:
         return [], [ConfigIssue(name, 1, 1, "", f"cannot read file: {exc}")]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:  # a Latin-1 or binary file: say where the first bad byte is
+        line, column = _position(data, exc.start, b"\n")
+        message = f"not UTF-8: byte 0x{data[exc.start]:02x} cannot be decoded (save the file as UTF-8)"
+        return [], [ConfigIssue(name, line, column, "", message)]
     return load_yaml_text(text, name)
+
+
+def _position(text: Any, offset: int, newline: Any) -> tuple[int, int]:
+    """1-based line and column of ``offset`` in ``text`` (str or bytes)."""
+    line = text.count(newline, 0, offset) + 1
+    return line, offset - (text.rfind(newline, 0, offset) + 1) + 1

@@ -145,7 +145,7 @@ def build_sinks(
             sinks.append(ConsoleSink(console, cfg.name, metrics=cfg.metrics))
         elif isinstance(cfg, JsonlSinkConfig):
             metrics = loaded.resolve(cfg.metrics_path) if cfg.metrics_path else None
-            sinks.append(JsonlSink(loaded.resolve(cfg.path), cfg.name, metrics))
+            sinks.append(JsonlSink(loaded.resolve(cfg.path), cfg.name, metrics, cfg.max_bytes, cfg.keep))
         elif isinstance(cfg, AzureLogsSinkConfig):
             credential = credential or _default_credential()
             sinks.append(

@@ -1182,3 +1182,44 @@ def test_a_rule_file_with_no_document_is_refused_so_a_truncated_deploy_cannot_re
     [issue] = found.issues
     assert (issue.file, issue.line, issue.column, issue.severity) == (str(rules / "latency.yaml"), 1, 1, "error")
     assert "no documents (the file is empty or holds only comments): a truncated deploy?" in issue.message
+
+
+@pytest.mark.parametrize(
+    ("doc", "path", "message"),
+    [
+        pytest.param(rule_doc(min_events=1e26), "spec.min_events", "integer", id="min-events"),
+        pytest.param(rule_doc(min_events=10**12), "spec.min_events", "less than or equal to 1000000000", id="huge"),
+        pytest.param(rule_doc(labels={"team": "x" * 100_000}), "metadata.labels", "over 1,024", id="huge-label"),
+        pytest.param(rule_doc(labels={"team": "sre\x1b[2J"}), "metadata.labels", "control characters", id="esc-label"),
+    ],
+)
+def test_values_no_sane_rule_holds_are_refused_with_their_location(
+    project: Path, agent: AgentConfig, doc: dict[str, Any], path: str, message: str
+) -> None:
+    write_docs(project / "rules" / "r.yaml", doc)
+    found = load_documents([project / "rules"], agent)
+    assert [(i.path, message in i.message) for i in found.issues] == [(path, True)], found.issues
+
+
+def test_a_role_that_is_not_a_plain_identifier_and_a_store_path_that_is_a_directory_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEST_SF_ACCOUNT", "acme-prod")
+    monkeypatch.setenv("TEST_SF_PASSWORD", "pw")
+    text = CONNECTION_YAML.replace("role: SRE_${TEST_SF_ENV:-dev}_READER", "role: 'R\"; DROP ROLE x; --'")
+    path = write_text(tmp_path / "agent.yaml", text)
+    _, issues = load_agent_config(path)
+    assert [i.path for i in issues] == ["spec.snowflake.connection.role"]
+
+    (tmp_path / "state").mkdir()
+    (tmp_path / "rules").mkdir()
+    write_docs(tmp_path / "rules" / "r.yaml", rule_doc())
+    write_text(
+        tmp_path / "embedded.yaml",
+        AGENT_YAML.replace("  rules: [rules]\n", "  rules: [rules]\n  store: {path: state}\n").replace(
+            "  runbooks: runbooks\n", ""
+        ),
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path / "embedded.yaml")
+    assert [(i.path, "is a directory" in i.message) for i in caught.value.issues] == [("spec.store.path", True)]

@@ -585,3 +585,21 @@ def test_human_value_of_missing_values_is_na(unit: str) -> None:
     """None and NaN render as n/a whatever the unit."""
     assert human_value(None, unit) == "n/a"
     assert human_value(float("nan"), unit) == "n/a"
+
+
+def test_the_jsonl_file_is_rotated_by_size_and_a_restart_still_writes_a_recent_key_once(tmp_path: Path) -> None:
+    path = tmp_path / "alerts.jsonl"
+    sink = JsonlSink(path, "file", max_bytes=10_000, keep=2)
+    padding = "x" * 900
+    for i in range(40):  # ~40 KB: rotated several times, the oldest dropped
+        sink.send([{"dedup_key": f"k{i}", "summary": padding}])
+
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files == ["alerts.jsonl", "alerts.jsonl.1", "alerts.jsonl.2"]
+    assert all(p.stat().st_size <= 10_000 + 1_000 for p in tmp_path.iterdir())
+    newest_rotated = [json.loads(line)["dedup_key"] for line in (tmp_path / "alerts.jsonl.1").read_text().splitlines()]
+
+    restarted = JsonlSink(path, "file", max_bytes=10_000, keep=2)
+    restarted.send([{"dedup_key": newest_rotated[0], "summary": "again"}, {"dedup_key": "k39", "summary": "again"}])
+    everything = "".join(p.read_text() for p in tmp_path.iterdir())
+    assert everything.count('"again"') == 0, "keys of the current and the newest rotated file are known at start"

@@ -225,8 +225,8 @@ def test_non_utf8_file_becomes_an_issue(tmp_path: Path) -> None:
     docs, issues = load_yaml_file(path, display="shown.yaml")
 
     assert docs == []
-    assert [i.file for i in issues] == ["shown.yaml"]
-    assert "cannot read file" in issues[0].message
+    assert [(i.file, i.line, i.column) for i in issues] == [("shown.yaml", 1, 10)]
+    assert "not UTF-8: byte 0xe9 cannot be decoded" in issues[0].message
 
 
 def test_load_yaml_file_reads_documents_and_names_them_by_display(tmp_path: Path) -> None:
@@ -302,3 +302,22 @@ def test_hostile_yaml_is_refused_with_one_located_error_instead_of_hanging_or_cr
     assert message in issues[0].message
     assert issues[0].file == "rule.yaml"
     assert issues[0].line >= 1
+
+
+@pytest.mark.parametrize(
+    ("data", "line", "column", "message"),
+    [
+        pytest.param(b"a: 1\nb: x\x00y\n", 2, 5, "character #x0000 is not allowed in YAML", id="NUL"),
+        pytest.param(b"a: 1\nbb: \x1b[2J\n", 2, 5, "character #x001b is not allowed in YAML", id="ESC"),
+        pytest.param("a: 1\nb: caf\xe9\n".encode("latin-1"), 2, 7, "not UTF-8: byte 0xe9", id="latin-1"),
+    ],
+)
+def test_bytes_yaml_refuses_are_located_at_their_line_and_column(
+    tmp_path: Path, data: bytes, line: int, column: int, message: str
+) -> None:
+    path = tmp_path / "rule.yaml"
+    path.write_bytes(data)
+    docs, [issue] = load_yaml_file(path)
+    assert docs == []
+    assert (issue.line, issue.column) == (line, column)
+    assert message in issue.message
