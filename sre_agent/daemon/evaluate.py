@@ -350,30 +350,53 @@ RELOAD_RUNBOOK = "agent-config-reload-failed"
 def _advance_reload(ctx: EvalContext) -> None:
     """The agent's own alert while the config files on disk were refused by a reload (the last good config runs)."""
     agent = ctx.agent
-    error = agent.reload_error
+    error = "; ".join(e for e in (agent.reload_error, agent.orphans_held) if e) or None
 
     def annotate(kind: EventKind) -> dict[str, str]:
         return {
-            "summary": "config reloaded: the files on disk are the config running"
+            "summary": "config applied: the files on disk are the config running"
             if kind is EventKind.RESOLVED
-            else f"config reload refused, the last good config keeps running: {error}",
-            "description": "A changed config or rule file was not applied; the agent runs the config it had.",
+            else f"config not applied: {error}",
+            "description": "A changed config or rule file was not applied (or not in full); see the runbook.",
             "runbook": agent.spec.runbook_url.format(id=RELOAD_RUNBOOK),
         }
 
     _self_alert(ctx, RELOAD_RULE, {**agent.spec.labels, "config": str(agent.loaded.path)}, error, annotate)
 
 
+def _held_rules(ctx: EvalContext, configured: set[str]) -> set[str]:
+    """Rules with active alerts that the config no longer has, when they are more than ``reload.max_rule_loss`` of
+    the rules with active alerts (and more than one): a truncated deploy, not a clean-up. Their alerts are kept open
+    (nobody is told they resolved) and ``agent-config-reload-failed`` says so."""
+    agent = ctx.agent
+    own = (SOURCE_RULE, RULE_ERROR, RELOAD_RULE)
+    active = {i.rule for i in ctx.instances.values() if i.state is not AlertState.INACTIVE and i.rule not in own}
+    removed = active - configured
+    share = agent.spec.reload.max_rule_loss
+    if len(removed) <= 1 or len(removed) / len(active) <= share:
+        agent.orphans_held = None
+        return set()
+    agent.orphans_held = (
+        f"{len(removed)} of the {len(active)} rules with active alerts are missing from the config (over "
+        f"reload.max_rule_loss {share:.0%}): a truncated deploy? Their alerts stay open instead of resolving; restore "
+        "the rules, or set reload.max_rule_loss to 1 to close them"
+    )
+    log.error("%s", agent.orphans_held)
+    return removed
+
+
 def _retire_orphans(ctx: EvalContext) -> None:
-    """Close active alerts whose rule was removed, renamed or relabelled: nothing will ever judge them again."""
+    """Close active alerts whose rule was removed, renamed or relabelled: nothing will ever judge them again
+    (unless so many rules vanished at once that the config looks truncated: see :func:`_held_rules`)."""
     agent = ctx.agent
     rules = {r.name: r for r in agent.loaded.rules}
     slos = {s.name: s for s in agent.loaded.slos}
     anomalies = {a.name: a for a in agent.loaded.anomalies}
     budgets = {b.name: b for b in agent.loaded.budgets}
+    held = _held_rules(ctx, {*rules, *slos, *anomalies, *budgets})
     at = from_epoch(int(ctx.instants[-1]))
     for inst in list(ctx.instances.values()):
-        if inst.state is AlertState.INACTIVE or inst.rule in (SOURCE_RULE, RULE_ERROR, RELOAD_RULE):
+        if inst.state is AlertState.INACTIVE or inst.rule in (SOURCE_RULE, RULE_ERROR, RELOAD_RULE, *held):
             continue
         rule: ThresholdRule | SloDoc | None = rules.get(inst.rule)
         if isinstance(rule, ThresholdRule):
@@ -518,8 +541,8 @@ def evaluate(agent: Agent, instants: list[int]) -> EvalReport:
         ctx.isolated(budget.name, partial(advance_budget, ctx, budget, views), report.rule_errors)
     _advance_sources(ctx)
     _advance_rule_errors(ctx, report)
-    _advance_reload(ctx)
     _retire_orphans(ctx)
+    _advance_reload(ctx)
     with agent.db.transaction() as conn:
         now = int(arr[-1])
         for inst in ctx.changed.values():

@@ -70,8 +70,8 @@ class Reloader:
         return True
 
     def _refuse(self, agent: Agent, reason: str) -> bool:
-        agent.reload_error = reason
-        log.error("config reload refused, the last good config keeps running: %s", reason)
+        agent.reload_error = f"reload refused, the last good config keeps running: {reason}"
+        log.error("config %s", agent.reload_error)
         return False
 
 

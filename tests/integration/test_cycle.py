@@ -228,3 +228,36 @@ def test_a_rule_over_its_alert_limit_fails_with_a_self_alert_naming_its_widest_l
     assert self_alert.labels["failed_rule"] == "every-service"
     assert "RuleLimitError: would raise" in self_alert.annotations["summary"]
     assert any(e.rule == "risk-engine-latency-p95" and e.kind is EventKind.FIRING for e in events)
+
+
+def test_a_restart_with_most_firing_rules_missing_keeps_their_alerts_open_and_says_why(account, tmp_path: Path):
+    """A truncated deploy (every rule that fires gone at once) must not resolve every page: the alerts stay open,
+    agent-config-reload-failed names how many rules are missing; one rule removed on purpose still closes (above)."""
+    from sre_agent.config.loader import LoadedConfig
+
+    history = seed(account, days=2, queries_per_day=8000)
+    incident = next(i for i in history.incidents if i.id.startswith("INC-1"))
+    loaded = config_for(tmp_path)
+    agent = open_test_agent(loaded, account)
+    try:
+        replay(agent, account, incident.start, incident.start + timedelta(hours=1))
+        firing = {i.rule for i in agent.alerts.active().values()}
+    finally:
+        agent.close()
+    assert len(firing) >= 2, firing
+
+    survivors = [r for r in loaded.rules if r.name not in firing]
+    later = open_test_agent(LoadedConfig(loaded.config, loaded.path, survivors), account)
+    try:
+        at = incident.start + timedelta(hours=1, minutes=15)
+        replay(later, account, at, at)
+        events = later.alerts.events()
+        still = {i.rule for i in later.alerts.active().values()}
+    finally:
+        later.close()
+    closed = [e for e in events if e.rule in firing and e.kind is EventKind.RESOLVED and e.at >= at]
+    assert closed == [], "no page was resolved by the truncated config"
+    assert firing <= still
+    [held] = [e for e in events if e.rule == "agent-config-reload-failed"]
+    assert held.kind is EventKind.FIRING
+    assert f"{len(firing)} of the {len(firing)} rules with active alerts are missing" in held.annotations["summary"]

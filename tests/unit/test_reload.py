@@ -93,7 +93,7 @@ def test_a_broken_file_is_refused_the_last_good_config_runs_and_a_self_alert_fir
     fired = evaluate(agent, [T0]).events
     [alert] = [e for e in fired if e.rule == RELOAD_RULE]
     assert alert.kind is EventKind.FIRING
-    assert "config reload refused, the last good config keeps running" in alert.annotations["summary"]
+    assert "config not applied: reload refused, the last good config keeps running" in alert.annotations["summary"]
     assert str(rules) in alert.evidence["error"]
 
     rules.write_text(good)
