@@ -118,19 +118,27 @@ def test_the_source_health_self_alert_is_silent_while_polls_succeed(account, tmp
     assert events == []
 
 
-def test_alerts_of_a_removed_rule_are_closed_with_a_resolve(account, tmp_path: Path):
-    """Deleting a rule from git closes its firing alerts (one resolve), instead of leaving them firing forever."""
-    from sre_agent.config.loader import LoadedConfig
-
+def _first_hour_of_inc1(account, tmp_path: Path):
+    """Seed two days, replay the first hour of INC-1 with the Snowflake rules; return the config, the incident and
+    the alerts active at the end (the agent is closed: a later agent on the same store takes over)."""
     history = seed(account, days=2, queries_per_day=8000)
     incident = next(i for i in history.incidents if i.id.startswith("INC-1"))
     loaded = config_for(tmp_path)
     agent = open_test_agent(loaded, account)
     try:
         replay(agent, account, incident.start, incident.start + timedelta(hours=1))
-        firing = [i for i in agent.alerts.active().values() if i.rule == "warehouse-remote-spill"]
+        active = list(agent.alerts.active().values())
     finally:
         agent.close()
+    return loaded, incident, active
+
+
+def test_alerts_of_a_removed_rule_are_closed_with_a_resolve(account, tmp_path: Path):
+    """Deleting a rule from git closes its firing alerts (one resolve), instead of leaving them firing forever."""
+    from sre_agent.config.loader import LoadedConfig
+
+    loaded, incident, active = _first_hour_of_inc1(account, tmp_path)
+    firing = [i for i in active if i.rule == "warehouse-remote-spill"]
     assert firing, "the incident fired the spill rule"
 
     without = LoadedConfig(loaded.config, loaded.path, [r for r in loaded.rules if r.name != "warehouse-remote-spill"])
@@ -235,15 +243,8 @@ def test_a_restart_with_most_firing_rules_missing_keeps_their_alerts_open_and_sa
     agent-config-reload-failed names how many rules are missing; one rule removed on purpose still closes (above)."""
     from sre_agent.config.loader import LoadedConfig
 
-    history = seed(account, days=2, queries_per_day=8000)
-    incident = next(i for i in history.incidents if i.id.startswith("INC-1"))
-    loaded = config_for(tmp_path)
-    agent = open_test_agent(loaded, account)
-    try:
-        replay(agent, account, incident.start, incident.start + timedelta(hours=1))
-        firing = {i.rule for i in agent.alerts.active().values()}
-    finally:
-        agent.close()
+    loaded, incident, active = _first_hour_of_inc1(account, tmp_path)
+    firing = {i.rule for i in active}
     assert len(firing) >= 2, firing
 
     survivors = [r for r in loaded.rules if r.name not in firing]
