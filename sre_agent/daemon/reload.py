@@ -23,6 +23,7 @@ from sre_agent.config.loader import LoadedConfig, load_config, rule_paths
 from sre_agent.daemon.poll import optional_families
 from sre_agent.daemon.runtime import Agent, alert_sinks
 from sre_agent.errors import ConfigError
+from sre_agent.logs import redact
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ class Reloader:
         return True
 
     def _refuse(self, agent: Agent, reason: str) -> bool:
-        agent.reload_error = f"reload refused, the last good config keeps running: {reason}"
+        agent.reload_error = redact(f"reload refused, the last good config keeps running: {reason}")
         log.error("config %s", agent.reload_error)
         return False
 
