@@ -24,6 +24,7 @@ RUNS: list[tuple[str, list[str], tuple[str, ...]]] = [
     ("cost_attribution.py", ["--queries", "1000000"], ("attribution /", "exact:")),
     ("anomaly_scale.py", ["--series", "100", "300"], ("100 ", "300 ")),
     ("anomaly_quality.py", ["--seeds", "1", "--scales", "20000"], ("medium",)),
+    ("faults.py", ["--alerts", "200", "--kills", "20"], ("sink faults:", "kills:")),
 ]
 
 
