@@ -99,10 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
     with_config(
         sub.add_parser(
             "run",
-            help="run the daemon (APScheduler jobs; SIGTERM drains the outbox)",
+            help="run the daemon (APScheduler jobs; SIGHUP reloads the rules, SIGTERM drains the outbox)",
             description="Poll Snowflake and Azure on their schedules, evaluate every rule, SLO and budget every "
             "minute, deliver notifications through the outbox and write the scheduled reports, until SIGTERM or "
-            "Ctrl-C (then the outbox is drained). A bad config reload keeps the last good one running.",
+            "Ctrl-C (then the outbox is drained for at most delivery.shutdown_timeout). SIGHUP, or a changed "
+            "config or rule file, reloads the rule documents once they validate; a reload that does not is refused, "
+            "the last good config keeps running and agent-config-reload-failed says why.",
         )
     )
 
