@@ -21,7 +21,7 @@ with the same function up to the newest data.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -77,7 +77,8 @@ class BudgetUse:
     def to_json(self) -> dict[str, Any]:
         """JSON-ready record (what evidence stores and reports print): instants as ISO 8601 UTC."""
         out: dict[str, Any] = {}
-        for key, value in asdict(self).items():
+        for key in self.__dataclass_fields__:  # every field is a scalar: no deep copy (asdict) needed
+            value = getattr(self, key)
             if key in _INSTANTS:
                 out[key] = iso(from_epoch(value))
             elif isinstance(value, float):
