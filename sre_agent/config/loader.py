@@ -60,7 +60,16 @@ class LoadedConfig:
 
     def resolve(self, path: Path) -> Path:
         """Resolve ``path`` against the config's folder."""
-        return path if path.is_absolute() else Path(os.path.normpath(self.base_dir / path))
+        return resolve_from(self.base_dir, path)
+
+    def rule_names(self) -> list[str]:
+        """Names of every rule document it evaluates: threshold rules, anomaly rules, SLOs, budgets (in that order)."""
+        return [
+            *(r.name for r in self.rules),
+            *(a.name for a in self.anomalies),
+            *(s.name for s in self.slos),
+            *(b.name for b in self.budgets),
+        ]
 
     def pattern_min_queries(self) -> int | None:
         """The pattern rollup's volume filter: the smallest ``min_queries`` of the pattern-scoped anomaly rules
@@ -491,6 +500,16 @@ def _sink_issues(file: _ConfigFile, config: AgentConfig) -> list[ConfigIssue]:
     return issues
 
 
+def resolve_from(base: Path, path: Path) -> Path:
+    """``path`` as written in a config in folder ``base``: absolute as it is, else relative to ``base``."""
+    return path if path.is_absolute() else Path(os.path.normpath(base / path))
+
+
+def document_paths(config: AgentConfig, path: Path) -> list[Path]:
+    """The rule and SLO paths (files or folders) the config at ``path`` names, resolved."""
+    return [resolve_from(path.parent, p) for p in [*config.spec.rules, *config.spec.slos]]
+
+
 def load_config(path: Path, extra_rule_paths: list[Path] | None = None) -> LoadedConfig:
     """Load a config and its rules.
 
@@ -501,19 +520,14 @@ def load_config(path: Path, extra_rule_paths: list[Path] | None = None) -> Loade
     if config is None:
         raise ConfigError(issues or [ConfigIssue(str(path), 1, 1, "", "invalid config")])
     base = path.parent
-    paths = [
-        p if p.is_absolute() else Path(os.path.normpath(base / p)) for p in [*config.spec.rules, *config.spec.slos]
-    ]
-    paths.extend(extra_rule_paths or [])
-    runbooks = config.spec.runbooks
-    if runbooks is not None and not runbooks.is_absolute():
-        runbooks = Path(os.path.normpath(base / runbooks))
+    paths = [*document_paths(config, path), *(extra_rule_paths or [])]
+    runbooks = resolve_from(base, config.spec.runbooks) if config.spec.runbooks is not None else None
     found = load_documents(paths, config, runbooks)
     issues.extend(found.issues)
     file = _ConfigFile(path)
     issues.extend(_retention_issues(file, config, found.rules, found.slos, found.anomalies, found.budgets))
     issues.extend(_sink_issues(file, config))
-    store = config.spec.store.path if config.spec.store.path.is_absolute() else path.parent / config.spec.store.path
+    store = resolve_from(path.parent, config.spec.store.path)
     if store.is_dir():
         issues.append(file.issue(("spec", "store", "path"), f"{store} is a directory: name the database file in it"))
     issues.extend(_cost_issues(file, config))

@@ -258,15 +258,14 @@ def check_limit(ctx: EvalContext, rule: ThresholdRule, groups: dict[Any, pl.Data
     """
     limit = rule.spec.limit or ctx.agent.spec.evaluation.max_alerts_per_rule
     breaching = [key for key, part in groups.items() if (part["state"] == ConditionState.BREACH.value).any()]
-    active = sum(1 for i in ctx.instances.values() if i.rule == rule.name and i.state is not AlertState.INACTIVE)
-    if len(breaching) + active <= limit:
-        return
+    active = {fp for fp, i in ctx.instances.items() if i.rule == rule.name and i.state is not AlertState.INACTIVE}
+    if len(breaching) + len(active) <= limit:
+        return  # the common case: no fingerprint needs computing
     static = {**ctx.agent.spec.labels, **rule.metadata.labels}
-    keys = {
+    keys = active | {
         fingerprint(rule.name, {**static, **{k: str(v) for k, v in zip(rule.spec.group_by, key, strict=True)}})
         for key in breaching
     }
-    keys |= {fp for fp, i in ctx.instances.items() if i.rule == rule.name and i.state is not AlertState.INACTIVE}
     if len(keys) <= limit:
         return
     values = {label: {key[i] for key in breaching} for i, label in enumerate(rule.spec.group_by)}
@@ -305,6 +304,17 @@ RULE_ERROR = "agent-rule-error"
 RULE_ERROR_RUNBOOK = "agent-rule-error"
 
 
+def _own_annotations(
+    agent: Agent, kind: EventKind, resolved: str, firing: str, description: str, runbook: str
+) -> dict[str, str]:
+    """Annotations of one of the agent's own alerts: the resolved or the firing summary, what it means, its runbook."""
+    return {
+        "summary": resolved if kind is EventKind.RESOLVED else firing,
+        "description": description,
+        "runbook": agent.spec.runbook_url.format(id=runbook),
+    }
+
+
 def _self_alert(
     ctx: EvalContext, rule: str, labels: Labels, error: str | None, annotate: Callable[[EventKind], dict[str, str]]
 ) -> None:
@@ -326,20 +336,16 @@ def _self_alert(
 def _advance_rule_errors(ctx: EvalContext, report: EvalReport) -> None:
     """The agent's own rule for rules that fail to evaluate: fires at once, resolves when the rule works."""
     agent = ctx.agent
-    loaded = agent.loaded
-    names = [r.name for r in loaded.rules] + [a.name for a in loaded.anomalies] + [s.name for s in loaded.slos]
-    for name in names + [b.name for b in loaded.budgets]:
+    for name in agent.loaded.rule_names():
         error = report.rule_errors.get(name)
-
-        def annotate(kind: EventKind, name: str = name, error: str | None = error) -> dict[str, str]:
-            return {
-                "summary": f"rule {name} evaluates again"
-                if kind is EventKind.RESOLVED
-                else f"rule {name} cannot be evaluated: {error}",
-                "description": "A rule failed during evaluation; the other rules keep running.",
-                "runbook": agent.spec.runbook_url.format(id=RULE_ERROR_RUNBOOK),
-            }
-
+        annotate = partial(
+            _own_annotations,
+            agent,
+            resolved=f"rule {name} evaluates again",
+            firing=f"rule {name} cannot be evaluated: {error}",
+            description="A rule failed during evaluation; the other rules keep running.",
+            runbook=RULE_ERROR_RUNBOOK,
+        )
         _self_alert(ctx, RULE_ERROR, {**agent.spec.labels, "failed_rule": name}, error, annotate)
 
 
@@ -347,53 +353,52 @@ RELOAD_RULE = "agent-config-reload-failed"
 RELOAD_RUNBOOK = "agent-config-reload-failed"
 
 
-def _advance_reload(ctx: EvalContext) -> None:
-    """The agent's own alert while the config files on disk were refused by a reload (the last good config runs)."""
+def _advance_reload(ctx: EvalContext, held: str | None) -> None:
+    """The agent's own alert while the config files on disk were refused by a reload (the last good config runs),
+    or while alerts of rules missing from the config are ``held`` open (see :func:`_held_rules`)."""
     agent = ctx.agent
-    error = "; ".join(e for e in (agent.reload_error, agent.orphans_held) if e) or None
-
-    def annotate(kind: EventKind) -> dict[str, str]:
-        return {
-            "summary": "config applied: the files on disk are the config running"
-            if kind is EventKind.RESOLVED
-            else f"config not applied: {error}",
-            "description": "A changed config or rule file was not applied (or not in full); see the runbook.",
-            "runbook": agent.spec.runbook_url.format(id=RELOAD_RUNBOOK),
-        }
-
+    error = "; ".join(e for e in (agent.reload_error, held) if e) or None
+    annotate = partial(
+        _own_annotations,
+        agent,
+        resolved="config applied: the files on disk are the config running",
+        firing=f"config not applied: {error}",
+        description="A changed config or rule file was not applied (or not in full); see the runbook.",
+        runbook=RELOAD_RUNBOOK,
+    )
     _self_alert(ctx, RELOAD_RULE, {**agent.spec.labels, "config": str(agent.loaded.path)}, error, annotate)
 
 
-def _held_rules(ctx: EvalContext, configured: set[str]) -> set[str]:
+def _held_rules(ctx: EvalContext, configured: set[str]) -> tuple[set[str], str | None]:
     """Rules with active alerts that the config no longer has, when they are more than ``reload.max_rule_loss`` of
     the rules with active alerts (and more than one): a truncated deploy, not a clean-up. Their alerts are kept open
-    (nobody is told they resolved) and ``agent-config-reload-failed`` says so."""
+    (nobody is told they resolved); returns them with why (for ``agent-config-reload-failed``), or none."""
     agent = ctx.agent
     own = (SOURCE_RULE, RULE_ERROR, RELOAD_RULE)
     active = {i.rule for i in ctx.instances.values() if i.state is not AlertState.INACTIVE and i.rule not in own}
     removed = active - configured
     share = agent.spec.reload.max_rule_loss
     if len(removed) <= 1 or len(removed) / len(active) <= share:
-        agent.orphans_held = None
-        return set()
-    agent.orphans_held = (
+        return set(), None
+    why = (
         f"{len(removed)} of the {len(active)} rules with active alerts are missing from the config (over "
         f"reload.max_rule_loss {share:.0%}): a truncated deploy? Their alerts stay open instead of resolving; restore "
         "the rules, or set reload.max_rule_loss to 1 to close them"
     )
-    log.error("%s", agent.orphans_held)
-    return removed
+    log.error("%s", why)
+    return removed, why
 
 
-def _retire_orphans(ctx: EvalContext) -> None:
+def _retire_orphans(ctx: EvalContext) -> str | None:
     """Close active alerts whose rule was removed, renamed or relabelled: nothing will ever judge them again
-    (unless so many rules vanished at once that the config looks truncated: see :func:`_held_rules`)."""
+    (unless so many rules vanished at once that the config looks truncated: see :func:`_held_rules`, whose reason
+    it returns)."""
     agent = ctx.agent
     rules = {r.name: r for r in agent.loaded.rules}
     slos = {s.name: s for s in agent.loaded.slos}
     anomalies = {a.name: a for a in agent.loaded.anomalies}
     budgets = {b.name: b for b in agent.loaded.budgets}
-    held = _held_rules(ctx, {*rules, *slos, *anomalies, *budgets})
+    held, held_why = _held_rules(ctx, set(agent.loaded.rule_names()))
     at = from_epoch(int(ctx.instants[-1]))
     for inst in list(ctx.instances.values()):
         if inst.state is AlertState.INACTIVE or inst.rule in (SOURCE_RULE, RULE_ERROR, RELOAD_RULE, *held):
@@ -436,6 +441,7 @@ def _retire_orphans(ctx: EvalContext) -> None:
                 )
             )
         ctx.keep(inst, new)
+    return held_why
 
 
 SOURCE_POLICY = RulePolicy(for_=timedelta(minutes=10))
@@ -498,13 +504,14 @@ def _source_annotations(agent: Agent, source: str, family: str, inst: Instance, 
     failures = int(ev.get("consecutive_failures") or 0)
     stale = "no successful poll within its interval"
     what = f"{failures} failed poll(s): {ev.get('last_error')}" if failures else stale
-    return {
-        "summary": f"{source.capitalize()} {family} source recovered"
-        if kind is EventKind.RESOLVED
-        else f"{source.capitalize()} {family} source unhealthy: {what}",
-        "description": "The agent cannot read this source family; rules on it are frozen.",
-        "runbook": agent.spec.runbook_url.format(id=SOURCE_RUNBOOK),
-    }
+    return _own_annotations(
+        agent,
+        kind,
+        resolved=f"{source.capitalize()} {family} source recovered",
+        firing=f"{source.capitalize()} {family} source unhealthy: {what}",
+        description="The agent cannot read this source family; rules on it are frozen.",
+        runbook=SOURCE_RUNBOOK,
+    )
 
 
 def evaluate(agent: Agent, instants: list[int]) -> EvalReport:
@@ -541,8 +548,7 @@ def evaluate(agent: Agent, instants: list[int]) -> EvalReport:
         ctx.isolated(budget.name, partial(advance_budget, ctx, budget, views), report.rule_errors)
     _advance_sources(ctx)
     _advance_rule_errors(ctx, report)
-    _retire_orphans(ctx)
-    _advance_reload(ctx)
+    _advance_reload(ctx, _retire_orphans(ctx))
     with agent.db.transaction() as conn:
         now = int(arr[-1])
         for inst in ctx.changed.values():

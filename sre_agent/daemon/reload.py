@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sre_agent.alerting.routing import build_routing
-from sre_agent.config.loader import LoadedConfig, load_config, rule_paths
+from sre_agent.config.loader import LoadedConfig, document_paths, load_agent_config, load_config, rule_paths
 from sre_agent.daemon.poll import optional_families
 from sre_agent.daemon.runtime import Agent, alert_sinks
 from sre_agent.errors import ConfigError
@@ -55,12 +55,12 @@ class Reloader:
         reason = refusal(agent, new)
         if reason is not None:
             return self._refuse(agent, reason)
-        before = {*_names(agent.loaded)}
+        before = set(agent.loaded.rule_names())
         agent.loaded = new
         agent.routing = build_routing(new.routing, alert_sinks(agent.sinks))
         agent.source.pattern_min_queries = new.pattern_min_queries() or 1
         agent.reload_error = None
-        after = {*_names(new)}
+        after = set(new.rule_names())
         log.info(
             "config reloaded from %s: %d rule document(s) (%d added, %d removed)",
             self.path,
@@ -79,8 +79,8 @@ class Reloader:
 def refusal(agent: Agent, new: LoadedConfig) -> str | None:
     """Why ``new`` cannot replace the running config in place, or None when it can."""
     old = agent.loaded
-    running = set(_names(old))
-    lost = running - set(_names(new))
+    running = set(old.rule_names())
+    lost = running - set(new.rule_names())
     share = agent.spec.reload.max_rule_loss
     if running and len(lost) > 1 and len(lost) / len(running) > share:
         return (
@@ -95,15 +95,6 @@ def refusal(agent: Agent, new: LoadedConfig) -> str | None:
     if optional_families(new).keys() != optional_families(old).keys() or bool(new.slos) != bool(old.slos):
         return "the families to poll changed (pattern anomalies, cost, SLOs): restart to apply"
     return None
-
-
-def _names(loaded: LoadedConfig) -> list[str]:
-    return [
-        *(r.name for r in loaded.rules),
-        *(s.name for s in loaded.slos),
-        *(a.name for a in loaded.anomalies),
-        *(b.name for b in loaded.budgets),
-    ]
 
 
 def files_fingerprint(path: Path, extra: list[Path]) -> str:
@@ -125,12 +116,8 @@ def files_fingerprint(path: Path, extra: list[Path]) -> str:
 
 
 def _rule_files(path: Path) -> list[Path]:
-    from sre_agent.config.loader import load_agent_config
-
     config, _ = load_agent_config(path)
     if config is None:
         return []
-    base = path.parent
-    listed = [p if p.is_absolute() else base / p for p in [*config.spec.rules, *config.spec.slos]]
-    files, _ = rule_paths(listed)
+    files, _ = rule_paths(document_paths(config, path))
     return files

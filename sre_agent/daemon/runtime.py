@@ -78,8 +78,6 @@ class Agent:
     """Scheduled report (kind:key) → when to try it again after a failure (reports read a week of history)."""
     reload_error: str | None = None
     """Why the last reload of the config files was refused (None: the files on disk are the config running)."""
-    orphans_held: str | None = None
-    """Why alerts of rules missing from the config are kept open (a config that looks truncated), or None."""
 
     def __post_init__(self) -> None:
         self.slo_minutes = SloMinutes(self.db)
