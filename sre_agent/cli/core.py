@@ -16,7 +16,7 @@ from rich.table import Table
 from sre_agent import logs
 from sre_agent.config.azure import AzureMetricsSourceConfig
 from sre_agent.config.defaults import default_config_path
-from sre_agent.config.loader import LoadedConfig, load_agent_config, load_config, load_documents
+from sre_agent.config.loader import LoadedConfig, load_agent_config, load_config, load_documents, resolve_from
 from sre_agent.errors import ConfigError, ConfigIssue, SreAgentError, UsageError
 from sre_agent.exit_codes import ExitCode
 
@@ -42,9 +42,7 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
     config, issues = load_agent_config(path)
     if args.paths:
         base = config.spec if config else None
-        runbooks = None
-        if base and base.runbooks:
-            runbooks = base.runbooks if base.runbooks.is_absolute() else path.parent / base.runbooks
+        runbooks = resolve_from(path.parent, base.runbooks) if base and base.runbooks else None
         found = load_documents(list(args.paths), config, runbooks)
         issues += found.issues
         rules, slos, routing, silences = found.rules, found.slos, found.routing, found.silences

@@ -494,7 +494,7 @@ def _sink_issues(file: _ConfigFile, config: AgentConfig) -> list[ConfigIssue]:
             isinstance(sink, WebhookSinkConfig | AzureLogsSinkConfig | AzureMetricsSinkConfig)
             and sink.ca_bundle is not None
         ):
-            bundle = sink.ca_bundle if sink.ca_bundle.is_absolute() else file.path.parent / sink.ca_bundle
+            bundle = resolve_from(file.path.parent, sink.ca_bundle)
             if not bundle.is_file():
                 issues.append(file.issue(("spec", "sinks", i, "ca_bundle"), f"no such file: {bundle}"))
     return issues
