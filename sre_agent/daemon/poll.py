@@ -171,6 +171,7 @@ def poll_due(
     """Poll every due family (all of them with ``force``); long windows go in ``chunk``-sized steps, each
     committed on its own."""
     report = PollReport()
+    agent.source.begin_pass()
     for family in families or polled_families(agent):
         if family == SLO_FAMILY:
             from sre_agent.daemon.poll_slo import poll_slos  # poll_slo builds on this module

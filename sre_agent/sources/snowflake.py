@@ -90,6 +90,12 @@ def _slo_part(raw: pl.DataFrame, key: str, good: str, total: str, last_ok: str) 
     return frame.filter((pl.col("total") > 0) | (pl.col("good") > 0) | (pl.col("last_ok") > 0))
 
 
+def _message(exc: BaseException) -> str:
+    """The first line of what the connector says went wrong (its ``msg`` when it has one)."""
+    message = getattr(exc, "msg", None) or str(exc) or type(exc).__name__
+    return str(message).splitlines()[0][:500]
+
+
 class SnowflakeSource:
     """Pushes rollups down to Snowflake through the official connector; keeps one connection open."""
 
@@ -113,10 +119,24 @@ class SnowflakeSource:
         }
         self.pattern_min_queries = 1
         """The volume filter of the pattern rollup: the smallest ``min_queries`` of the rules that use it."""
+        self.unreachable: str | None = None
+        """Why connecting failed in this polling pass (None: not tried, or it worked); see :meth:`begin_pass`."""
+
+    def begin_pass(self) -> None:
+        """Start a polling pass: connecting is tried again (after a failure it is tried once per pass)."""
+        self.unreachable = None
 
     def _cursor(self) -> Any:
         if self._conn is None or getattr(self._conn, "is_closed", lambda: False)():
-            self._conn = self._connect()
+            if self.unreachable is not None:
+                # One failed login per pass: an unreachable or black-holed account would otherwise cost every
+                # family its own login timeout (minutes per cycle); the others fail at once with the same cause.
+                raise ConnectionError(f"not attempted: connecting failed earlier in this poll ({self.unreachable})")
+            try:
+                self._conn = self._connect()
+            except Exception as exc:
+                self.unreachable = _message(exc)
+                raise
         return self._conn.cursor()
 
     def run(self, query: sql.NamedQuery, values: dict[str, object]) -> pl.DataFrame:
@@ -137,8 +157,7 @@ class SnowflakeSource:
                     cursor.close()
         except Exception as exc:  # the connector raises many types; all mean "this poll failed"
             self.close()
-            message = getattr(exc, "msg", None) or str(exc) or type(exc).__name__
-            raise SourceError(self.name, query.name, message.splitlines()[0][:500]) from exc
+            raise SourceError(self.name, query.name, _message(exc)) from exc
         frame = pl.DataFrame() if table is None else pl.from_arrow(table)
         assert isinstance(frame, pl.DataFrame)
         log.debug("%s: %d rows in %.3fs", query.name, frame.height, time.perf_counter() - started)

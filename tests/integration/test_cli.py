@@ -102,37 +102,6 @@ def test_metrics_and_schema_describe_what_rules_can_use(capsys):
     assert {"AgentConfig", "Threshold"} <= set(schemas)
 
 
-def test_demo_replays_scores_and_writes_its_files(tmp_path: Path):
-    """`sre-agent demo` on two days catches the Tuesday incident and writes alerts, ground truth and summary."""
-    out = tmp_path / "demo"
-    done = _cli(
-        "demo", "--days", "2", "--warm-up-days", "0", "--queries-per-day", "6000", "--out", str(out), "--no-progress"
-    )
-    assert done.returncode == 0, done.stderr
-    assert "Caught 1/1 incidents" in done.stdout
-    summary = json.loads((out / "summary.json").read_text())
-    assert summary["recall"] == 1.0
-    truth = json.loads((out / "ground_truth.json").read_text())
-    assert [i["id"] for i in truth["incidents"]] == ["INC-1-risk-join-explosion"]
-    lines = [json.loads(x) for x in (out / "alerts.jsonl").read_text().splitlines()]
-    assert lines
-    required = {"fingerprint", "rule", "severity", "labels", "starts_at", "ends_at", "evidence"}
-    assert all(required <= set(x) for x in lines)
-    # The reports: the daemon's Monday optimization report (of the warm-up week before) and the incident's
-    # post-mortem draft (written when the incident resolved), both announced on the console; then the replayed
-    # days' optimization report and the month's SLO report at the end.
-    reports = out / "reports"
-    names = sorted(p.name for p in reports.glob("optimize-*.html"))
-    assert names == ["optimize-2026-11-02.html", "optimize-2026-11-04.html"]
-    assert len(list(reports.glob("slo-2026-11.html"))) == 1
-    drafts = list(reports.glob("postmortem-INC-*.html"))
-    assert drafts  # one per incident of the agent (two days without warm-up also raise a few false alarms)
-    announced = [line for line in done.stdout.splitlines() if " REPORT " in line]
-    assert "optimization report:" in announced[0]
-    assert any("post-mortem draft of INC-" in line for line in announced)
-    assert "post-mortem of INC-1-risk-join-explosion: postmortem-INC-" in done.stdout
-
-
 def test_report_optimize_on_a_store_without_data_exits_2_and_keeps_the_existing_report(tmp_path: Path):
     """No polled data means no patterns: nothing is written and a report already there stays as it was."""
     from sre_agent.store.db import Database

@@ -43,6 +43,41 @@ def _unreachable(port: int):
     )
 
 
+def test_an_unreachable_account_costs_one_login_per_poll_not_one_per_family(account, tmp_path: Path):
+    """A refused (or black-holed) account is tried once per polling pass: the first family pays the login, the
+    others fail at once naming that cause (every family is still recorded as failed), and the next pass tries
+    again and recovers."""
+    seed(account, days=1, queries_per_day=2000, incidents=False)
+    loaded = config_for(tmp_path)
+    down = _unreachable(_closed_port())
+    attempts: list[str] = []
+    target = {"connect": down}
+
+    def connect():
+        attempts.append("login")
+        return target["connect"]()
+
+    agent = open_agent(loaded, connect=connect)
+    now = datetime(2026, 11, 2, 15, tzinfo=UTC)
+    try:
+        failed = poll_due(agent, now, force=True)
+        assert attempts == ["login"]
+        assert {"query", "warehouse_load", "warehouse_metering"} <= set(failed.errors), "each family is recorded"
+        others = [e for e in failed.errors.values() if "not attempted" in e]
+        assert len(others) == len(failed.errors) - 1
+        assert all("connecting failed earlier in this poll" in e for e in others)
+        states = [agent.watermarks.get(f"snowflake.{family}") for family in ("query", "warehouse_load")]
+        assert all(s.consecutive_failures == 1 for s in states)
+
+        target["connect"] = connect_to(account)
+        account.set_clock(now)
+        back = poll_due(agent, now, force=True)
+        assert attempts == ["login", "login"], "the next pass tries again"
+        assert back.errors == {}
+    finally:
+        agent.close()
+
+
 def test_an_unreachable_snowflake_becomes_a_self_alert_and_the_next_cycle_catches_up(account, tmp_path: Path):
     """Polls fail → agent-source-unhealthy fires, the cycle still completes; when Snowflake is back, the gap
     is re-read (no lost buckets) and the self-alert resolves."""

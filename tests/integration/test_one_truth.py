@@ -3,7 +3,8 @@ the budget an SLO alert's burn used is the same number in its console line, its 
 incident and the SLO report; `slo status` and the SLO report give the same budget left at the same instant; a
 reminder says what its alert shows when it is sent (never the firing-time figures) and since when it fires; a
 budget's forecast and actual say the same spend to date; and the demo's scorecard lists what caught an incident in
-the order it fired."""
+the order it fired. The same run is the test of `sre-agent demo` itself (what it prints and the files it writes):
+one replay serves both, as a replay is the suite's most expensive step."""
 
 from __future__ import annotations
 
@@ -254,3 +255,34 @@ def test_the_first_alert_is_the_same_alert_in_the_scorecard_and_the_post_mortems
 
 def _detected(postmortem: dict[str, Any]) -> datetime:
     return datetime.fromisoformat(next(s["at"] for s in postmortem["times"]["stages"] if s["stage"] == "Detected"))
+
+
+def test_the_demo_scores_its_week_and_writes_its_files(demo: Demo) -> None:
+    """`sre-agent demo` catches every scripted incident and writes alerts, ground truth, summary and reports."""
+    assert "Caught 5/5 incidents" in demo.stdout
+    summary = _json(demo.out / "summary.json")
+    assert summary["recall"] == 1.0
+    truth = _json(demo.out / "ground_truth.json")
+    assert [i["id"] for i in truth["incidents"]] == [
+        "INC-1-risk-join-explosion",
+        "INC-2-market-open-storm",
+        "INC-3-ingestion-failure",
+        "INC-4-cost-runaway",
+        "INC-5-stream-analytics-stall",
+    ]
+    lines = _lines(demo)
+    assert lines
+    required = {"fingerprint", "rule", "severity", "labels", "starts_at", "ends_at", "evidence"}
+    assert all(required <= set(x) for x in lines)
+    # The reports: the daemon's Monday optimization report (of the week before) and each incident's post-mortem
+    # draft (written when the incident resolved), all announced on the console; then the replayed days'
+    # optimization report (named for the day it ends on, Saturday) and the month's SLO report at the end.
+    reports = demo.out / "reports"
+    names = sorted(p.name for p in reports.glob("optimize-*.html"))
+    assert names == ["optimize-2026-11-02.html", "optimize-2026-11-07.html"]
+    assert len(list(reports.glob("slo-2026-11.html"))) == 1
+    assert list(reports.glob("postmortem-INC-*.html"))
+    announced = [line for line in demo.stdout.splitlines() if " REPORT " in line]
+    assert "optimization report:" in announced[0]
+    assert any("post-mortem draft of INC-" in line for line in announced)
+    assert "post-mortem of INC-1-risk-join-explosion: postmortem-INC-" in demo.stdout
